@@ -1,0 +1,35 @@
+"""sirencodec: an image codec whose bitstream is a pruned, quantized SIREN.
+
+Decoding needs numpy only::
+
+    img = sirencodec.decode(open("x.srn", "rb").read())      # uint8 [H, W] or [H, W, 3]
+
+Writing a file from a quantized network description::
+
+    data = sirencodec.pack(net)                              # net: QuantizedNetwork
+
+Encoding an image (trains a network; imports torch on first use)::
+
+    result = sirencodec.encode(image, config)                # -> codec.EncodeResult
+"""
+
+from .bitstream import pack, unpack
+from .decoder import decode, inspect
+from .errors import FormatError, InputError, SrnError
+from .network import QuantizedLayer, QuantizedNetwork, QuantizedTensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "decode", "inspect", "pack", "unpack", "encode",
+    "QuantizedNetwork", "QuantizedLayer", "QuantizedTensor",
+    "SrnError", "FormatError", "InputError",
+]
+
+
+def encode(image, config=None, **kwargs):
+    """Encode a uint8 image; see ``sirencodec.codec.encode``.  Imports torch lazily so that
+    ``import sirencodec`` and decoding stay numpy-only."""
+    from .codec import encode as _encode
+
+    return _encode(image, config, **kwargs)

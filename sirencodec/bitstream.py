@@ -1,0 +1,256 @@
+"""The `.srn` container: ``pack`` a QuantizedNetwork into bytes, ``unpack`` bytes back.
+
+This file mirrors ``format_spec.md`` section by section; keep them in step (a change of
+the bytes changes the spec, ``FORMAT_VERSION`` and the golden vectors together).
+All multi-byte fields are little-endian, except the entropy-coded payload (big-endian
+32-bit words, see entropy.py).
+
+    file    = header(16) layer_record * (hidden_layers + 2) varint(payload_len) payload crc32(4)
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import entropy
+from .config import FORMAT_VERSION, MAGIC, MAX_FILE_BYTES, MIN_BITS, MAX_BITS
+from .errors import FormatError
+from .network import (
+    QuantizedLayer,
+    QuantizedNetwork,
+    QuantizedTensor,
+    check_architecture,
+    check_dimensions,
+    layer_shapes,
+)
+
+# The fixed header, one table for writer and reader (format_spec.md section 2).
+HEADER = struct.Struct("<3sBHHBBHee")
+HEADER_FIELDS = ("magic", "version", "width", "height", "channels", "hidden_layers",
+                 "hidden_width", "omega0_first", "omega0_hidden")
+CRC_BYTES = 4
+FLAG_BIAS_F16 = 0x01
+MODEL_SHIFT, MODEL_MASK = 4, 0x30
+KNOWN_FLAGS = FLAG_BIAS_F16 | MODEL_MASK
+
+
+@dataclass
+class SectionBytes:
+    """Bytes of each kind in a file; sums to the file size exactly (see ``inspect``)."""
+
+    header: int = 0  # fixed header, per-layer bits/flags bytes, payload length field
+    quant_params: int = 0  # scales and zero-points
+    entropy_models: int = 0  # alphabet ranges and model parameters
+    masks: float = 0.0  # pruned counts + the masks' share of the payload
+    weights: float = 0.0  # the integer weights' share of the payload
+    biases: int = 0
+    crc: int = 0
+
+
+@dataclass
+class LayerInfo:
+    shape: tuple[int, int]
+    bits: int
+    scale: float
+    zero_point: int
+    pruned: int
+    model: entropy.WeightModel
+    bias_dtype: str
+    bytes: dict = field(default_factory=dict)
+
+
+@dataclass
+class Parsed:
+    network: QuantizedNetwork
+    layers: list[LayerInfo]
+    sections: SectionBytes
+    file_bytes: int
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def pack(net: QuantizedNetwork) -> bytes:
+    """Serialise ``net`` (validated first) into a complete `.srn` file."""
+    net.validate()
+    out = bytearray(HEADER.pack(MAGIC, FORMAT_VERSION, net.width, net.height, net.channels,
+                                net.hidden_layers, net.hidden_width, net.omega0_first, net.omega0_hidden))
+    symbols = []
+    for layer in net.layers:
+        t = layer.weight
+        mask = np.asarray(t.mask, dtype=bool)
+        values = np.asarray(t.q, dtype=np.int64)[mask]
+        model = entropy.choose_model(values)
+        symbols.append(entropy.LayerSymbols(mask, values, model))
+        flags = (FLAG_BIAS_F16 if layer.bias_dtype == "float16" else 0) | (model.kind << MODEL_SHIFT)
+        out += struct.pack("<BBfH", t.bits, flags, t.scale, t.zero_point)
+        pruned = mask.size - int(mask.sum())
+        out += _varint(pruned)
+        if pruned < mask.size:
+            out += struct.pack("<HH", model.lo, model.hi)
+            if model.parametric:
+                out += struct.pack("<Hf", model.center, model.param)
+        out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
+    payload, _ = entropy.encode_stream(symbols)
+    out += _varint(len(payload)) + payload
+    out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+def _varint(n: int) -> bytes:
+    """Unsigned LEB128."""
+    b = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        b.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(b)
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+class _Reader:
+    def __init__(self, data: bytes, end: int):
+        self.data, self.pos, self.end = data, 0, end
+
+    def take(self, n: int, what: str) -> bytes:
+        if self.pos + n > self.end:
+            raise FormatError(f"file truncated in {what} (needs {n} bytes at offset {self.pos})")
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+    def unpack(self, fmt: str, what: str):
+        return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))
+
+    def varint(self, what: str) -> int:
+        n = shift = 0
+        for _ in range(5):
+            (byte,) = self.take(1, what)
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return n
+        raise FormatError(f"{what}: varint longer than 5 bytes")
+
+
+def check_envelope(data: bytes) -> None:
+    """Magic, version, size cap and CRC: the checks made before anything is parsed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FormatError("expected bytes")
+    if len(data) > MAX_FILE_BYTES:
+        raise FormatError(f"file of {len(data)} bytes exceeds the {MAX_FILE_BYTES}-byte limit")
+    if len(data) < 4 or bytes(data[:3]) != MAGIC:
+        raise FormatError("not a .srn file (bad magic bytes)")
+    if data[3] != FORMAT_VERSION:
+        raise FormatError(f"unsupported .srn format version {data[3]} (this decoder reads version {FORMAT_VERSION})")
+    if len(data) < HEADER.size + CRC_BYTES:
+        raise FormatError(f"file truncated: {len(data)} bytes is shorter than the header and CRC")
+    (stored,) = struct.unpack("<I", bytes(data[-CRC_BYTES:]))
+    if zlib.crc32(bytes(data[:-CRC_BYTES])) != stored:
+        raise FormatError("CRC-32 mismatch: the file is corrupt or truncated")
+
+
+def unpack(data: bytes) -> Parsed:
+    """Parse and entropy-decode a `.srn` file.  Raises FormatError on any defect."""
+    check_envelope(data)
+    data = bytes(data)
+    r = _Reader(data, len(data) - CRC_BYTES)
+    h = dict(zip(HEADER_FIELDS, r.unpack(HEADER.format, "header")))
+    check_dimensions(h["width"], h["height"], h["channels"])
+    check_architecture(h["hidden_width"], h["hidden_layers"], h["channels"])
+    for key in ("omega0_first", "omega0_hidden"):
+        if not (np.isfinite(h[key]) and h[key] > 0):
+            raise FormatError(f"{key} must be positive and finite, got {h[key]}")
+    sections = SectionBytes(header=HEADER.size, crc=CRC_BYTES)
+    shapes = layer_shapes(h["hidden_width"], h["hidden_layers"], h["channels"])
+    infos, biases = [], []
+    for i, shape in enumerate(shapes):
+        infos.append(_read_layer(r, i, shape, biases))
+    start = r.pos
+    payload_len = r.varint("payload length")
+    sections.header += r.pos - start
+    if r.pos + payload_len != r.end:
+        raise FormatError(f"payload length {payload_len} disagrees with the file size "
+                          f"({r.end - r.pos} bytes remain before the CRC)")
+    payload = r.take(payload_len, "payload")
+    decoded = entropy.decode_stream(payload, shapes, [li.pruned for li in infos], [li.model for li in infos])
+    layers = []
+    for li, (mask, values), bias in zip(infos, decoded, biases):
+        q = np.full(li.shape, li.zero_point, dtype=np.int32)
+        q[mask] = values
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point), bias, li.bias_dtype))
+    net = QuantizedNetwork(h["width"], h["height"], h["channels"], h["hidden_width"], h["hidden_layers"],
+                           float(h["omega0_first"]), float(h["omega0_hidden"]), layers)
+    _attribute_payload(sections, infos, decoded, payload_len)
+    return Parsed(net, infos, sections, len(data))
+
+
+def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list) -> LayerInfo:
+    what = f"layer {i}"
+    bits, flags, scale, zero_point = r.unpack("<BBfH", what)
+    nbytes = {"header": 2, "quant_params": 6, "entropy_model": 0, "masks": 0.0, "weights": 0.0, "biases": 0}
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise FormatError(f"{what}: bit width {bits} outside {MIN_BITS}..{MAX_BITS}")
+    if flags & ~KNOWN_FLAGS:
+        raise FormatError(f"{what}: unknown flag bits 0x{flags & ~KNOWN_FLAGS:02x}")
+    kind = (flags & MODEL_MASK) >> MODEL_SHIFT
+    if kind not in entropy.MODEL_NAMES:
+        raise FormatError(f"{what}: unknown weight model {kind}")
+    if not (np.isfinite(scale) and scale > 0):
+        raise FormatError(f"{what}: scale must be positive and finite, got {scale}")
+    if zero_point >= 1 << bits:
+        raise FormatError(f"{what}: zero-point {zero_point} outside 0..{(1 << bits) - 1}")
+    start = r.pos
+    pruned = r.varint(f"{what} pruned count")
+    total = shape[0] * shape[1]
+    if pruned > total:
+        raise FormatError(f"{what}: pruned count {pruned} exceeds its {total} weights")
+    nbytes["masks"] += r.pos - start
+    model = entropy.WeightModel(entropy.UNIFORM, 0, 0)
+    if pruned < total:
+        start = r.pos
+        lo, hi = r.unpack("<HH", what)
+        center, param = 0, 0.5
+        if kind != entropy.UNIFORM and hi > lo:
+            center, param = r.unpack("<Hf", what)
+        model = entropy.WeightModel(kind, lo, hi, center, param)
+        model.validate(bits)
+        nbytes["entropy_model"] = r.pos - start
+    bias_dtype = "float16" if flags & FLAG_BIAS_F16 else "float32"
+    raw = r.take(shape[0] * (2 if bias_dtype == "float16" else 4), f"{what} biases")
+    nbytes["biases"] = len(raw)
+    bias = np.frombuffer(raw, dtype="<f2" if bias_dtype == "float16" else "<f4").astype(np.float32)
+    if not np.all(np.isfinite(bias)):
+        raise FormatError(f"{what}: non-finite bias")
+    biases.append(bias)
+    return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, bias_dtype, nbytes)
+
+
+def _attribute_payload(sections: SectionBytes, infos: list[LayerInfo], decoded, payload_len: int) -> None:
+    """Split the payload's bytes between masks and weights of each layer in proportion to
+    their ideal information content.  The split is an attribution; the total is exact."""
+    parts = []
+    for li, (mask, values) in zip(infos, decoded):
+        total = mask.size
+        kept = total - li.pruned
+        mb = total * entropy._binary_entropy(kept / total) if 0 < kept < total else 0.0
+        wb = entropy.cross_entropy_bits(li.model, values.astype(np.int64)) if kept and li.model.hi > li.model.lo else 0.0
+        parts.append((mb, wb))
+    ideal = sum(a + b for a, b in parts)
+    for li, (mb, wb) in zip(infos, parts):
+        share_m = payload_len * mb / ideal if ideal else 0.0
+        share_w = payload_len * wb / ideal if ideal else 0.0
+        li.bytes["masks"] += share_m
+        li.bytes["weights"] += share_w
+        sections.header += li.bytes["header"]
+        sections.quant_params += li.bytes["quant_params"]
+        sections.entropy_models += li.bytes["entropy_model"]
+        sections.masks += li.bytes["masks"]
+        sections.weights += li.bytes["weights"]
+        sections.biases += li.bytes["biases"]

@@ -1,0 +1,95 @@
+"""Decoding: bytes -> pixels, and the byte/bit report of a file.  numpy only (no torch)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .bitstream import Parsed, unpack
+from .entropy import MODEL_NAMES
+from .errors import FormatError
+
+
+def decode(data: bytes, size: tuple[int, int] | None = None, scale: float | None = None) -> np.ndarray:
+    """Decode a `.srn` file to uint8 [H, W] (gray) or [H, W, 3] (RGB).
+
+    ``size=(W, H)`` or ``scale=S`` renders the same continuous image on another grid
+    (the stored size times S, rounded, at least 1).  Raises FormatError on a bad file or
+    an output beyond the pixel cap."""
+    parsed = unpack(data)
+    width, height = render_size(parsed, size, scale)
+    return parsed.network.render(width, height)
+
+
+def render_size(parsed: Parsed, size: tuple[int, int] | None, scale: float | None) -> tuple[int, int]:
+    net = parsed.network
+    if size is not None and scale is not None:
+        raise FormatError("give either an output size or a scale, not both")
+    if size is not None:
+        return int(size[0]), int(size[1])
+    if scale is not None:
+        if not (np.isfinite(scale) and scale > 0):
+            raise FormatError(f"scale must be a positive number, got {scale}")
+        w, h = net.width * scale, net.height * scale
+        if w > 1e6 or h > 1e6:
+            raise FormatError(f"scale {scale} gives an output beyond the size limit")
+        return max(1, round(w)), max(1, round(h))
+    return net.width, net.height
+
+
+def inspect(data: bytes) -> dict:
+    """Header, per-layer coding facts and a byte breakdown that sums to the file size."""
+    parsed = unpack(data)
+    net, sec = parsed.network, parsed.sections
+    pixels = net.width * net.height
+    layers = []
+    for i, li in enumerate(parsed.layers):
+        total = li.shape[0] * li.shape[1]
+        layers.append({
+            "index": i,
+            "kind": "first" if i == 0 else ("output" if i == len(parsed.layers) - 1 else "hidden"),
+            "shape": list(li.shape),
+            "bits": li.bits,
+            "scale": li.scale,
+            "zero_point": li.zero_point,
+            "weights": total,
+            "pruned": li.pruned,
+            "sparsity": li.pruned / total,
+            "model": MODEL_NAMES[li.model.kind],
+            "range": [li.model.lo, li.model.hi],
+            "bias_dtype": li.bias_dtype,
+            "bytes": {k: round(v, 2) for k, v in li.bytes.items()},
+            "bits_per_kept_weight": (8 * li.bytes["weights"] / (total - li.pruned)) if total > li.pruned else 0.0,
+        })
+    breakdown = {
+        "header": sec.header,
+        "quant_params": sec.quant_params,
+        "entropy_models": sec.entropy_models,
+        "masks": sec.masks,
+        "weights": sec.weights,
+        "biases": sec.biases,
+        "crc": sec.crc,
+    }
+    total_weights = net.num_weights
+    pruned = sum(li.pruned for li in parsed.layers)
+    return {
+        "format_version": parsed_version(data),
+        "width": net.width,
+        "height": net.height,
+        "channels": net.channels,
+        "hidden_width": net.hidden_width,
+        "hidden_layers": net.hidden_layers,
+        "omega0_first": net.omega0_first,
+        "omega0_hidden": net.omega0_hidden,
+        "parameters": total_weights + sum(li.shape[0] for li in parsed.layers),
+        "weights": total_weights,
+        "pruned": pruned,
+        "sparsity": pruned / total_weights,
+        "layers": layers,
+        "bytes": breakdown,
+        "total_bytes": parsed.file_bytes,
+        "bpp": 8 * parsed.file_bytes / pixels,
+    }
+
+
+def parsed_version(data: bytes) -> int:
+    return int(data[3])

@@ -1,0 +1,118 @@
+"""Image files in and out (Pillow), and atomic file writing.
+
+``load_image`` accepts anything Pillow reads and returns uint8 [H, W] or [H, W, 3]; what
+it had to change (alpha dropped, 16-bit reduced) comes back as warnings for the CLI to
+print.  ``atomic_write`` writes through a temporary file and a rename, so an interrupted
+or failed run never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .config import MAX_DIMENSION, MAX_PIXELS
+from .errors import InputError
+
+
+def load_image(source: str | os.PathLike | bytes) -> tuple[np.ndarray, list[str]]:
+    """Read an image; returns (pixels uint8 [H,W] or [H,W,3], warnings)."""
+    notes: list[str] = []
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            if not source:
+                raise InputError("input image is empty")
+            fp = io.BytesIO(source)
+        else:
+            path = Path(source)
+            if not path.is_file():
+                raise InputError(f"no such image file: {path}")
+            if path.stat().st_size == 0:
+                raise InputError(f"image file is empty: {path}")
+            fp = path
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(fp) as img:
+                w, h = img.size
+                if not (1 <= w <= MAX_DIMENSION and 1 <= h <= MAX_DIMENSION) or w * h > MAX_PIXELS:
+                    raise InputError(f"image size {w}x{h} outside the codec's limits "
+                                     f"(each side 1..{MAX_DIMENSION}, at most {MAX_PIXELS} pixels)")
+                img.load()
+                img = ImageOps.exif_transpose(img)
+                return _to_array(img, notes), notes
+    except InputError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, EOFError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot read image: {msg}") from None
+
+
+def _to_array(img: Image.Image, notes: list[str]) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        a = np.asarray(img, dtype=np.int64)
+        if a.max(initial=0) > 255 or mode.startswith("I;16"):
+            notes.append("16-bit image reduced to 8 bits per sample")
+            a = np.clip(np.floor(a / 257.0 + 0.5), 0, 255)
+        return a.astype(np.uint8)
+    if mode == "F":
+        raise InputError("floating-point images are not supported; convert to 8-bit first")
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa") or (mode == "P" and "transparency" in img.info):
+        notes.append("alpha channel dropped")
+    if mode in ("1", "L", "LA", "La"):
+        return np.asarray(img.convert("L"), dtype=np.uint8)
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if mode in ("P", "PA") and np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]):
+        return np.ascontiguousarray(rgb[..., 0])  # a grey palette is a gray image
+    return rgb
+
+
+def save_image(pixels: np.ndarray, path: str, fmt: str | None = None) -> None:
+    """Write uint8 pixels with Pillow (format from the extension unless ``fmt``), atomically."""
+    img = Image.fromarray(pixels, mode=None)
+    if fmt is None:
+        ext = Path(path).suffix.lower()
+        if ext not in Image.registered_extensions():
+            raise InputError(f"cannot tell the image format from '{path}'; use an extension such as .png")
+        fmt = Image.registered_extensions()[ext]
+    with atomic_write(path) as f:
+        try:
+            img.save(f, format=fmt)
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(f"cannot write {fmt} image: {exc}") from None
+
+
+def encode_image_bytes(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+@contextmanager
+def atomic_write(path: str | os.PathLike):
+    """Yield a binary file object; on success it replaces ``path``, on any error or
+    interrupt the temporary file is removed and ``path`` is untouched."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,51 @@
+"""Random quantized networks for tests (and the golden-vector generator)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sirencodec.network import QuantizedLayer, QuantizedNetwork, QuantizedTensor, layer_shapes
+
+
+def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, hidden_width=8,
+                   hidden_layers=2, bits=8, sparsity=0.3, bias_dtype="float32", distribution="uniform",
+                   omega0=30.0) -> QuantizedNetwork:
+    """A valid QuantizedNetwork with SIREN-like weight ranges.
+
+    ``distribution``: "uniform" integers over the whole n-bit range, or "laplace" integers
+    concentrated around the zero-point (as trained, entropy-friendly weights are)."""
+    layers = []
+    shapes = layer_shapes(hidden_width, hidden_layers, channels)
+    for i, (o, n_in) in enumerate(shapes):
+        levels = 1 << bits
+        zp = int(rng.integers(0, levels))
+        if distribution == "laplace":
+            q = np.clip(np.round(rng.laplace(zp, max(levels / 10, 0.6), (o, n_in))), 0, levels - 1)
+        else:
+            q = rng.integers(0, levels, (o, n_in))
+        q = q.astype(np.int32)
+        mask = np.ones((o, n_in), dtype=bool)
+        n_prune = int(round(sparsity * o * n_in))
+        mask.reshape(-1)[rng.permutation(o * n_in)[:n_prune]] = False
+        q[~mask] = zp
+        bound = (1.0 / n_in) if i == 0 else np.sqrt(6.0 / n_in) / omega0
+        scale = float(np.float32(2 * bound / levels))
+        bias = rng.uniform(-0.5, 0.5, o).astype(bias_dtype).astype(np.float32)
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, bits, scale, zp), bias, bias_dtype))
+    return QuantizedNetwork(width, height, channels, hidden_width, hidden_layers, omega0, omega0, layers)
+
+
+def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
+    """Bit-exact equality of everything a file stores."""
+    for f in ("width", "height", "channels", "hidden_width", "hidden_layers", "omega0_first", "omega0_hidden"):
+        assert getattr(a, f) == getattr(b, f), f
+    assert len(a.layers) == len(b.layers)
+    for la, lb in zip(a.layers, b.layers):
+        ta, tb = la.weight, lb.weight
+        assert np.array_equal(ta.mask, tb.mask)
+        assert np.array_equal(ta.q[ta.mask], tb.q[tb.mask])
+        assert (ta.bits, ta.zero_point) == (tb.bits, tb.zero_point)
+        assert np.float32(ta.scale).tobytes() == np.float32(tb.scale).tobytes()
+        assert la.bias_dtype == lb.bias_dtype
+        assert np.asarray(la.bias, np.float32).tobytes() == np.asarray(lb.bias, np.float32).tobytes()
+        assert np.array_equal(ta.dequantize(), tb.dequantize())

@@ -1,0 +1,69 @@
+"""Round trips: QuantizedNetwork -> bytes -> QuantizedNetwork, bit-exactly."""
+
+import numpy as np
+import pytest
+
+import sirencodec
+from sirencodec import FormatError
+from sirencodec.config import FORMAT_VERSION, MAGIC
+from netgen import assert_same_network, random_network
+
+
+def test_round_trip_many_random_networks():
+    rng = np.random.default_rng(1234)
+    for trial in range(60):
+        net = random_network(
+            rng,
+            width=int(rng.integers(1, 40)),
+            height=int(rng.integers(1, 40)),
+            channels=int(rng.choice([1, 3])),
+            hidden_width=int(rng.integers(1, 24)),
+            hidden_layers=int(rng.integers(0, 5)),
+            bits=int(rng.integers(2, 17)),
+            sparsity=float(rng.choice([0.0, 0.1, 0.5, 0.95, rng.uniform(0, 0.95)])),
+            bias_dtype=str(rng.choice(["float16", "float32"])),
+            distribution=str(rng.choice(["uniform", "laplace"])),
+        )
+        data = sirencodec.pack(net)
+        assert data[:3] == MAGIC and data[3] == FORMAT_VERSION
+        back = sirencodec.unpack(data).network
+        assert_same_network(net, back)
+        # Writing what was read gives the same bytes: the writer is a function of the content.
+        assert sirencodec.pack(back) == data, f"trial {trial}"
+
+
+@pytest.mark.parametrize("bits", [2, 3, 8, 12, 16])
+def test_fully_pruned_and_dense_layers(bits):
+    rng = np.random.default_rng(bits)
+    net = random_network(rng, bits=bits, sparsity=0.0)
+    first = net.layers[0].weight
+    first.mask[:] = False  # a layer with every weight pruned
+    first.q[:] = first.zero_point
+    out = net.layers[-1].weight
+    out.q[:] = out.zero_point  # a layer whose kept weights all have one value
+    back = sirencodec.unpack(sirencodec.pack(net)).network
+    assert_same_network(net, back)
+    assert not back.layers[0].weight.dequantize().any()
+
+
+def test_decode_renders_the_network():
+    net = random_network(np.random.default_rng(7), width=11, height=5, channels=3)
+    img = sirencodec.decode(sirencodec.pack(net))
+    assert img.shape == (5, 11, 3) and img.dtype == np.uint8
+    assert np.array_equal(img, net.render())
+
+
+def test_writer_rejects_invalid_network():
+    net = random_network(np.random.default_rng(3), bits=4)
+    net.layers[1].weight.q[net.layers[1].weight.mask] = 99  # outside 4-bit range
+    with pytest.raises(FormatError, match="outside"):
+        sirencodec.pack(net)
+
+
+def test_writer_rejects_scale_not_float32():
+    net = random_network(np.random.default_rng(4))
+    layer = net.layers[0]
+    bad = sirencodec.QuantizedTensor(layer.weight.q, layer.weight.mask, layer.weight.bits, 0.1, layer.weight.zero_point)
+    net.layers[0] = sirencodec.QuantizedLayer(bad, layer.bias, layer.bias_dtype)
+    with pytest.raises(FormatError, match="float32"):
+        sirencodec.pack(net)
