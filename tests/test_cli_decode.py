@@ -126,3 +126,13 @@ def test_srninfo_bad_file(tmp_path):
     src.write_bytes(b"SRN\x01garbage")
     r = run(srninfo, [src])
     assert r.exit_code == 2 and r.output.startswith("srninfo: error:")
+
+
+def test_decoding_does_not_import_torch(srn, tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, sirencodec; from sirencodec.cli import srndec; "
+            f"sirencodec.decode(open({str(srn)!r}, 'rb').read()); print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
