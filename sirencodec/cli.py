@@ -21,6 +21,25 @@ def _fail(prog: str, message: str, code: int = 2):
     sys.exit(code)
 
 
+class Command(click.Command):
+    """A click command whose usage errors are one line too (``prog: error: ...``, exit 2)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            _fail(self.name or "sirencodec", exc.format_message().splitlines()[0], exc.exit_code)
+        except click.exceptions.Abort:
+            _fail(self.name or "sirencodec", "interrupted", 130)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def command(name: str):
+    return click.command(name, cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
+
+
 def handle_errors(prog: str):
     """Map the package's errors and interrupts to a one-line message and an exit code."""
 
@@ -70,7 +89,7 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 # --- srndec ---------------------------------------------------------------------------
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command("srndec")
 @click.argument("src", metavar="IN.srn")
 @click.option("-o", "--output", "dst", required=True, metavar="OUT",
               help="Output image (format from the extension: .png, .bmp, .tif, .jpg ...); '-' for stdout.")
@@ -98,7 +117,7 @@ def srndec(src: str, dst: str, size: str | None, scale: float | None, fmt: str |
 # --- srninfo --------------------------------------------------------------------------
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@command("srninfo")
 @click.argument("src", metavar="IN.srn")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @handle_errors("srninfo")
@@ -142,3 +161,127 @@ def format_info(info: dict) -> str:
               "          (the payload is one range-coded stream; its split between masks and weights "
               "is attributed by information content)"]
     return "\n".join(lines)
+
+
+# --- srnenc ---------------------------------------------------------------------------
+
+_FIT_OPTIONS = {  # CLI option -> FitConfig field
+    "width": "hidden_width", "depth": "hidden_layers", "bits": "bits", "first_bits": "first_bits",
+    "last_bits": "last_bits", "prune": "prune", "fit_steps": "fit_steps", "prune_steps": "prune_steps",
+    "qat_steps": "qat_steps", "lr": "lr", "qat_lr": "qat_lr", "omega0": "omega0", "agp_t0": "agp_t0",
+    "agp_n": "agp_n", "agp_dt": "agp_dt", "range_update_every": "range_update_every",
+    "bias_dtype": "bias_dtype", "batch_pixels": "batch_pixels", "seed": "seed",
+}
+
+
+def _preset_names():
+    from .config import PRESETS
+
+    return sorted(PRESETS)
+
+
+@command("srnenc")
+@click.argument("src", metavar="IMAGE")
+@click.option("-o", "--output", "dst", required=True, metavar="OUT.srn", help="Output file ('-' for stdout).")
+@click.option("--preset", default="default", show_default=True, type=click.Choice(_preset_names()),
+              help="Starting settings; the options below override single fields.")
+@click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits).")
+@click.option("--first-bits", type=click.IntRange(2, 16), help="Bits of the first layer's weights.")
+@click.option("--last-bits", type=click.IntRange(2, 16), help="Bits of the output layer's weights.")
+@click.option("--prune", type=click.FloatRange(0.0, 0.95), help="Fraction of all weights pruned (AGP).")
+@click.option("--layer-prune", metavar="F,F,...", help="Per-layer prune fractions, first to output layer.")
+@click.option("--width", type=click.IntRange(1, 1024), help="Hidden width.")
+@click.option("--depth", type=click.IntRange(0, 64), help="Number of hidden layers.")
+@click.option("--fit-steps", type=click.IntRange(0), help="Steps of stage 1 (fit).")
+@click.option("--prune-steps", type=click.IntRange(0), help="Steps of stage 2 (AGP pruning + recovery).")
+@click.option("--qat-steps", type=click.IntRange(0), help="Steps of stage 3 (quantization-aware training).")
+@click.option("--agp-t0", type=click.IntRange(0), help="AGP: first pruning step within stage 2.")
+@click.option("--agp-n", type=click.IntRange(1), help="AGP: number of pruning steps.")
+@click.option("--agp-dt", type=click.IntRange(1), help="AGP: steps between pruning steps.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="Learning rate of stage 1.")
+@click.option("--qat-lr", type=click.FloatRange(0, min_open=True), help="Learning rate of stage 3.")
+@click.option("--omega0", type=click.FloatRange(0, min_open=True), help="SIREN frequency omega0.")
+@click.option("--range-update-every", type=click.IntRange(1), help="QAT: refresh ranges every k steps.")
+@click.option("--bias-dtype", type=click.Choice(["float32", "float16"]), help="How biases are stored.")
+@click.option("--batch-pixels", type=click.IntRange(1), help="Pixels per step (full batch up to this).")
+@click.option("--seed", type=int, help="Random seed (same seed, device and input: same file).")
+@click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@handle_errors("srnenc")
+def srnenc(src: str, dst: str, preset: str, layer_prune: str | None, device: str, quiet: bool,
+           as_json: bool, **options) -> None:
+    """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file."""
+    import dataclasses
+
+    from .config import PRESETS
+    from .imageio import atomic_write, load_image
+
+    fields = {_FIT_OPTIONS[k]: v for k, v in options.items() if v is not None}
+    if layer_prune is not None:
+        try:
+            fields["layer_prune"] = tuple(float(v) for v in layer_prune.split(","))
+        except ValueError:
+            raise InputError(f"--layer-prune must be comma-separated numbers, got '{layer_prune}'") from None
+    config = dataclasses.replace(PRESETS[preset], **fields)
+
+    image, notes = load_image(read_input(src) if src == "-" else src)
+    for note in notes:
+        click.echo(f"srnenc: warning: {note}", err=True)
+
+    from .codec import encode
+
+    with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
+        result = encode(image, config, device=device, progress=bars.update)
+
+    if dst == "-":
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+    else:
+        with atomic_write(dst) as f:
+            f.write(result.data)
+    report = {"file": dst, **result.report}
+    if as_json:
+        click.echo(json.dumps(report), err=dst == "-")
+    elif not quiet:
+        click.echo(format_report(report), err=dst == "-")
+
+
+def format_report(r: dict) -> str:
+    bits = "/".join(str(ly["bits"]) for ly in r["layers"])
+    sec = r["seconds"]
+    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}\n"
+            f"  network {r['hidden_width']} wide x {r['hidden_layers']} hidden, bits {bits}, "
+            f"sparsity {100 * r['sparsity']:.1f} %, device {r['device']}\n"
+            f"  time: fit {sec.get('fit', 0):.1f} s, prune {sec.get('prune', 0):.1f} s, qat {sec.get('qat', 0):.1f} s, "
+            f"write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, total {sec['total']:.1f} s")
+
+
+class ProgressBars:
+    """One tqdm bar per training stage, with the live PSNR; a no-op when disabled."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.stage = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, stage: str, step: int, total: int, psnr: float | None) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if stage != self.stage or self.bar is None:
+            if self.bar is not None:
+                self.bar.close()
+            self.bar = tqdm(total=total, desc=f"{stage:>5}", unit="step", leave=True, dynamic_ncols=True)
+            self.stage = stage
+        if psnr is not None:
+            self.bar.set_postfix_str(f"PSNR {psnr:.2f} dB", refresh=False)
+        self.bar.update(step - self.bar.n)  # tqdm redraws at most every 0.1 s

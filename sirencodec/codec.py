@@ -1,0 +1,85 @@
+"""encode(image, config) -> EncodeResult: train, write the file, decode it, measure.
+
+The encoder closes the loop the way a codec must: the report's bytes, bpp, PSNR and SSIM
+come from the file it just wrote, decoded by the real (numpy) decoder — never from the
+training network or a parameter count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .bitstream import pack
+from .config import PRESETS, FitConfig
+from .decoder import decode
+from .errors import InputError
+from .fit import Progress, fit_network
+from .metrics import psnr, ssim
+
+
+@dataclass
+class EncodeResult:
+    data: bytes  # the complete .srn file
+    decoded: np.ndarray  # what decode(data) returns, uint8 like the input
+    report: dict = field(default_factory=dict)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' picks CUDA when present; 'cuda' without a GPU is an input error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InputError("--device cuda requested but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise InputError(f"device must be auto, cpu or cuda, got '{name}'")
+    return torch.device(name)
+
+
+def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "auto",
+           progress: Progress | None = None) -> EncodeResult:
+    """Encode a uint8 [H, W] or [H, W, 3] image.  ``progress(stage, step, total, psnr)``."""
+    config = PRESETS["default"] if config is None else config
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    fitted = fit_network(image, config, dev, progress)
+    t = time.perf_counter()
+    data = pack(fitted.network)
+    write_s = time.perf_counter() - t
+    t = time.perf_counter()
+    decoded = decode(data)
+    decode_s = time.perf_counter() - t
+
+    h, w = image.shape[:2]
+    net = fitted.network
+    layers = []
+    for i, layer in enumerate(net.layers):
+        mask = layer.weight.mask
+        layers.append({"index": i, "shape": list(mask.shape), "bits": layer.weight.bits,
+                       "sparsity": float(1.0 - mask.mean()), "bias_dtype": layer.bias_dtype})
+    total_weights = net.num_weights
+    pruned = sum(int(mask.size - mask.sum()) for mask in (ly.weight.mask for ly in net.layers))
+    report = {
+        "bytes": len(data),
+        "bpp": 8 * len(data) / (h * w),
+        "psnr": psnr(image, decoded),
+        "ssim": ssim(image, decoded),
+        "width": w,
+        "height": h,
+        "channels": net.channels,
+        "hidden_width": net.hidden_width,
+        "hidden_layers": net.hidden_layers,
+        "sparsity": pruned / total_weights,
+        "layers": layers,
+        "device": str(dev),
+        "seconds": {**{k: round(v, 3) for k, v in fitted.stage_seconds.items()},
+                    "write": round(write_s, 3), "decode": round(decode_s, 3),
+                    "total": round(time.perf_counter() - start, 3)},
+        "restarts": fitted.restarts,
+        "config": dataclasses.asdict(config),
+    }
+    return EncodeResult(data, decoded, report)

@@ -1,0 +1,309 @@
+"""The training pipeline: overfit a SIREN to one image, prune it (AGP), quantize it (QAT).
+
+    fit    plain float training
+    prune  AGP: masks follow the cubic schedule to exact per-tensor targets, then recovery
+    qat    every layer fake-quantized (range-linear, straight-through gradients)
+
+Each stage runs Adam with its own cosine-decayed learning rate (see ``FitConfig``).  A
+stage whose loss turns NaN/Inf restarts from its own starting state at half the rate.
+The result is a :class:`sirencodec.network.QuantizedNetwork` whose dequantized weights are
+bit-identical to those of the final forward pass.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import grid
+from .config import (
+    AGP_DEFAULT_STEPS,
+    AGP_PRUNE_FRACTION,
+    MAX_BITS,
+    MIN_BITS,
+    PRUNE_LR_FACTOR,
+    FitConfig,
+)
+from .errors import InputError
+from .model import Siren
+from .network import (
+    BIAS_DTYPES,
+    QuantizedNetwork,
+    check_architecture,
+    check_dimensions,
+    from_uint8,
+    layer_shapes,
+)
+from .prune import AgpPruner, layer_targets
+from .quant import export_network
+
+Progress = Callable[[str, int, int, "float | None"], None]
+STAGES = ("fit", "prune", "qat")
+PSNR_EVERY = 10  # steps between loss read-backs (each one is a device sync)
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_network` returns."""
+
+    network: QuantizedNetwork
+    stage_seconds: dict[str, float]  # wall time per stage, restarts included
+    restarts: int  # total stage restarts after divergence
+    stage_lr: dict[str, float]  # base learning rate each stage finally completed with
+    stage_psnr: dict[str, float]  # full-image PSNR (dB, float output) after each stage
+    model: Siren  # the trained module, in its final (quantized) state
+
+
+def fit_network(
+    image: np.ndarray, config: FitConfig, device: torch.device, progress: Progress | None = None
+) -> FitResult:
+    """Fit, prune and quantize a SIREN to ``image`` (uint8 [H, W] or [H, W, 3]) on ``device``.
+
+    ``progress(stage, step, total, psnr)`` is called after every step; ``psnr`` (dB, on the
+    training batch) is given every ``PSNR_EVERY`` steps and on the last, else None."""
+    pixels, channels = _check_image(image)
+    _check_config(config, channels)
+    height, width = pixels.shape[:2]
+    device = torch.device(device)
+
+    coords = torch.from_numpy(grid.coordinates(height, width)).to(device)  # [H*W, 2]
+    target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)  # [H*W, C]
+    omega0_first = config.omega0 if config.omega0_first is None else config.omega0_first
+    # Initialise on the CPU from a seeded generator: the same seed gives the same start on any device.
+    init_gen = torch.Generator().manual_seed(config.seed)
+    model = Siren(
+        config.hidden_width, config.hidden_layers, channels, omega0_first, config.omega0, generator=init_gen
+    ).to(device)
+    batch_gen = torch.Generator(device=device).manual_seed(config.seed)
+    trainer = _Trainer(model, coords, target, config, batch_gen, progress)
+
+    trainer.run("fit", config.fit_steps, config.lr)
+
+    prune_lr = config.lr * PRUNE_LR_FACTOR if config.prune_lr is None else config.prune_lr
+    t0, n, dt = agp_schedule(config)
+    pruner = AgpPruner(layer_targets(model.shapes, config.prune, config.layer_prune), t0, n, dt)
+    trainer.run("prune", config.prune_steps, prune_lr, before_step=lambda t: pruner.step(model, t))
+    if not pruner.done(model):
+        raise RuntimeError("AGP schedule ended before reaching its targets")  # _check_config prevents this
+
+    num_layers = model.num_layers
+    model.enable_quantization(layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers))
+    every = config.range_update_every
+
+    def refresh(t: int) -> None:
+        if t > 0 and t % every == 0:  # t = 0: enable_quantization just set them
+            model.update_ranges()
+
+    trainer.run("qat", config.qat_steps, config.qat_lr, before_step=refresh)
+
+    network = export_network(model, width, height)
+    network.validate()
+    return FitResult(
+        network=network,
+        stage_seconds=trainer.seconds,
+        restarts=trainer.restarts,
+        stage_lr=trainer.final_lr,
+        stage_psnr=trainer.psnr,
+        model=model,
+    )
+
+
+def agp_schedule(config: FitConfig) -> tuple[int, int, int]:
+    """(t0, n, dt) of the AGP schedule in prune-stage steps; defaults prune during the first
+    ``AGP_PRUNE_FRACTION`` of the stage, in ``AGP_DEFAULT_STEPS`` steps, and recover after."""
+    span = max(1, int(AGP_PRUNE_FRACTION * config.prune_steps))
+    t0 = 0 if config.agp_t0 is None else config.agp_t0
+    n = min(AGP_DEFAULT_STEPS, span) if config.agp_n is None else config.agp_n
+    dt = max(1, span // max(n, 1)) if config.agp_dt is None else config.agp_dt
+    return t0, n, dt
+
+
+def layer_bits(config: FitConfig, num_layers: int) -> list[int]:
+    """Bit width per weight tensor, first to output layer."""
+    bits = [config.bits] * num_layers
+    if config.first_bits is not None:
+        bits[0] = config.first_bits
+    if config.last_bits is not None:
+        bits[-1] = config.last_bits
+    return bits
+
+
+def layer_bias_dtypes(config: FitConfig, num_layers: int) -> list[str]:
+    """Storage dtype of each layer's bias."""
+    dtypes = [config.bias_dtype] * num_layers
+    if config.first_bias_dtype is not None:
+        dtypes[0] = config.first_bias_dtype
+    return dtypes
+
+
+def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all pixels and channels (a module-level hook tests can patch)."""
+    return torch.mean((pred - target) ** 2)
+
+
+def psnr_from_mse(mse: float) -> float:
+    """PSNR in dB of targets in [-1, 1] (peak-to-peak 2, i.e. 255 on the pixel scale)."""
+    return 10.0 * math.log10(4.0 / mse) if mse > 0 else float("inf")
+
+
+class _Trainer:
+    """Runs stages on one model: batching, Adam, cosine rate, divergence restarts, timing."""
+
+    def __init__(
+        self,
+        model: Siren,
+        coords: torch.Tensor,
+        target: torch.Tensor,
+        config: FitConfig,
+        batch_gen: torch.Generator,
+        progress: Progress | None,
+    ) -> None:
+        self.model = model
+        self.coords = coords  # [H*W, 2]
+        self.target = target  # [H*W, C]
+        self.config = config
+        self.batch_gen = batch_gen
+        self.progress = progress
+        self.full_batch = coords.shape[0] <= config.batch_pixels
+        self.restarts = 0
+        self.seconds: dict[str, float] = {}
+        self.final_lr: dict[str, float] = {}
+        self.psnr: dict[str, float] = {}
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """([B, 2], [B, C]): the whole image, or B = batch_pixels random pixels."""
+        if self.full_batch:
+            return self.coords, self.target
+        n, size = self.coords.shape[0], self.config.batch_pixels
+        idx = torch.randint(n, (size,), generator=self.batch_gen, device=self.coords.device)
+        return self.coords[idx], self.target[idx]
+
+    def run(
+        self, stage: str, steps: int, lr: float, before_step: Callable[[int], object] | None = None
+    ) -> None:
+        """Train ``steps`` steps from base rate ``lr``; restart at half rate on divergence."""
+        start = time.perf_counter()
+        snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        gen_state = self.batch_gen.get_state()
+        for attempt in range(self.config.max_restarts + 1):
+            if self._train(stage, steps, lr, before_step):
+                break
+            if attempt == self.config.max_restarts:
+                raise InputError(
+                    f"training diverged in the {stage} stage {attempt + 1} times "
+                    f"(last learning rate {lr:g}); lower the learning rate"
+                )
+            self.restarts += 1
+            lr *= 0.5
+            self.model.load_state_dict(snapshot)
+            self.batch_gen.set_state(gen_state)
+        self.final_lr[stage] = lr
+        self.psnr[stage] = self.evaluate()
+        self.seconds[stage] = time.perf_counter() - start
+
+    def _train(self, stage: str, steps: int, lr: float, before_step: Callable[[int], object] | None) -> bool:
+        """One attempt at a stage; False if the loss or the weights became NaN/Inf."""
+        model = self.model
+        params = list(model.parameters())
+        optimizer = torch.optim.Adam(params, lr=lr)
+        lr_min = lr * self.config.lr_min_factor
+        for t in range(steps):
+            if before_step is not None:
+                before_step(t)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_min + (lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * t / steps))
+            coords, target = self.batch()
+            loss = mse_loss(model(coords), target)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            model.apply_masks_()
+            psnr = None
+            if (t + 1) % PSNR_EVERY == 0 or t + 1 == steps:
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    return False
+                psnr = psnr_from_mse(value)
+            if self.progress is not None:
+                self.progress(stage, t + 1, steps, psnr)
+        # NaN can also hide in weights whose effect the last checked loss did not see yet.
+        return all(bool(torch.isfinite(p).all()) for p in params)
+
+    @torch.no_grad()
+    def evaluate(self) -> float:
+        """Full-image PSNR (dB) of the current model; also the final forward pass of a fit."""
+        total = 0.0
+        chunk = self.config.batch_pixels
+        for s in range(0, self.coords.shape[0], chunk):
+            diff = self.model(self.coords[s : s + chunk]) - self.target[s : s + chunk]
+            total += float(torch.sum(diff.double() ** 2))
+        mse = total / self.target.numel()
+        if not math.isfinite(mse):
+            return float("nan")
+        return psnr_from_mse(mse)
+
+
+def _check_image(image: np.ndarray) -> tuple[np.ndarray, int]:
+    """The image as a contiguous uint8 array and its channel count; InputError otherwise."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError("image must be a uint8 numpy array")
+    if image.ndim == 2:
+        channels = 1
+    elif image.ndim == 3 and image.shape[2] == 3:
+        channels = 3
+    else:
+        raise InputError(f"image must be [H, W] or [H, W, 3], got shape {image.shape}")
+    try:
+        check_dimensions(image.shape[1], image.shape[0], channels)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return np.ascontiguousarray(image), channels
+
+
+def _check_config(config: FitConfig, channels: int) -> None:
+    """InputError naming the first unusable option."""
+    try:
+        check_architecture(config.hidden_width, config.hidden_layers, channels)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    for name in ("omega0", "omega0_first"):
+        w0 = getattr(config, name)
+        if w0 is not None and (not (math.isfinite(w0) and w0 > 0) or float(np.float16(w0)) != float(w0)):
+            raise InputError(f"{name} must be a positive float16-representable value, got {w0!r}")
+    for name in ("fit_steps", "prune_steps", "qat_steps", "max_restarts"):
+        if getattr(config, name) < 0:
+            raise InputError(f"{name} must be >= 0, got {getattr(config, name)}")
+    for name in ("lr", "prune_lr", "qat_lr"):
+        v = getattr(config, name)
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise InputError(f"{name} must be a positive number, got {v!r}")
+    if not 0.0 <= config.lr_min_factor <= 1.0:
+        raise InputError(f"lr_min_factor must be in [0, 1], got {config.lr_min_factor}")
+    num_layers = config.hidden_layers + 2
+    for b in layer_bits(config, num_layers):
+        if not MIN_BITS <= b <= MAX_BITS:
+            raise InputError(f"bit widths must be in {MIN_BITS}..{MAX_BITS}, got {b}")
+    for d in layer_bias_dtypes(config, num_layers):
+        if d not in BIAS_DTYPES:
+            raise InputError(f"bias dtype must be one of {BIAS_DTYPES}, got {d!r}")
+    if config.range_update_every < 1:
+        raise InputError(f"range_update_every must be >= 1, got {config.range_update_every}")
+    if config.batch_pixels < 1:
+        raise InputError(f"batch_pixels must be >= 1, got {config.batch_pixels}")
+    # layer_targets raises InputError for a bad rate or profile.
+    shapes = layer_shapes(config.hidden_width, config.hidden_layers, channels)
+    layer_targets(shapes, config.prune, config.layer_prune)
+    if config.prune > 0:
+        t0, n, dt = agp_schedule(config)
+        if t0 < 0 or n < 0 or dt < 1:
+            raise InputError(f"AGP schedule needs t0 >= 0, n >= 0, dt >= 1, got {t0}, {n}, {dt}")
+        if t0 + n * dt > config.prune_steps - 1:
+            raise InputError(
+                f"AGP schedule ends at step {t0 + n * dt} but the prune stage has only "
+                f"{config.prune_steps} steps"
+            )

@@ -1,0 +1,145 @@
+"""The SIREN as a torch module, for training.
+
+Same math as :func:`sirencodec.network.forward` (the decoder):
+
+    h_1     = sin(omega0_first  * (W_0 p + b_0))
+    h_{i+1} = sin(omega0_hidden * (W_i h_i + b_i))
+    out     = W_{N+1} h_{N+1} + b_{N+1}
+
+with every ``W_i`` replaced by its *effective* weight: the float parameter times its
+pruning mask, then (once quantization is enabled) fake-quantized with the layer's scale
+and zero point.  Biases may be fake-rounded to float16 when the file stores them so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .config import DEFAULT_OMEGA0
+from .network import BIAS_DTYPES, layer_shapes
+from .quant import fake_quantize, quant_range, round_float16
+
+
+class Siren(nn.Module):
+    """SIREN with per-layer pruning masks and optional fake quantization.
+
+    Parameters ``weights[i]`` [out, in] and ``biases[i]`` [out] for the layers of
+    :func:`sirencodec.network.layer_shapes`.  Buffers: ``mask_i`` bool [out, in] (True =
+    kept), ``q_scale`` / ``q_zero`` float32 [L] (current quantization parameters)."""
+
+    def __init__(
+        self,
+        hidden_width: int,
+        hidden_layers: int,
+        channels: int,
+        omega0_first: float = DEFAULT_OMEGA0,
+        omega0_hidden: float = DEFAULT_OMEGA0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.hidden_width = hidden_width
+        self.hidden_layers = hidden_layers
+        self.channels = channels
+        self.omega0_first = float(omega0_first)
+        self.omega0_hidden = float(omega0_hidden)
+        self.shapes = layer_shapes(hidden_width, hidden_layers, channels)
+        self.num_layers = len(self.shapes)
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for i, (fan_out, fan_in) in enumerate(self.shapes):
+            # SIREN init (Sitzmann et al. 2020): first layer U(-1/fan_in, 1/fan_in), later layers
+            # U(+-sqrt(6/fan_in)/omega0_hidden) keep pre-activations ~N(0,1) through the sines.
+            # Biases: nn.Linear's default U(+-1/sqrt(fan_in)), as in the paper's reference code.
+            bound = 1.0 / fan_in if i == 0 else math.sqrt(6.0 / fan_in) / self.omega0_hidden
+            w = torch.empty(fan_out, fan_in).uniform_(-bound, bound, generator=generator)
+            b_bound = 1.0 / math.sqrt(fan_in)
+            b = torch.empty(fan_out).uniform_(-b_bound, b_bound, generator=generator)
+            self.weights.append(nn.Parameter(w))
+            self.biases.append(nn.Parameter(b))
+            self.register_buffer(f"mask_{i}", torch.ones(fan_out, fan_in, dtype=torch.bool))
+        self.register_buffer("q_scale", torch.ones(self.num_layers))
+        self.register_buffer("q_zero", torch.zeros(self.num_layers))
+        self.quantized = False
+        self.bits: list[int] = []
+        self.bias_dtypes: list[str] = ["float32"] * self.num_layers
+
+    # --- masks ---------------------------------------------------------------------------
+    def mask(self, i: int) -> torch.Tensor:
+        """bool [out, in] of layer ``i``, True where the weight is kept."""
+        return getattr(self, f"mask_{i}")
+
+    def set_mask(self, i: int, mask: torch.Tensor) -> None:
+        """Replace layer ``i``'s mask and zero the pruned parameters."""
+        self.mask(i).copy_(mask)
+        with torch.no_grad():
+            self.weights[i].mul_(self.mask(i))
+
+    @torch.no_grad()
+    def apply_masks_(self) -> None:
+        """Re-zero pruned parameters (Adam's momentum would otherwise move them)."""
+        for i in range(self.num_layers):
+            self.weights[i].mul_(self.mask(i))
+
+    # --- quantization --------------------------------------------------------------------
+    def enable_quantization(self, bits: Sequence[int], bias_dtypes: Sequence[str] | None = None) -> None:
+        """Fake-quantize layer ``i`` to ``bits[i]`` bits from now on; ranges set from the weights."""
+        if len(bits) != self.num_layers:
+            raise ValueError(f"need {self.num_layers} bit widths, got {len(bits)}")
+        dtypes = list(bias_dtypes) if bias_dtypes is not None else ["float32"] * self.num_layers
+        if len(dtypes) != self.num_layers or any(d not in BIAS_DTYPES for d in dtypes):
+            raise ValueError(f"need {self.num_layers} bias dtypes from {BIAS_DTYPES}, got {dtypes}")
+        self.bits = [int(b) for b in bits]
+        self.bias_dtypes = dtypes
+        self.quantized = True
+        self.update_ranges()
+
+    @torch.no_grad()
+    def update_ranges(self) -> None:
+        """Recompute every layer's (scale, zero point) from its current kept weights."""
+        for i in range(self.num_layers):
+            scale, zero_point = quant_range(self.weights[i], self.mask(i), self.bits[i])
+            self.q_scale[i] = scale  # float32 buffer: scale is float32-representable, stored exactly
+            self.q_zero[i] = zero_point
+
+    def quant_params(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scale, zero point) of layer ``i`` as 0-dim float32 tensors."""
+        return self.q_scale[i], self.q_zero[i]
+
+    # --- effective parameters ------------------------------------------------------------
+    def masked_weight(self, i: int) -> torch.Tensor:
+        """float32 [out, in]: the parameter with pruned entries zeroed (no gradient there)."""
+        return self.weights[i] * self.mask(i)
+
+    def effective_weight(self, i: int) -> torch.Tensor:
+        """float32 [out, in]: the weight the forward pass uses (masked, then fake-quantized)."""
+        w = self.masked_weight(i)
+        if self.quantized:
+            scale, zero_point = self.quant_params(i)
+            w = fake_quantize(w, scale, zero_point, self.bits[i])
+        return w
+
+    def effective_bias(self, i: int) -> torch.Tensor:
+        """float32 [out]: the bias the forward pass uses (float16-rounded if stored as float16)."""
+        b = self.biases[i]
+        if self.quantized and self.bias_dtypes[i] == "float16":
+            b = round_float16(b)
+        return b
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """Network output float32 [P, C] for coordinates float32 [P, 2]."""
+        h = coords
+        last = self.num_layers - 1
+        for i in range(self.num_layers):
+            w, b = self.effective_weight(i), self.effective_bias(i)
+            if i < last:
+                # omega0 * (h W^T + b) with the scaling folded into addmm (alpha, beta): the
+                # same math, one elementwise pass over [P, out] fewer forward and backward.
+                w0 = self.omega0_first if i == 0 else self.omega0_hidden
+                h = torch.sin(torch.addmm(b, h, w.t(), beta=w0, alpha=w0))  # [P, out]
+            else:
+                h = torch.addmm(b, h, w.t())  # [P, C]
+        return h

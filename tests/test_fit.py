@@ -1,0 +1,173 @@
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from sirencodec import fit as fit_module
+from sirencodec.config import PRESETS, FitConfig
+from sirencodec.errors import InputError
+from sirencodec.fit import FitResult, fit_network, layer_bits
+from sirencodec.grid import coordinates
+from sirencodec.network import to_uint8
+from sirencodec.prune import layer_targets
+
+CPU = torch.device("cpu")
+TEST = PRESETS["test"]
+
+
+def _image(h: int = 12, w: int = 16, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A smooth ramp plus a little noise: something a tiny SIREN can partly learn."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = 128 + 80 * np.sin(x / 3.0) * np.cos(y / 4.0)
+    img = base[..., None] + rng.normal(0, 10, (h, w, channels))
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    return img[..., 0] if channels == 1 else img
+
+
+@pytest.fixture(scope="module")
+def result() -> FitResult:
+    config = dataclasses.replace(TEST, first_bits=10, bias_dtype="float16", first_bias_dtype="float32")
+    return fit_network(_image(), config, CPU)
+
+
+def test_network_is_valid_and_quantized_as_configured(result):
+    net = result.network
+    net.validate()
+    assert (net.width, net.height, net.channels) == (16, 12, 1)
+    assert [layer.weight.bits for layer in net.layers] == [10, 6, 6, 6]
+    assert [layer.bias_dtype for layer in net.layers] == ["float32", "float16", "float16", "float16"]
+    for layer in net.layers:
+        t = layer.weight
+        assert t.q.min() >= 0 and t.q.max() < (1 << t.bits)  # every stored integer, pruned or not
+    assert set(result.stage_seconds) == {"fit", "prune", "qat"}
+    assert result.restarts == 0
+    assert all(np.isfinite(v) for v in result.stage_psnr.values())
+
+
+def test_pruned_counts_are_exact(result):
+    net = result.network
+    targets = layer_targets(net.layer_shapes(), TEST.prune)
+    pruned = [int((~layer.weight.mask).sum()) for layer in net.layers]
+    assert pruned == targets
+    assert sum(pruned) == round(TEST.prune * net.num_weights)
+    assert sum(pruned) > 0
+
+
+def test_masked_weights_are_zero_everywhere(result):
+    model = result.model
+    for i, layer in enumerate(result.network.layers):
+        mask = torch.from_numpy(layer.weight.mask)
+        assert bool((model.weights[i].detach()[~mask] == 0).all())  # the float parameters
+        assert bool((layer.weight.q[~layer.weight.mask] == layer.weight.zero_point).all())
+        assert np.all(layer.weight.dequantize()[~layer.weight.mask] == 0)
+
+
+def test_exported_weights_equal_last_forward_exactly(result):
+    model = result.model
+    for i, layer in enumerate(result.network.layers):
+        assert torch.equal(torch.from_numpy(layer.weight.dequantize()), model.effective_weight(i).detach())
+        assert torch.equal(torch.from_numpy(layer.bias), model.effective_bias(i).detach())
+    # ... so the decoder renders what the training saw (up to sin ulps).
+    with torch.no_grad():
+        seen = model(torch.from_numpy(coordinates(12, 16))).numpy()
+    seen_pixels = to_uint8(seen).reshape(12, 16)
+    rendered = result.network.render()
+    diff = np.abs(rendered.astype(int) - seen_pixels.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.05
+
+
+def test_deterministic(result):
+    config = dataclasses.replace(TEST, first_bits=10, bias_dtype="float16", first_bias_dtype="float32")
+    again = fit_network(_image(), config, CPU)
+    for a, b in zip(result.network.layers, again.network.layers):
+        assert np.array_equal(a.weight.q, b.weight.q) and np.array_equal(a.weight.mask, b.weight.mask)
+        assert (a.weight.scale, a.weight.zero_point) == (b.weight.scale, b.weight.zero_point)
+        assert np.array_equal(a.bias, b.bias)
+    other = fit_network(_image(), dataclasses.replace(config, seed=1), CPU)
+    pairs = zip(result.network.layers, other.network.layers)
+    assert any(not np.array_equal(a.weight.q, b.weight.q) for a, b in pairs)
+
+
+def test_minibatch_rgb_and_progress():
+    calls = []
+    config = dataclasses.replace(
+        TEST, batch_pixels=50, layer_prune=(0.0, 0.2, 0.5, 0.1), range_update_every=3
+    )
+    img = _image(channels=3)
+    res = fit_network(img, config, CPU, progress=lambda *a: calls.append(a))
+    assert res.network.channels == 3 and res.network.render().shape == (12, 16, 3)
+    assert [c[:3] for c in calls] == (
+        [("fit", t, TEST.fit_steps) for t in range(1, TEST.fit_steps + 1)]
+        + [("prune", t, TEST.prune_steps) for t in range(1, TEST.prune_steps + 1)]
+        + [("qat", t, TEST.qat_steps) for t in range(1, TEST.qat_steps + 1)]
+    )
+    psnrs = [c[3] for c in calls]
+    assert psnrs[9] is not None and np.isfinite(psnrs[9]) and psnrs[0] is None
+    assert calls[-1][3] is not None  # the last step of a stage always reports
+    pruned = [int((~layer.weight.mask).sum()) for layer in res.network.layers]
+    assert pruned == layer_targets(res.network.layer_shapes(), TEST.prune, config.layer_prune)
+    again = fit_network(img, config, CPU)
+    pairs = zip(res.network.layers, again.network.layers)
+    assert all(np.array_equal(a.weight.q, b.weight.q) for a, b in pairs)
+
+
+def test_divergence_restarts_stage_at_half_rate(monkeypatch):
+    real = fit_module.mse_loss
+    state = {"calls": 0}
+
+    def flaky(pred, target):
+        state["calls"] += 1
+        loss = real(pred, target)
+        return loss * float("nan") if state["calls"] == TEST.fit_steps + 3 else loss  # prune stage, step 3
+
+    monkeypatch.setattr(fit_module, "mse_loss", flaky)
+    res = fit_network(_image(), TEST, CPU)
+    assert res.restarts == 1
+    assert res.stage_lr["fit"] == TEST.lr
+    assert res.stage_lr["prune"] == pytest.approx(TEST.lr * fit_module.PRUNE_LR_FACTOR / 2)
+    assert res.stage_lr["qat"] == TEST.qat_lr
+    res.network.validate()
+    for layer in res.network.layers:
+        assert np.all(np.isfinite(layer.weight.dequantize())) and np.all(np.isfinite(layer.bias))
+    assert sum(int((~layer.weight.mask).sum()) for layer in res.network.layers) == round(
+        TEST.prune * res.network.num_weights
+    )
+
+
+def test_never_converging_raises(monkeypatch):
+    def exploding(pred, target):
+        return ((pred - target) ** 2).mean() * float("inf")
+
+    monkeypatch.setattr(fit_module, "mse_loss", exploding)
+    with pytest.raises(InputError, match="diverged in the fit stage"):
+        fit_network(_image(), dataclasses.replace(TEST, max_restarts=2), CPU)
+
+
+def test_huge_learning_rate_still_gives_a_valid_network():
+    res = fit_network(_image(), dataclasses.replace(TEST, lr=1e3, qat_lr=1e3), CPU)
+    res.network.validate()
+    assert all(np.all(np.isfinite(layer.weight.dequantize())) for layer in res.network.layers)
+
+
+def test_bad_inputs_raise_input_error():
+    with pytest.raises(InputError):
+        fit_network(_image().astype(np.float32), TEST, CPU)
+    with pytest.raises(InputError):
+        fit_network(np.zeros((4, 4, 2), np.uint8), TEST, CPU)
+    with pytest.raises(InputError):
+        fit_network(_image(), dataclasses.replace(TEST, bits=1), CPU)
+    with pytest.raises(InputError):
+        fit_network(_image(), dataclasses.replace(TEST, prune=0.3, prune_steps=3, agp_n=5, agp_dt=1), CPU)
+    with pytest.raises(InputError):
+        fit_network(_image(), dataclasses.replace(TEST, omega0=30.01), CPU)
+
+
+def test_presets_are_valid():
+    assert {"fast", "default", "test"} <= set(PRESETS)
+    for config in PRESETS.values():
+        assert isinstance(config, FitConfig)
+        fit_module._check_config(config, 1)
+        fit_module._check_config(config, 3)
+        assert len(layer_bits(config, config.hidden_layers + 2)) == config.hidden_layers + 2
