@@ -1,0 +1,241 @@
+"""srnbench: anchors, the sweep runner (real files, resume), summary, plots and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sirencodec import metrics
+from sirencodec.bench.cli import main
+from sirencodec.bench.codecs import ANCHORS, make_codecs, setting_label
+from sirencodec.bench.run import run_benchmark, safe_name
+from sirencodec.bench.sweeps import EXPERIMENTS, get_sweep, parse_settings
+from sirencodec.errors import InputError
+
+
+def _image(height: int = 20, width: int = 24, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A smooth gradient with a little noise: compresses like a photo, not like noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = 40 + 150 * (x / width) * (0.6 + 0.4 * np.sin(y / 3.0))
+    if channels == 3:
+        base = np.stack([base, base[::-1] * 0.8 + 30, 255 - base], axis=2)
+    return np.clip(base + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def gray_png(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.png"
+    Image.fromarray(_image()).save(path)
+    return path
+
+
+def _rows(outdir: Path) -> list[dict[str, str]]:
+    with (outdir / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _mtimes(outdir: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in outdir.rglob("*") if p.is_file() and p.suffix != ".png"
+            and p.name not in ("summary.json", "README.md")}
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("srnbench: error:")
+    return lines[0]
+
+
+# --- metrics and anchors ------------------------------------------------------------------
+
+def test_psnr_matches_definition():
+    a = _image()
+    b = a.copy()
+    b[0, 0] = a[0, 0] ^ 8  # one sample off by 8
+    mse = 64.0 / a.size
+    assert metrics.psnr(a, b) == pytest.approx(10 * np.log10(255**2 / mse))
+    assert metrics.psnr(a, a) == float("inf")
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", sorted(ANCHORS))
+def test_anchor_round_trip(name: str, channels: int):
+    codecs, notes = make_codecs([name])
+    if not codecs:
+        pytest.skip(notes[0])
+    codec = codecs[0]
+    image = _image(32, 40, channels)
+    sweep = codec.default_sweep()
+    assert len(sweep) >= 8
+    data = codec.encode(image, sweep[len(sweep) // 2])
+    decoded = codec.decode(data, channels)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert metrics.psnr(image, decoded) > 20
+
+
+def test_jpeg2000_hits_its_target_rate():
+    (codec,), _ = make_codecs(["jpeg2000"])
+    image = _image(128, 128)
+    for bpp in (0.5, 1.0, 2.0):
+        size = len(codec.encode(image, {"bpp": bpp}))
+        assert 8 * size / image.size == pytest.approx(bpp, rel=0.15)
+
+
+def test_parse_settings_and_labels():
+    assert parse_settings("bits=8, prune=0.2; ;bits=10") == ({"bits": "8", "prune": "0.2"}, {"bits": "10"})
+    for bad in ("", " ; ", "bits", "bits=8,bits=9"):
+        with pytest.raises(InputError):
+            parse_settings(bad)
+    assert setting_label({"bits": 8, "prune": 0.2}) == "bits=8,prune=0.2"
+    assert safe_name("bits=8,prune=0.2") == "bits-8_prune-0.2"
+
+
+def test_experiments_are_real_file_sweeps():
+    for name in EXPERIMENTS:
+        for quick in (True, False):
+            sweep = get_sweep(name, quick)
+            assert sweep.settings and "jpeg" in sweep.codecs and "siren" in sweep.codecs
+            assert all("bits" in s and "prune" in s for s in sweep.settings)
+    widths = get_sweep("widths", False)
+    assert {s["hidden_width"] for s in widths.settings} == {25, 32, 45, 55, 64}
+    assert {s["hidden_layers"] for s in widths.settings} == set(range(2, 13))
+    assert all(s["bits"] == 16 and s["prune"] == 0 for s in widths.settings)
+    assert {s["bits"] for s in get_sweep("qat", False).settings} == {4, 7, 8, 9, 16}
+    assert len(get_sweep(None, False).settings) >= 12
+
+
+# --- the runner with anchors only ---------------------------------------------------------
+
+def test_runner_writes_real_files_and_resumes(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    codecs, _ = make_codecs(["jpeg", "jpeg2000"])
+    sweeps = {"jpeg": [{"quality": 30}, {"quality": 80}], "jpeg2000": [{"bpp": 1.0}, {"bpp": 2.0}]}
+    first = run_benchmark([gray_png], codecs, out, sweeps, plot=False, log=lambda _: None)
+    assert (first.computed, first.reused) == (4, 0)
+    rows = _rows(out)
+    assert len(rows) == 4
+    for row in rows:
+        assert float(row["bpp"]) == 8 * (out / row["file"]).stat().st_size / (20 * 24)
+    before = _mtimes(out)
+    (out / rows[0]["file"]).unlink()  # a lost file is recomputed, nothing else
+    second = run_benchmark([gray_png], codecs, out, sweeps, plot=False, log=lambda _: None)
+    assert (second.computed, second.reused) == (1, 3)
+    after = _mtimes(out)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {str(out / rows[0]["file"]), str(out / "results.csv")}
+    assert len(_rows(out)) == 4
+
+
+# --- the CLI end to end with a real sirencodec point --------------------------------------
+
+def test_cli_end_to_end_with_siren(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "jpeg,siren", "--preset", "test",
+            "--settings", "bits=8,prune=0.2", "--anchor-sweep", "jpeg=20,90", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "3 point(s) computed, 0 reused" in capsys.readouterr().out
+    rows = _rows(out)
+    assert sorted(r["codec"] for r in rows) == ["jpeg", "jpeg", "siren"]
+    for row in rows:
+        path = out / row["file"]
+        assert path.is_file()
+        assert float(row["bpp"]) == 8 * path.stat().st_size / (20 * 24)
+        assert np.isfinite(float(row["psnr"]))
+    siren = next(r for r in rows if r["codec"] == "siren")
+    assert siren["setting"] == "bits=8,prune=0.2" and siren["file"].endswith(".srn")
+    assert siren["preset"] == "test" and int(siren["bits"]) == 8
+    # PSNR is that of the real decoder on the real file.
+    import sirencodec
+
+    decoded = sirencodec.decode((out / siren["file"]).read_bytes())
+    assert float(siren["psnr"]) == pytest.approx(metrics.psnr(_image(), decoded), abs=1e-9)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "jpeg" in summary["images"]["tiny"]["bd_siren_vs"]
+    assert (out / "rd_tiny.png").stat().st_size > 1000
+    readme = (out / "README.md").read_text()
+    assert "srnbench " + " ".join(argv[:1]) in readme and "| jpeg |" in readme and "CPU cores" in readme
+
+    before = _mtimes(out)
+    assert main(argv) == 0
+    assert "0 point(s) computed, 3 reused" in capsys.readouterr().out
+    assert _mtimes(out) == before
+
+
+# --- bad input: one line, exit 2, no traceback --------------------------------------------
+
+def test_cli_unknown_codec(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg,h266"]) == 2
+    assert "unknown codec 'h266'" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("option", [["--settings", ";"], ["--settings", ""], ["--codecs", ","],
+                                    ["--anchor-sweep", "jpeg="]])
+def test_cli_empty_sweep(option: list[str], gray_png: Path, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), *option]) == 2
+    assert "empty" in _one_error_line(capsys)
+
+
+def test_cli_unreadable_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    assert main([str(bad), "-o", str(tmp_path / "o"), "--codecs", "jpeg"]) == 2
+    assert "bad.png" in _one_error_line(capsys)
+    assert main([str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"), "--codecs", "jpeg"]) == 2
+    assert "missing.png" in _one_error_line(capsys)
+
+
+def test_cli_usage_errors(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png)]) == 2  # no -o
+    _one_error_line(capsys)
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), "--experiment", "nope"]) == 2
+    assert "widths" in _one_error_line(capsys)
+    both = ["--experiment", "qat", "--settings", "bits=8"]
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), *both]) == 2
+    _one_error_line(capsys)
+
+
+def test_cli_missing_matplotlib(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    argv = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg", "--anchor-sweep", "jpeg=50,90"]
+    assert main(argv) == 2
+    assert "pip install matplotlib" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()  # failed before doing any work
+    assert main([*argv, "--no-plot"]) == 0
+    assert (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_cli_bad_siren_setting(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    pytest.importorskip("sirencodec.codec")
+    base = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "siren", "--preset", "test"]
+    assert main([*base, "--settings", "bitz=8"]) == 2
+    assert "bitz" in _one_error_line(capsys)
+    assert main([*base, "--settings", "bits=eight"]) == 2
+    assert "bits" in _one_error_line(capsys)
+    assert main([*base[:-1], "nope", "--settings", "bits=8"]) == 2
+    assert "preset" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_cuda_fails_before_work(gray_png: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sirencodec.codec")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    argv = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg,siren", "--preset", "test",
+            "--settings", "bits=8", "--device", "cuda"]
+    assert main(argv) == 2
+    assert "cuda" in _one_error_line(capsys).lower()
+    assert not (tmp_path / "o").exists()
