@@ -20,6 +20,7 @@ from .decoder import decode
 from .errors import InputError
 from .fit import Progress, fit_network
 from .metrics import psnr, ssim
+from .network import check_work, layer_shapes
 
 
 @dataclass
@@ -44,6 +45,11 @@ def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "au
            progress: Progress | None = None) -> EncodeResult:
     """Encode a uint8 [H, W] or [H, W, 3] image.  ``progress(stage, step, total, psnr)``."""
     config = PRESETS["default"] if config is None else config
+    if isinstance(image, np.ndarray) and image.ndim in (2, 3):
+        # Refuse up front a network the decoder's work limit would reject after training.
+        channels = 1 if image.ndim == 2 else image.shape[2]
+        weights = sum(o * i for o, i in layer_shapes(config.hidden_width, config.hidden_layers, channels))
+        check_work(image.shape[1], image.shape[0], weights)
     dev = resolve_device(device)
     start = time.perf_counter()
     fitted = fit_network(image, config, dev, progress)

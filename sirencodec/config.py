@@ -18,6 +18,10 @@ MAX_PIXELS = 1 << 26  # 67,108,864 pixels (8192 x 8192) for both the stored and 
 MAX_HIDDEN_WIDTH = 1024
 MAX_HIDDEN_LAYERS = 64
 MAX_WEIGHTS = 1 << 22  # total weight entries of all layers (4,194,304)
+# Rendered pixels x weights (multiply-adds) of one decode: bounds decoding time (a crafted
+# 8192 x 8192 file with a million weights would otherwise take hours).  4096 x 4096 from a
+# (64, 5) network is ~3.5e11; the cap is ~1.1e12 (about a minute on 2 cores).
+MAX_DECODE_WORK = 1 << 40
 MIN_BITS, MAX_BITS = 2, 16
 
 # --- decoder tiling -------------------------------------------------------------------

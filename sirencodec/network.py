@@ -23,6 +23,7 @@ import numpy as np
 
 from .config import (
     MAX_BITS,
+    MAX_DECODE_WORK,
     MAX_DIMENSION,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_WIDTH,
@@ -86,6 +87,7 @@ class QuantizedNetwork:
         """Raise FormatError unless the description is internally consistent and in limits."""
         check_dimensions(self.width, self.height, self.channels)
         check_architecture(self.hidden_width, self.hidden_layers, self.channels)
+        check_work(self.width, self.height, self.num_weights)
         for name, w0 in (("omega0_first", self.omega0_first), ("omega0_hidden", self.omega0_hidden)):
             if not (np.isfinite(w0) and w0 > 0) or float(np.float16(w0)) != float(w0):
                 raise FormatError(f"{name} must be a positive finite float16 value, got {w0!r}")
@@ -132,6 +134,7 @@ class QuantizedNetwork:
         width = self.width if width is None else width
         height = self.height if height is None else height
         check_dimensions(width, height, self.channels)
+        check_work(width, height, self.num_weights)
         dense = self._dense_layers()
         out = np.empty((height, width, self.channels), dtype=np.uint8)
         rows_per_tile = max(1, TILE_FLOATS // (max(self.hidden_width, 1) * width))
@@ -183,6 +186,12 @@ def check_dimensions(width: int, height: int, channels: int) -> None:
         raise FormatError(f"image size {width}x{height} outside 1..{MAX_DIMENSION}")
     if width * height > MAX_PIXELS:
         raise FormatError(f"image size {width}x{height} exceeds the pixel cap of {MAX_PIXELS}")
+
+
+def check_work(width: int, height: int, weights: int) -> None:
+    if width * height * weights > MAX_DECODE_WORK:
+        raise FormatError(f"decoding {width}x{height} pixels with {weights} weights exceeds the decoder's "
+                          f"work limit of {MAX_DECODE_WORK} multiply-adds")
 
 
 def check_architecture(hidden_width: int, hidden_layers: int, channels: int) -> None:

@@ -106,6 +106,15 @@ def test_too_many_parameters_rejected(sample):
         sirencodec.decode(data)
 
 
+def test_decode_work_capped(sample):
+    """A legal size and a legal network can still add up to hours of decoding: refused."""
+    fields = list(HEADER.unpack(sample[:HEADER.size]))
+    fields[2], fields[3], fields[5], fields[6] = 8192, 8192, 10, 512  # 67 M pixels x 2.6 M weights
+    data = refresh_crc(HEADER.pack(*fields) + sample[HEADER.size:])
+    with pytest.raises(FormatError, match="work limit"):
+        sirencodec.decode(data)
+
+
 def test_render_size_beyond_cap_rejected(sample):
     with pytest.raises(FormatError, match="pixel cap"):
         sirencodec.decode(sample, size=(60000, 60000))
