@@ -189,7 +189,7 @@ def _preset_names():
 @click.option("--first-bits", type=click.IntRange(2, 16), help="Bits of the first layer's weights.")
 @click.option("--last-bits", type=click.IntRange(2, 16), help="Bits of the output layer's weights.")
 @click.option("--prune", type=click.FloatRange(0.0, 0.95), help="Fraction of all weights pruned (AGP).")
-@click.option("--layer-prune", metavar="F,F,...", help="Per-layer prune fractions, first to output layer.")
+@click.option("--layer-prune", metavar="F,F,...", help="Per-layer prune profile, first to output layer; scaled by one factor so exactly --prune of all weights are pruned (fractions whose weight-weighted mean already equals --prune are used as given).")
 @click.option("--width", type=click.IntRange(1, 1024), help="Hidden width.")
 @click.option("--depth", type=click.IntRange(0, 64), help="Number of hidden layers.")
 @click.option("--fit-steps", type=click.IntRange(0), help="Steps of stage 1 (fit).")
