@@ -68,8 +68,9 @@ class LayerInfo:
 class Parsed:
     network: QuantizedNetwork
     layers: list[LayerInfo]
-    sections: SectionBytes
     file_bytes: int
+    payload_bytes: int
+    length_field_bytes: int  # size of the varint payload length
 
 
 # --- writing --------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def pack(net: QuantizedNetwork) -> bytes:
             if model.parametric:
                 out += struct.pack("<Hf", model.center, model.param)
         out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
-    payload, _ = entropy.encode_stream(symbols)
+    payload = entropy.encode_stream(symbols)
     out += _varint(len(payload)) + payload
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
@@ -170,14 +171,13 @@ def unpack(data: bytes) -> Parsed:
     for key in ("omega0_first", "omega0_hidden"):
         if not (np.isfinite(h[key]) and h[key] > 0):
             raise FormatError(f"{key} must be positive and finite, got {h[key]}")
-    sections = SectionBytes(header=HEADER.size, crc=CRC_BYTES)
     shapes = layer_shapes(h["hidden_width"], h["hidden_layers"], h["channels"])
     infos, biases = [], []
     for i, shape in enumerate(shapes):
         infos.append(_read_layer(r, i, shape, biases))
     start = r.pos
     payload_len = r.varint("payload length")
-    sections.header += r.pos - start
+    length_field_bytes = r.pos - start
     if r.pos + payload_len != r.end:
         raise FormatError(f"payload length {payload_len} disagrees with the file size "
                           f"({r.end - r.pos} bytes remain before the CRC)")
@@ -190,8 +190,7 @@ def unpack(data: bytes) -> Parsed:
         layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point), bias, li.bias_dtype))
     net = QuantizedNetwork(h["width"], h["height"], h["channels"], h["hidden_width"], h["hidden_layers"],
                            float(h["omega0_first"]), float(h["omega0_hidden"]), layers)
-    _attribute_payload(sections, infos, decoded, payload_len)
-    return Parsed(net, infos, sections, len(data))
+    return Parsed(net, infos, len(data), payload_len, length_field_bytes)
 
 
 def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list) -> LayerInfo:
@@ -235,25 +234,26 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list) -> Lay
     return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, bias_dtype, nbytes)
 
 
-def _attribute_payload(sections: SectionBytes, infos: list[LayerInfo], decoded, payload_len: int) -> None:
-    """Split the payload's bytes between masks and weights of each layer in proportion to
-    their ideal information content.  The split is an attribution; the total is exact."""
-    parts = []
-    for li, (mask, values) in zip(infos, decoded):
-        total = mask.size
-        kept = total - li.pruned
-        mb = total * entropy._binary_entropy(kept / total) if 0 < kept < total else 0.0
-        wb = entropy.cross_entropy_bits(li.model, values.astype(np.int64)) if kept and li.model.hi > li.model.lo else 0.0
-        parts.append((mb, wb))
-    ideal = sum(a + b for a, b in parts)
-    for li, (mb, wb) in zip(infos, parts):
-        share_m = payload_len * mb / ideal if ideal else 0.0
-        share_w = payload_len * wb / ideal if ideal else 0.0
-        li.bytes["masks"] += share_m
-        li.bytes["weights"] += share_w
-        sections.header += li.bytes["header"]
-        sections.quant_params += li.bytes["quant_params"]
-        sections.entropy_models += li.bytes["entropy_model"]
-        sections.masks += li.bytes["masks"]
-        sections.weights += li.bytes["weights"]
-        sections.biases += li.bytes["biases"]
+def byte_breakdown(parsed: Parsed) -> tuple[SectionBytes, list[dict]]:
+    """Bytes of each kind, for the file and per layer; sums to the file size exactly.
+
+    The payload is one stream: its bytes are split between the masks and weights of each
+    layer in proportion to their ideal information content (an attribution; the total is
+    exact)."""
+    parts = [entropy.ideal_bits(layer.weight.mask, layer.weight.q[layer.weight.mask], li.model)
+             for li, layer in zip(parsed.layers, parsed.network.layers)]
+    ideal = sum(m + w for m, w in parts)
+    sections = SectionBytes(header=HEADER.size + parsed.length_field_bytes, crc=CRC_BYTES)
+    per_layer = []
+    for li, (mb, wb) in zip(parsed.layers, parts):
+        b = dict(li.bytes)
+        b["masks"] += parsed.payload_bytes * mb / ideal if ideal else 0.0
+        b["weights"] += parsed.payload_bytes * wb / ideal if ideal else 0.0
+        per_layer.append(b)
+        sections.header += b["header"]
+        sections.quant_params += b["quant_params"]
+        sections.entropy_models += b["entropy_model"]
+        sections.masks += b["masks"]
+        sections.weights += b["weights"]
+        sections.biases += b["biases"]
+    return sections, per_layer

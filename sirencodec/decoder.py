@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bitstream import Parsed, unpack
+from .bitstream import Parsed, byte_breakdown, unpack
 from .entropy import MODEL_NAMES
 from .errors import FormatError
 
@@ -39,10 +39,11 @@ def render_size(parsed: Parsed, size: tuple[int, int] | None, scale: float | Non
 def inspect(data: bytes) -> dict:
     """Header, per-layer coding facts and a byte breakdown that sums to the file size."""
     parsed = unpack(data)
-    net, sec = parsed.network, parsed.sections
+    net = parsed.network
+    sec, layer_bytes = byte_breakdown(parsed)
     pixels = net.width * net.height
     layers = []
-    for i, li in enumerate(parsed.layers):
+    for i, (li, nbytes) in enumerate(zip(parsed.layers, layer_bytes)):
         total = li.shape[0] * li.shape[1]
         layers.append({
             "index": i,
@@ -57,8 +58,8 @@ def inspect(data: bytes) -> dict:
             "model": MODEL_NAMES[li.model.kind],
             "range": [li.model.lo, li.model.hi],
             "bias_dtype": li.bias_dtype,
-            "bytes": {k: round(v, 2) for k, v in li.bytes.items()},
-            "bits_per_kept_weight": (8 * li.bytes["weights"] / (total - li.pruned)) if total > li.pruned else 0.0,
+            "bytes": {k: round(v, 2) for k, v in nbytes.items()},
+            "bits_per_kept_weight": (8 * nbytes["weights"] / (total - li.pruned)) if total > li.pruned else 0.0,
         })
     breakdown = {
         "header": sec.header,

@@ -142,27 +142,27 @@ class LayerSymbols:
     model: WeightModel
 
 
-def encode_stream(layers: list[LayerSymbols]) -> tuple[bytes, list[tuple[float, float]]]:
-    """Range-code all layers.  Returns the payload bytes and, per layer, the ideal
-    information content (mask bits, weight bits) used to attribute payload bytes."""
+def encode_stream(layers: list[LayerSymbols]) -> bytes:
+    """Range-code all layers into the payload bytes."""
     enc = constriction.stream.queue.RangeEncoder()
-    info = []
     for layer in layers:
         total = layer.mask.size
         kept = int(layer.mask.sum())
-        mask_bits = weight_bits = 0.0
         if 0 < kept < total:
-            flat = layer.mask.reshape(-1).astype(np.int32)
-            enc.encode(flat, mask_categorical(total - kept, total))
-            mask_bits = total * _binary_entropy(kept / total)
-        if kept:
+            enc.encode(layer.mask.reshape(-1).astype(np.int32), mask_categorical(total - kept, total))
+        if kept and layer.model.hi > layer.model.lo:
             vals = (np.asarray(layer.values, dtype=np.int64) - layer.model.lo).astype(np.int32)
-            if layer.model.hi > layer.model.lo:
-                enc.encode(vals, layer.model.categorical())
-                weight_bits = cross_entropy_bits(layer.model, layer.values)
-        info.append((mask_bits, weight_bits))
-    payload = _words_to_bytes(enc.get_compressed())
-    return _trim(payload, layers), info
+            enc.encode(vals, layer.model.categorical())
+    return _trim(_words_to_bytes(enc.get_compressed()), layers)
+
+
+def ideal_bits(mask: np.ndarray, values: np.ndarray, model: WeightModel) -> tuple[float, float]:
+    """Ideal information content (mask bits, weight bits) of one layer in the stream: what
+    ``srninfo`` uses to attribute the single payload's bytes to masks and weights."""
+    total, kept = mask.size, int(mask.sum())
+    mask_bits = total * _binary_entropy(kept / total) if 0 < kept < total else 0.0
+    weight_bits = cross_entropy_bits(model, np.asarray(values, np.int64)) if kept and model.hi > model.lo else 0.0
+    return mask_bits, weight_bits
 
 
 def decode_stream(payload: bytes, shapes: list[tuple[int, int]], pruned: list[int],

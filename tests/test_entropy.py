@@ -14,7 +14,7 @@ def empirical_entropy_bits(values: np.ndarray) -> float:
 def code_bits(values: np.ndarray, mask=None) -> int:
     mask = np.ones(values.size, dtype=bool).reshape(1, -1) if mask is None else mask
     model = entropy.choose_model(values)
-    payload, _ = entropy.encode_stream([entropy.LayerSymbols(mask, values, model)])
+    payload = entropy.encode_stream([entropy.LayerSymbols(mask, values, model)])
     decoded = entropy.decode_stream(payload, [mask.shape], [int(mask.size - mask.sum())], [model])
     assert np.array_equal(decoded[0][0], mask) and np.array_equal(decoded[0][1], values)
     return 8 * len(payload)
