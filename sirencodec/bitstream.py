@@ -26,6 +26,7 @@ from .network import (
     check_architecture,
     check_dimensions,
     check_work,
+    count_weights,
     layer_shapes,
 )
 
@@ -166,8 +167,7 @@ def unpack(data: bytes) -> Parsed:
     h = dict(zip(HEADER_FIELDS, r.unpack(HEADER.format, "header")))
     check_dimensions(h["width"], h["height"], h["channels"])
     check_architecture(h["hidden_width"], h["hidden_layers"], h["channels"])
-    check_work(h["width"], h["height"], sum(o * i for o, i in layer_shapes(h["hidden_width"], h["hidden_layers"],
-                                                                         h["channels"])))
+    check_work(h["width"], h["height"], count_weights(h["hidden_width"], h["hidden_layers"], h["channels"]))
     for key in ("omega0_first", "omega0_hidden"):
         if not (np.isfinite(h[key]) and h[key] > 0):
             raise FormatError(f"{key} must be positive and finite, got {h[key]}")

@@ -20,7 +20,7 @@ from .decoder import decode
 from .errors import InputError
 from .fit import Progress, fit_network
 from .metrics import psnr, ssim
-from .network import check_work, layer_shapes
+from .network import check_work, count_weights
 
 
 @dataclass
@@ -48,8 +48,7 @@ def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "au
     if isinstance(image, np.ndarray) and image.ndim in (2, 3):
         # Refuse up front a network the decoder's work limit would reject after training.
         channels = 1 if image.ndim == 2 else image.shape[2]
-        weights = sum(o * i for o, i in layer_shapes(config.hidden_width, config.hidden_layers, channels))
-        check_work(image.shape[1], image.shape[0], weights)
+        check_work(image.shape[1], image.shape[0], count_weights(config.hidden_width, config.hidden_layers, channels))
     dev = resolve_device(device)
     start = time.perf_counter()
     fitted = fit_network(image, config, dev, progress)

@@ -118,7 +118,7 @@ class QuantizedNetwork:
 
     @property
     def num_weights(self) -> int:
-        return sum(o * i for o, i in self.layer_shapes())
+        return count_weights(self.hidden_width, self.hidden_layers, self.channels)
 
     def forward(self, coords: np.ndarray) -> np.ndarray:
         """Network output float32 [P, C] for coordinates float32 [P, 2]."""
@@ -179,6 +179,11 @@ def layer_shapes(hidden_width: int, hidden_layers: int, channels: int) -> list[t
     return [(hidden_width, 2)] + [(hidden_width, hidden_width)] * hidden_layers + [(channels, hidden_width)]
 
 
+def count_weights(hidden_width: int, hidden_layers: int, channels: int) -> int:
+    """Total weight entries of all layers."""
+    return sum(o * i for o, i in layer_shapes(hidden_width, hidden_layers, channels))
+
+
 def check_dimensions(width: int, height: int, channels: int) -> None:
     if channels not in (1, 3):
         raise FormatError(f"channel count must be 1 or 3, got {channels}")
@@ -199,6 +204,6 @@ def check_architecture(hidden_width: int, hidden_layers: int, channels: int) -> 
         raise FormatError(f"hidden width {hidden_width} outside 1..{MAX_HIDDEN_WIDTH}")
     if not 0 <= hidden_layers <= MAX_HIDDEN_LAYERS:
         raise FormatError(f"hidden layer count {hidden_layers} outside 0..{MAX_HIDDEN_LAYERS}")
-    n = sum(o * i for o, i in layer_shapes(hidden_width, hidden_layers, channels))
+    n = count_weights(hidden_width, hidden_layers, channels)
     if n > MAX_WEIGHTS:
         raise FormatError(f"network has {n} weights, above the cap of {MAX_WEIGHTS}")
