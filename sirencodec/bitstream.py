@@ -36,8 +36,11 @@ HEADER_FIELDS = ("magic", "version", "width", "height", "channels", "hidden_laye
                  "hidden_width", "omega0_first", "omega0_hidden")
 CRC_BYTES = 4
 FLAG_BIAS_F16 = 0x01
+FLAG_BIAS_Q = 0x02  # format version 2: the bias is quantized and range-coded
 MODEL_SHIFT, MODEL_MASK = 4, 0x30
-KNOWN_FLAGS = FLAG_BIAS_F16 | MODEL_MASK
+KNOWN_FLAGS = {1: FLAG_BIAS_F16 | MODEL_MASK, 2: FLAG_BIAS_F16 | FLAG_BIAS_Q | MODEL_MASK}
+READ_VERSIONS = (1, FORMAT_VERSION)  # version 1 = version 2 without quantized biases
+BIAS_Q = struct.Struct("<BfH")  # bits, scale, zero point of a quantized bias
 
 
 @dataclass
@@ -49,7 +52,7 @@ class SectionBytes:
     entropy_models: int = 0  # alphabet ranges and model parameters
     masks: float = 0.0  # pruned counts + the masks' share of the payload
     weights: float = 0.0  # the integer weights' share of the payload
-    biases: int = 0
+    biases: float = 0.0  # stored floats, or quantized biases' share of the payload
     crc: int = 0
 
 
@@ -63,6 +66,7 @@ class LayerInfo:
     model: entropy.WeightModel
     bias_dtype: str
     bytes: dict = field(default_factory=dict)
+    bias_code: tuple[int, float, int] | None = None  # quantized bias: (bits, scale, zero point)
 
 
 @dataclass
@@ -89,19 +93,31 @@ def pack(net: QuantizedNetwork) -> bytes:
         values = np.asarray(t.q, dtype=np.int64)[mask]
         model = entropy.choose_model(values)
         symbols.append(entropy.LayerSymbols(mask, values, model))
-        flags = (FLAG_BIAS_F16 if layer.bias_dtype == "float16" else 0) | (model.kind << MODEL_SHIFT)
-        out += struct.pack("<BBfH", t.bits, flags, t.scale, t.zero_point)
+        flags = {"float16": FLAG_BIAS_F16, "quantized": FLAG_BIAS_Q}.get(layer.bias_dtype, 0)
+        out += struct.pack("<BBfH", t.bits, flags | (model.kind << MODEL_SHIFT), t.scale, t.zero_point)
         pruned = mask.size - int(mask.sum())
         out += _varint(pruned)
         if pruned < mask.size:
             out += struct.pack("<HH", model.lo, model.hi)
             if model.parametric:
                 out += struct.pack("<Hf", model.center, model.param)
-        out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
+        if layer.bias_dtype == "quantized":
+            code = layer.bias_code
+            out += BIAS_Q.pack(code.bits, code.scale, code.zero_point)
+            # The bias integers follow the layer's weights in the stream, uniform over 0..2^bits-1.
+            symbols.append(entropy.LayerSymbols(code.mask, np.asarray(code.q, np.int64).reshape(-1),
+                                                bias_model(code.bits)))
+        else:
+            out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
     payload = entropy.encode_stream(symbols)
     out += _varint(len(payload)) + payload
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
+
+
+def bias_model(bits: int) -> entropy.WeightModel:
+    """The fixed model of quantized bias integers: uniform over 0..2**bits - 1."""
+    return entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
 
 
 def _varint(n: int) -> bytes:
@@ -150,8 +166,9 @@ def check_envelope(data: bytes) -> None:
         raise FormatError(f"file of {len(data)} bytes exceeds the {MAX_FILE_BYTES}-byte limit")
     if len(data) < 4 or bytes(data[:3]) != MAGIC:
         raise FormatError("not a .srn file (bad magic bytes)")
-    if data[3] != FORMAT_VERSION:
-        raise FormatError(f"unsupported .srn format version {data[3]} (this decoder reads version {FORMAT_VERSION})")
+    if data[3] not in READ_VERSIONS:
+        raise FormatError(f"unsupported .srn format version {data[3]} (this decoder reads versions "
+                          f"{', '.join(map(str, READ_VERSIONS))})")
     if len(data) < HEADER.size + CRC_BYTES:
         raise FormatError(f"file truncated: {len(data)} bytes is shorter than the header and CRC")
     (stored,) = struct.unpack("<I", bytes(data[-CRC_BYTES:]))
@@ -174,7 +191,7 @@ def unpack(data: bytes) -> Parsed:
     shapes = layer_shapes(h["hidden_width"], h["hidden_layers"], h["channels"])
     infos, biases = [], []
     for i, shape in enumerate(shapes):
-        infos.append(_read_layer(r, i, shape, biases))
+        infos.append(_read_layer(r, i, shape, biases, h["version"]))
     start = r.pos
     payload_len = r.varint("payload length")
     length_field_bytes = r.pos - start
@@ -182,25 +199,42 @@ def unpack(data: bytes) -> Parsed:
         raise FormatError(f"payload length {payload_len} disagrees with the file size "
                           f"({r.end - r.pos} bytes remain before the CRC)")
     payload = r.take(payload_len, "payload")
-    decoded = entropy.decode_stream(payload, shapes, [li.pruned for li in infos], [li.model for li in infos])
+    # Stream order: each layer's mask and weights, then its quantized bias (if any).
+    tensors = []
+    for li in infos:
+        tensors.append((li.shape, li.pruned, li.model))
+        if li.bias_code is not None:
+            tensors.append(((1, li.shape[0]), 0, bias_model(li.bias_code[0])))
+    decoded = iter(entropy.decode_stream(payload, *map(list, zip(*tensors))))
     layers = []
-    for li, (mask, values), bias in zip(infos, decoded, biases):
+    for li, bias in zip(infos, biases):
+        mask, values = next(decoded)
         q = np.full(li.shape, li.zero_point, dtype=np.int32)
         q[mask] = values
-        layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point), bias, li.bias_dtype))
+        code = None
+        if li.bias_code is not None:
+            bias_mask, bias_values = next(decoded)
+            code = QuantizedTensor(np.asarray(bias_values, np.int32).reshape(1, -1), bias_mask.reshape(1, -1),
+                                   *li.bias_code)
+            bias = code.dequantize()[0]
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point), bias,
+                                     li.bias_dtype, code))
     net = QuantizedNetwork(h["width"], h["height"], h["channels"], h["hidden_width"], h["hidden_layers"],
                            float(h["omega0_first"]), float(h["omega0_hidden"]), layers)
     return Parsed(net, infos, len(data), payload_len, length_field_bytes)
 
 
-def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list) -> LayerInfo:
+def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list, version: int) -> LayerInfo:
     what = f"layer {i}"
     bits, flags, scale, zero_point = r.unpack("<BBfH", what)
     nbytes = {"header": 2, "quant_params": 6, "entropy_model": 0, "masks": 0.0, "weights": 0.0, "biases": 0}
     if not MIN_BITS <= bits <= MAX_BITS:
         raise FormatError(f"{what}: bit width {bits} outside {MIN_BITS}..{MAX_BITS}")
-    if flags & ~KNOWN_FLAGS:
-        raise FormatError(f"{what}: unknown flag bits 0x{flags & ~KNOWN_FLAGS:02x}")
+    known = KNOWN_FLAGS[version]
+    if flags & ~known:
+        raise FormatError(f"{what}: unknown flag bits 0x{flags & ~known:02x} for format version {version}")
+    if flags & FLAG_BIAS_F16 and flags & FLAG_BIAS_Q:
+        raise FormatError(f"{what}: bias flagged both float16 and quantized")
     kind = (flags & MODEL_MASK) >> MODEL_SHIFT
     if kind not in entropy.MODEL_NAMES:
         raise FormatError(f"{what}: unknown weight model {kind}")
@@ -224,6 +258,18 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list) -> Lay
         model = entropy.WeightModel(kind, lo, hi, center, param)
         model.validate(bits)
         nbytes["entropy_model"] = r.pos - start
+    if flags & FLAG_BIAS_Q:
+        b_bits, b_scale, b_zero = r.unpack(BIAS_Q.format, f"{what} bias quantization")
+        nbytes["quant_params"] += BIAS_Q.size
+        if not MIN_BITS <= b_bits <= MAX_BITS:
+            raise FormatError(f"{what}: bias bit width {b_bits} outside {MIN_BITS}..{MAX_BITS}")
+        if not (np.isfinite(b_scale) and b_scale > 0):
+            raise FormatError(f"{what}: bias scale must be positive and finite, got {b_scale}")
+        if b_zero >= 1 << b_bits:
+            raise FormatError(f"{what}: bias zero-point {b_zero} outside 0..{(1 << b_bits) - 1}")
+        biases.append(None)  # filled from the payload
+        return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, "quantized", nbytes,
+                         (b_bits, float(b_scale), b_zero))
     bias_dtype = "float16" if flags & FLAG_BIAS_F16 else "float32"
     raw = r.take(shape[0] * (2 if bias_dtype == "float16" else 4), f"{what} biases")
     nbytes["biases"] = len(raw)
@@ -240,15 +286,19 @@ def byte_breakdown(parsed: Parsed) -> tuple[SectionBytes, list[dict]]:
     The payload is one stream: its bytes are split between the masks and weights of each
     layer in proportion to their ideal information content (an attribution; the total is
     exact)."""
-    parts = [entropy.ideal_bits(layer.weight.mask, layer.weight.q[layer.weight.mask], li.model)
-             for li, layer in zip(parsed.layers, parsed.network.layers)]
-    ideal = sum(m + w for m, w in parts)
+    parts = []
+    for li, layer in zip(parsed.layers, parsed.network.layers):
+        mask_bits, weight_bits = entropy.ideal_bits(layer.weight.mask, layer.weight.q[layer.weight.mask], li.model)
+        bias_bits = layer.bias_code.q.size * layer.bias_code.bits if layer.bias_code is not None else 0
+        parts.append((mask_bits, weight_bits, bias_bits))
+    ideal = sum(map(sum, parts))
     sections = SectionBytes(header=HEADER.size + parsed.length_field_bytes, crc=CRC_BYTES)
     per_layer = []
-    for li, (mb, wb) in zip(parsed.layers, parts):
+    for li, (mb, wb, bb) in zip(parsed.layers, parts):
         b = dict(li.bytes)
         b["masks"] += parsed.payload_bytes * mb / ideal if ideal else 0.0
         b["weights"] += parsed.payload_bytes * wb / ideal if ideal else 0.0
+        b["biases"] += parsed.payload_bytes * bb / ideal if ideal else 0.0
         per_layer.append(b)
         sections.header += b["header"]
         sections.quant_params += b["quant_params"]

@@ -152,7 +152,7 @@ def format_info(info: dict) -> str:
         lines.append(
             f"{ly['index']:>2} {ly['kind']:<7}{'x'.join(map(str, ly['shape'])):>10}{ly['bits']:>6}"
             f"{100 * ly['sparsity']:>9.1f}%{ly['model']:>10}{'%d..%d' % tuple(ly['range']):>13}"
-            f"{ly['bias_dtype'].replace('float', 'f'):>9}{b['masks']:>9.1f}{b['weights']:>11.1f}{other:>9}"
+            f"{_bias_label(ly):>9}{b['masks']:>9.1f}{b['weights']:>11.1f}{other:>9.1f}"
             f"{ly['bits_per_kept_weight']:>10.2f}")
     by = info["bytes"]
     lines += ["", "bytes     " + ", ".join(f"{k.replace('_', ' ')} {v:.1f}" if isinstance(v, float) else
@@ -163,6 +163,13 @@ def format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
+def _bias_label(layer: dict) -> str:
+    """'f32', 'f16' or 'q10' (quantized to 10 bits)."""
+    if layer["bias_dtype"] == "quantized":
+        return f"q{layer['bias_bits']}"
+    return layer["bias_dtype"].replace("float", "f")
+
+
 # --- srnenc ---------------------------------------------------------------------------
 
 _FIT_OPTIONS = {  # CLI option -> FitConfig field
@@ -170,7 +177,8 @@ _FIT_OPTIONS = {  # CLI option -> FitConfig field
     "last_bits": "last_bits", "prune": "prune", "fit_steps": "fit_steps", "prune_steps": "prune_steps",
     "qat_steps": "qat_steps", "lr": "lr", "qat_lr": "qat_lr", "omega0": "omega0", "agp_t0": "agp_t0",
     "agp_n": "agp_n", "agp_dt": "agp_dt", "range_update_every": "range_update_every",
-    "bias_dtype": "bias_dtype", "batch_pixels": "batch_pixels", "seed": "seed",
+    "bias_dtype": "bias_dtype", "bias_bits": "bias_bits", "first_bias_bits": "first_bias_bits",
+    "batch_pixels": "batch_pixels", "seed": "seed",
 }
 
 
@@ -183,8 +191,15 @@ def _preset_names():
 @command("srnenc")
 @click.argument("src", metavar="IMAGE")
 @click.option("-o", "--output", "dst", required=True, metavar="OUT.srn", help="Output file ('-' for stdout).")
-@click.option("--preset", default="default", show_default=True, type=click.Choice(_preset_names()),
-              help="Starting settings; the options below override single fields.")
+@click.option("--quality", type=click.IntRange(1, 8), metavar="1..8",
+              help="Quality level: higher is larger and better (default 5 when no network option is given).")
+@click.option("--target-bpp", type=click.FloatRange(0, min_open=True), metavar="BPP",
+              help="Largest file at or below BPP bits per pixel (aims within 5 % below).")
+@click.option("--target-psnr", type=click.FloatRange(0, min_open=True), metavar="DB",
+              help="Smallest file found that decodes to at least DB dB PSNR (several training runs).")
+@click.option("--preset", type=click.Choice(_preset_names()),
+              help="Fixed settings instead of rate control (default: the 'default' preset's training "
+                   "settings with the network of --quality); the options below override single fields.")
 @click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits).")
 @click.option("--first-bits", type=click.IntRange(2, 16), help="Bits of the first layer's weights.")
 @click.option("--last-bits", type=click.IntRange(2, 16), help="Bits of the output layer's weights.")
@@ -202,15 +217,21 @@ def _preset_names():
 @click.option("--qat-lr", type=click.FloatRange(0, min_open=True), help="Learning rate of stage 3.")
 @click.option("--omega0", type=click.FloatRange(0, min_open=True), help="SIREN frequency omega0.")
 @click.option("--range-update-every", type=click.IntRange(1), help="QAT: refresh ranges every k steps.")
-@click.option("--bias-dtype", type=click.Choice(["float32", "float16"]), help="How biases are stored.")
+@click.option("--bias-dtype", type=click.Choice(["float32", "float16"]),
+              help="Float type of the biases that are not quantized (see --bias-bits).")
+@click.option("--bias-bits", type=click.IntRange(0, 16),
+              help="Bits of the hidden layers' quantized biases; 0 stores them as --bias-dtype floats.")
+@click.option("--first-bias-bits", type=click.IntRange(0, 16),
+              help="Bits of the first layer's quantized biases; 0 stores them as float32.")
 @click.option("--batch-pixels", type=click.IntRange(1), help="Pixels per step (full batch up to this).")
 @click.option("--seed", type=int, help="Random seed (same seed, device and input: same file).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @handle_errors("srnenc")
-def srnenc(src: str, dst: str, preset: str, layer_prune: str | None, device: str, quiet: bool,
-           as_json: bool, **options) -> None:
+def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, target_psnr: float | None,
+           preset: str | None, layer_prune: str | None, device: str, quiet: bool, as_json: bool,
+           **options) -> None:
     """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file."""
     import dataclasses
 
@@ -218,21 +239,36 @@ def srnenc(src: str, dst: str, preset: str, layer_prune: str | None, device: str
     from .imageio import atomic_write, load_image
 
     fields = {_FIT_OPTIONS[k]: v for k, v in options.items() if v is not None}
+    for key in ("bias_bits", "first_bias_bits"):
+        if fields.get(key) == 0:
+            fields[key] = None  # stored as floats
+        elif key in fields and fields[key] < 2:
+            raise InputError(f"--{key.replace('_', '-')} must be 0 (floats) or 2..16, got {fields[key]}")
     if layer_prune is not None:
         try:
             fields["layer_prune"] = tuple(float(v) for v in layer_prune.split(","))
         except ValueError:
             raise InputError(f"--layer-prune must be comma-separated numbers, got '{layer_prune}'") from None
-    config = dataclasses.replace(PRESETS[preset], **fields)
+    mode = _rate_mode(quality, target_bpp, target_psnr, preset, fields)
+    config = dataclasses.replace(PRESETS[preset or "default"], **fields)
 
     image, notes = load_image(read_input(src) if src == "-" else src)
     for note in notes:
         click.echo(f"srnenc: warning: {note}", err=True)
 
+    from . import ratecontrol
     from .codec import encode
 
     with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
-        result = encode(image, config, device=device, progress=bars.update)
+        if mode == "target_bpp":
+            result = ratecontrol.encode_target_bpp(image, target_bpp, config, device, bars.update)
+        elif mode == "target_psnr":
+            result = ratecontrol.encode_target_psnr(image, target_psnr, config, device, bars.update)
+        elif mode == "quality":
+            level = ratecontrol.DEFAULT_QUALITY if quality is None else quality
+            result = ratecontrol.encode_quality(image, level, config, device, bars.update)
+        else:
+            result = encode(image, config, device=device, progress=bars.update)
 
     if dst == "-":
         sys.stdout.buffer.write(result.data)
@@ -247,6 +283,27 @@ def srnenc(src: str, dst: str, preset: str, layer_prune: str | None, device: str
         click.echo(format_report(report), err=dst == "-")
 
 
+# Options that fix the network; rate control chooses these itself.
+_NETWORK_FIELDS = ("hidden_width", "hidden_layers", "bits", "first_bits", "last_bits", "prune", "layer_prune")
+
+
+def _rate_mode(quality, target_bpp, target_psnr, preset, fields) -> str:
+    """'quality', 'target_bpp', 'target_psnr' or 'manual' (a preset / explicit network)."""
+    given = [name for name, v in (("--quality", quality), ("--target-bpp", target_bpp),
+                                  ("--target-psnr", target_psnr)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"{' and '.join(given)} cannot be combined; give one")
+    network = sorted(f"--{_OPTION_OF[f].replace('_', '-')}" for f in fields if f in _NETWORK_FIELDS)
+    if given and network:
+        raise InputError(f"{given[0]} chooses the network itself; drop {', '.join(network)}")
+    if given:
+        return given[0][2:].replace("-", "_")
+    return "manual" if preset is not None or network else "quality"
+
+
+_OPTION_OF = {field: option for option, field in _FIT_OPTIONS.items()} | {"layer_prune": "layer_prune"}
+
+
 def format_report(r: dict) -> str:
     bits = "/".join(str(ly["bits"]) for ly in r["layers"])
     sec = r["seconds"]
@@ -254,7 +311,22 @@ def format_report(r: dict) -> str:
             f"  network {r['hidden_width']} wide x {r['hidden_layers']} hidden, bits {bits}, "
             f"sparsity {100 * r['sparsity']:.1f} %, device {r['device']}\n"
             f"  time: fit {sec.get('fit', 0):.1f} s, prune {sec.get('prune', 0):.1f} s, qat {sec.get('qat', 0):.1f} s, "
-            f"write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, total {sec['total']:.1f} s")
+            f"write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, total {sec['total']:.1f} s"
+            + _format_rate_control(r.get("rate_control")))
+
+
+def _format_rate_control(rc: dict | None) -> str:
+    if not rc:
+        return ""
+    if rc["mode"] == "quality":
+        return f"\n  quality {rc['quality']} (nominal {rc['nominal_bpp']:g} bpp)"
+    if rc["mode"] == "target_bpp":
+        return (f"\n  target {rc['target_bpp']:g} bpp (at most {rc['max_bytes']} bytes): trained "
+                f"{rc['trained_bytes']} bytes, trimmed {rc['trimmed']} weights"
+                + (f", fine-tuned, trimmed {rc['trimmed_after_tune']} more" if "trimmed_after_tune" in rc else ""))
+    tried = ", ".join(f"q{q} {v['psnr']:.2f} dB/{v['bytes']} B" for q, v in rc["tried"].items())
+    return (f"\n  target {rc['target_psnr']:g} dB: tried {tried}; chose quality {rc['quality']}, "
+            f"trimmed {rc['trimmed']} weights")
 
 
 class ProgressBars:

@@ -20,7 +20,7 @@ from .decoder import decode
 from .errors import InputError
 from .fit import Progress, fit_network
 from .metrics import psnr, ssim
-from .network import check_work, count_weights
+from .network import QuantizedNetwork, check_work, count_weights
 
 
 @dataclass
@@ -52,15 +52,23 @@ def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "au
     dev = resolve_device(device)
     start = time.perf_counter()
     fitted = fit_network(image, config, dev, progress)
+    return finish(image, fitted.network, config, dev, start, fitted.stage_seconds, fitted.restarts)
+
+
+def finish(image: np.ndarray, net: QuantizedNetwork, config: FitConfig, dev: torch.device, start: float,
+           stage_seconds: dict[str, float], restarts: int, extra: dict | None = None) -> EncodeResult:
+    """Write ``net`` to bytes, decode them with the real decoder and build the report.
+
+    ``start``: ``time.perf_counter()`` when the encode began; ``extra``: report fields added
+    by the caller (rate control's search)."""
     t = time.perf_counter()
-    data = pack(fitted.network)
+    data = pack(net)
     write_s = time.perf_counter() - t
     t = time.perf_counter()
     decoded = decode(data)
     decode_s = time.perf_counter() - t
 
     h, w = image.shape[:2]
-    net = fitted.network
     layers = []
     for i, layer in enumerate(net.layers):
         mask = layer.weight.mask
@@ -81,10 +89,11 @@ def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "au
         "sparsity": pruned / total_weights,
         "layers": layers,
         "device": str(dev),
-        "seconds": {**{k: round(v, 3) for k, v in fitted.stage_seconds.items()},
+        "seconds": {**{k: round(v, 3) for k, v in stage_seconds.items()},
                     "write": round(write_s, 3), "decode": round(decode_s, 3),
                     "total": round(time.perf_counter() - start, 3)},
-        "restarts": fitted.restarts,
+        "restarts": restarts,
         "config": dataclasses.asdict(config),
+        **(extra or {}),
     }
     return EncodeResult(data, decoded, report)

@@ -58,6 +58,7 @@ def inspect(data: bytes) -> dict:
             "model": MODEL_NAMES[li.model.kind],
             "range": [li.model.lo, li.model.hi],
             "bias_dtype": li.bias_dtype,
+            "bias_bits": li.bias_code[0] if li.bias_code is not None else None,
             "bytes": {k: round(v, 2) for k, v in nbytes.items()},
             "bits_per_kept_weight": (8 * nbytes["weights"] / (total - li.pruned)) if total > li.pruned else 0.0,
         })

@@ -32,7 +32,6 @@ from .config import (
 from .errors import InputError
 from .model import Siren
 from .network import (
-    BIAS_DTYPES,
     QuantizedNetwork,
     check_architecture,
     check_dimensions,
@@ -45,6 +44,7 @@ from .quant import export_network
 Progress = Callable[[str, int, int, "float | None"], None]
 STAGES = ("fit", "prune", "qat")
 PSNR_EVERY = 10  # steps between loss read-backs (each one is a device sync)
+COLLAPSE_DB = 8.0  # a stage whose batch PSNR falls this far below its best restarts
 
 
 @dataclass
@@ -92,7 +92,9 @@ def fit_network(
         raise RuntimeError("AGP schedule ended before reaching its targets")  # _check_config prevents this
 
     num_layers = model.num_layers
-    model.enable_quantization(layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers))
+    model.enable_quantization(
+        layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers), layer_bias_bits(config, num_layers)
+    )
     every = config.range_update_every
 
     def refresh(t: int) -> None:
@@ -111,6 +113,40 @@ def fit_network(
         stage_psnr=trainer.psnr,
         model=model,
     )
+
+
+def fine_tune(
+    model: Siren,
+    image: np.ndarray,
+    config: FitConfig,
+    steps: int,
+    device: torch.device,
+    progress: Progress | None = None,
+    stage: str = "tune",
+) -> float:
+    """More quantization-aware training of a quantized ``model`` at its current masks.
+
+    Rate control uses it after pruning extra weights (the masks stay fixed; pruned weights
+    stay zero).  Runs ``steps`` steps from ``config.qat_lr`` with the QAT range refresh and
+    returns the full-image PSNR (dB, float output) afterwards."""
+    if not model.quantized:
+        raise ValueError("fine_tune needs a quantized model (the output of fit_network)")
+    pixels, channels = _check_image(image)
+    height, width = pixels.shape[:2]
+    device = torch.device(device)
+    coords = torch.from_numpy(grid.coordinates(height, width)).to(device)
+    target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)
+    batch_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
+    trainer = _Trainer(model, coords, target, config, batch_gen, progress)
+    every = config.range_update_every
+    model.update_ranges()
+
+    def refresh(t: int) -> None:
+        if t > 0 and t % every == 0:
+            model.update_ranges()
+
+    trainer.run(stage, steps, config.qat_lr, before_step=refresh)
+    return trainer.psnr[stage]
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:
@@ -133,12 +169,20 @@ def layer_bits(config: FitConfig, num_layers: int) -> list[int]:
     return bits
 
 
+def layer_bias_bits(config: FitConfig, num_layers: int) -> list[int | None]:
+    """Bit width of each layer's quantized bias; None where the bias is stored as floats."""
+    bits: list[int | None] = [config.bias_bits] * num_layers
+    bits[0] = config.first_bias_bits
+    bits[-1] = None  # the output layer's C biases: floats are cheaper than quantization parameters
+    return bits
+
+
 def layer_bias_dtypes(config: FitConfig, num_layers: int) -> list[str]:
-    """Storage dtype of each layer's bias."""
+    """Storage of each layer's bias: "quantized", or a float dtype."""
     dtypes = [config.bias_dtype] * num_layers
     if config.first_bias_dtype is not None:
         dtypes[0] = config.first_bias_dtype
-    return dtypes
+    return ["quantized" if b is not None else d for d, b in zip(dtypes, layer_bias_bits(config, num_layers))]
 
 
 def mse_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -212,6 +256,7 @@ class _Trainer:
         params = list(model.parameters())
         optimizer = torch.optim.Adam(params, lr=lr)
         lr_min = lr * self.config.lr_min_factor
+        best = -math.inf
         for t in range(steps):
             if before_step is not None:
                 before_step(t)
@@ -229,6 +274,13 @@ class _Trainer:
                 if not math.isfinite(value):
                     return False
                 psnr = psnr_from_mse(value)
+                # A sine network can also blow up without overflowing: a large step throws
+                # it into a bad region it never recovers from (seen at lr 2e-3 with small
+                # batches).  A collapse far below the best PSNR of the stage counts as divergence.
+                # Only in the fit stage: pruning and quantization lower the PSNR by design.
+                best = max(best, psnr)
+                if stage == "fit" and psnr < best - COLLAPSE_DB:
+                    return False
             if self.progress is not None:
                 self.progress(stage, t + 1, steps, psnr)
         # NaN can also hide in weights whose effect the last checked loss did not see yet.
@@ -288,9 +340,12 @@ def _check_config(config: FitConfig, channels: int) -> None:
     for b in layer_bits(config, num_layers):
         if not MIN_BITS <= b <= MAX_BITS:
             raise InputError(f"bit widths must be in {MIN_BITS}..{MAX_BITS}, got {b}")
-    for d in layer_bias_dtypes(config, num_layers):
-        if d not in BIAS_DTYPES:
-            raise InputError(f"bias dtype must be one of {BIAS_DTYPES}, got {d!r}")
+    for d in (config.bias_dtype, config.first_bias_dtype):
+        if d is not None and d not in ("float32", "float16"):
+            raise InputError(f"bias dtype must be float32 or float16, got {d!r}")
+    for b in (config.bias_bits, config.first_bias_bits):
+        if b is not None and not MIN_BITS <= b <= MAX_BITS:
+            raise InputError(f"bias bit widths must be in {MIN_BITS}..{MAX_BITS}, got {b}")
     if config.range_update_every < 1:
         raise InputError(f"range_update_every must be >= 1, got {config.range_update_every}")
     if config.batch_pixels < 1:

@@ -8,7 +8,7 @@ Same math as :func:`sirencodec.network.forward` (the decoder):
 
 with every ``W_i`` replaced by its *effective* weight: the float parameter times its
 pruning mask, then (once quantization is enabled) fake-quantized with the layer's scale
-and zero point.  Biases may be fake-rounded to float16 when the file stores them so.
+and zero point.  Biases are fake-rounded to float16 or fake-quantized when the file stores them so.
 """
 
 from __future__ import annotations
@@ -63,9 +63,12 @@ class Siren(nn.Module):
             self.register_buffer(f"mask_{i}", torch.ones(fan_out, fan_in, dtype=torch.bool))
         self.register_buffer("q_scale", torch.ones(self.num_layers))
         self.register_buffer("q_zero", torch.zeros(self.num_layers))
+        self.register_buffer("b_scale", torch.ones(self.num_layers))  # quantized biases only
+        self.register_buffer("b_zero", torch.zeros(self.num_layers))
         self.quantized = False
         self.bits: list[int] = []
         self.bias_dtypes: list[str] = ["float32"] * self.num_layers
+        self.bias_bits: list[int | None] = [None] * self.num_layers
 
     # --- masks ---------------------------------------------------------------------------
     def mask(self, i: int) -> torch.Tensor:
@@ -85,25 +88,41 @@ class Siren(nn.Module):
             self.weights[i].mul_(self.mask(i))
 
     # --- quantization --------------------------------------------------------------------
-    def enable_quantization(self, bits: Sequence[int], bias_dtypes: Sequence[str] | None = None) -> None:
-        """Fake-quantize layer ``i`` to ``bits[i]`` bits from now on; ranges set from the weights."""
+    def enable_quantization(
+        self,
+        bits: Sequence[int],
+        bias_dtypes: Sequence[str] | None = None,
+        bias_bits: Sequence[int | None] | None = None,
+    ) -> None:
+        """Fake-quantize layer ``i``'s weight to ``bits[i]`` bits from now on, and its bias as
+        ``bias_dtypes[i]`` says ("quantized": to ``bias_bits[i]`` bits); ranges set from the values."""
         if len(bits) != self.num_layers:
             raise ValueError(f"need {self.num_layers} bit widths, got {len(bits)}")
         dtypes = list(bias_dtypes) if bias_dtypes is not None else ["float32"] * self.num_layers
         if len(dtypes) != self.num_layers or any(d not in BIAS_DTYPES for d in dtypes):
             raise ValueError(f"need {self.num_layers} bias dtypes from {BIAS_DTYPES}, got {dtypes}")
+        b_bits = list(bias_bits) if bias_bits is not None else [None] * self.num_layers
+        if len(b_bits) != self.num_layers or any((d == "quantized") != (b is not None) for d, b in zip(dtypes, b_bits)):
+            raise ValueError("bias bit widths must be given exactly for the quantized biases")
         self.bits = [int(b) for b in bits]
         self.bias_dtypes = dtypes
+        self.bias_bits = b_bits
         self.quantized = True
         self.update_ranges()
 
     @torch.no_grad()
     def update_ranges(self) -> None:
-        """Recompute every layer's (scale, zero point) from its current kept weights."""
+        """Recompute every layer's (scale, zero point) from its current kept weights (and
+        those of its bias, if quantized)."""
         for i in range(self.num_layers):
             scale, zero_point = quant_range(self.weights[i], self.mask(i), self.bits[i])
             self.q_scale[i] = scale  # float32 buffer: scale is float32-representable, stored exactly
             self.q_zero[i] = zero_point
+            if self.bias_bits[i] is not None:
+                b = self.biases[i]
+                scale, zero_point = quant_range(b, torch.ones_like(b, dtype=torch.bool), self.bias_bits[i])
+                self.b_scale[i] = scale
+                self.b_zero[i] = zero_point
 
     def quant_params(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(scale, zero point) of layer ``i`` as 0-dim float32 tensors."""
@@ -123,10 +142,12 @@ class Siren(nn.Module):
         return w
 
     def effective_bias(self, i: int) -> torch.Tensor:
-        """float32 [out]: the bias the forward pass uses (float16-rounded if stored as float16)."""
+        """float32 [out]: the bias the forward pass uses (rounded as the file stores it)."""
         b = self.biases[i]
         if self.quantized and self.bias_dtypes[i] == "float16":
             b = round_float16(b)
+        elif self.quantized and self.bias_dtypes[i] == "quantized":
+            b = fake_quantize(b, self.b_scale[i], self.b_zero[i], self.bias_bits[i])
         return b
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:

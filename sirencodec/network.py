@@ -35,7 +35,7 @@ from .config import (
 from .errors import FormatError
 from .grid import rows_coordinates
 
-BIAS_DTYPES = ("float32", "float16")
+BIAS_DTYPES = ("float32", "float16", "quantized")
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,8 +63,11 @@ class QuantizedTensor:
 @dataclass(frozen=True, eq=False)
 class QuantizedLayer:
     weight: QuantizedTensor
-    bias: np.ndarray  # float32 [out]; must be exactly representable in bias_dtype
-    bias_dtype: str = "float32"  # "float32" or "float16": how the file stores the bias
+    bias: np.ndarray  # float32 [out]: the values the network adds (exactly what the file stores)
+    bias_dtype: str = "float32"  # how the file stores the bias: "float32", "float16" or "quantized"
+    # "quantized" only: the integers [1, out] (all kept), bits, scale, zero point; ``bias``
+    # must equal ``bias_code.dequantize()[0]``.  Format version 2.
+    bias_code: QuantizedTensor | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -96,24 +99,22 @@ class QuantizedNetwork:
             raise FormatError(f"network needs {len(shapes)} layers, got {len(self.layers)}")
         for i, (layer, shape) in enumerate(zip(self.layers, shapes)):
             t = layer.weight
-            if t.q.shape != shape or t.mask.shape != shape:
-                raise FormatError(f"layer {i}: weight shape {t.q.shape} != expected {shape}")
-            if not MIN_BITS <= t.bits <= MAX_BITS:
-                raise FormatError(f"layer {i}: bits {t.bits} outside {MIN_BITS}..{MAX_BITS}")
-            if not 0 <= t.zero_point < (1 << t.bits):
-                raise FormatError(f"layer {i}: zero_point {t.zero_point} outside 0..{(1 << t.bits) - 1}")
-            kept = t.q[t.mask]
-            if kept.size and (kept.min() < 0 or kept.max() >= (1 << t.bits)):
-                raise FormatError(f"layer {i}: integer weights outside 0..{(1 << t.bits) - 1}")
-            s = np.float32(t.scale)
-            if not (np.isfinite(s) and s > 0) or float(s) != float(t.scale):
-                raise FormatError(f"layer {i}: scale must be a positive finite float32, got {t.scale!r}")
+            _check_tensor(i, "weight", t, shape)
             if layer.bias_dtype not in BIAS_DTYPES:
                 raise FormatError(f"layer {i}: bias_dtype must be one of {BIAS_DTYPES}")
             b = np.asarray(layer.bias, dtype=np.float32)
             if b.shape != (shape[0],) or not np.all(np.isfinite(b)):
                 raise FormatError(f"layer {i}: bias must be {shape[0]} finite floats")
-            if not np.array_equal(b.astype(layer.bias_dtype).astype(np.float32), b):
+            if layer.bias_dtype == "quantized":
+                code = layer.bias_code
+                if code is None:
+                    raise FormatError(f"layer {i}: a quantized bias needs its integers (bias_code)")
+                _check_tensor(i, "bias", code, (1, shape[0]))
+                if not code.mask.all():
+                    raise FormatError(f"layer {i}: a quantized bias has no pruned entries")
+                if not np.array_equal(code.dequantize()[0], b):
+                    raise FormatError(f"layer {i}: bias differs from its dequantized integers")
+            elif not np.array_equal(b.astype(layer.bias_dtype).astype(np.float32), b):
                 raise FormatError(f"layer {i}: bias not exactly representable as {layer.bias_dtype}")
 
     @property
@@ -143,6 +144,22 @@ class QuantizedNetwork:
             y = forward(dense, self.omega0_first, self.omega0_hidden, rows_coordinates(height, width, r0, r1))
             out[r0:r1] = to_uint8(y).reshape(r1 - r0, width, self.channels)
         return out[:, :, 0] if self.channels == 1 else out
+
+
+def _check_tensor(i: int, what: str, t: QuantizedTensor, shape: tuple[int, int]) -> None:
+    """FormatError unless ``t`` has ``shape``, in-range integers and a usable scale."""
+    if t.q.shape != shape or t.mask.shape != shape:
+        raise FormatError(f"layer {i}: {what} shape {t.q.shape} != expected {shape}")
+    if not MIN_BITS <= t.bits <= MAX_BITS:
+        raise FormatError(f"layer {i}: {what} bits {t.bits} outside {MIN_BITS}..{MAX_BITS}")
+    if not 0 <= t.zero_point < (1 << t.bits):
+        raise FormatError(f"layer {i}: {what} zero_point {t.zero_point} outside 0..{(1 << t.bits) - 1}")
+    kept = t.q[t.mask]
+    if kept.size and (kept.min() < 0 or kept.max() >= (1 << t.bits)):
+        raise FormatError(f"layer {i}: integer {what}s outside 0..{(1 << t.bits) - 1}")
+    s = np.float32(t.scale)
+    if not (np.isfinite(s) and s > 0) or float(s) != float(t.scale):
+        raise FormatError(f"layer {i}: {what} scale must be a positive finite float32, got {t.scale!r}")
 
 
 def forward(dense, omega0_first: float, omega0_hidden: float, coords: np.ndarray) -> np.ndarray:

@@ -120,7 +120,18 @@ def export_network(model: "Siren", width: int, height: int) -> QuantizedNetwork:
                 zero_point=int(zero_point.cpu()),
             )
             bias = model.effective_bias(i).detach().cpu().numpy().astype(np.float32)
-            layers.append(QuantizedLayer(weight=tensor, bias=bias, bias_dtype=model.bias_dtypes[i]))
+            code = None
+            if model.bias_dtypes[i] == "quantized":
+                b_scale, b_zero = model.b_scale[i], model.b_zero[i]
+                bq = quantize(model.biases[i].detach(), b_scale, b_zero, model.bias_bits[i])
+                code = QuantizedTensor(
+                    q=bq.cpu().numpy().astype(np.int32).reshape(1, -1),
+                    mask=np.ones((1, bq.numel()), dtype=bool),
+                    bits=model.bias_bits[i],
+                    scale=float(b_scale.cpu()),
+                    zero_point=int(b_zero.cpu()),
+                )
+            layers.append(QuantizedLayer(weight=tensor, bias=bias, bias_dtype=model.bias_dtypes[i], bias_code=code))
     return QuantizedNetwork(
         width=width,
         height=height,

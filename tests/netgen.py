@@ -13,7 +13,9 @@ def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, 
     """A valid QuantizedNetwork with SIREN-like weight ranges.
 
     ``distribution``: "uniform" integers over the whole n-bit range, or "laplace" integers
-    concentrated around the zero-point (as trained, entropy-friendly weights are)."""
+    concentrated around the zero-point (as trained, entropy-friendly weights are).
+    ``bias_dtype``: one storage for every layer, or a sequence with one per layer
+    ("float32", "float16" or "quantized")."""
     layers = []
     shapes = layer_shapes(hidden_width, hidden_layers, channels)
     for i, (o, n_in) in enumerate(shapes):
@@ -30,8 +32,18 @@ def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, 
         q[~mask] = zp
         bound = (1.0 / n_in) if i == 0 else np.sqrt(6.0 / n_in) / omega0
         scale = float(np.float32(2 * bound / levels))
-        bias = rng.uniform(-0.5, 0.5, o).astype(bias_dtype).astype(np.float32)
-        layers.append(QuantizedLayer(QuantizedTensor(q, mask, bits, scale, zp), bias, bias_dtype))
+        dtype = bias_dtype if isinstance(bias_dtype, str) else bias_dtype[i]
+        code = None
+        if dtype == "quantized":
+            # As the encoder writes them: the first layer's at 14 bits, the others' at 10.
+            b_bits = 14 if i == 0 else 10
+            b_zp = int(rng.integers(0, 1 << b_bits))
+            code = QuantizedTensor(rng.integers(0, 1 << b_bits, (1, o)).astype(np.int32), np.ones((1, o), bool),
+                                   b_bits, float(np.float32(1.0 / (1 << b_bits))), b_zp)
+            bias = code.dequantize()[0]
+        else:
+            bias = rng.uniform(-0.5, 0.5, o).astype(dtype).astype(np.float32)
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, bits, scale, zp), bias, dtype, code))
     return QuantizedNetwork(width, height, channels, hidden_width, hidden_layers, omega0, omega0, layers)
 
 
@@ -47,5 +59,9 @@ def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
         assert (ta.bits, ta.zero_point) == (tb.bits, tb.zero_point)
         assert np.float32(ta.scale).tobytes() == np.float32(tb.scale).tobytes()
         assert la.bias_dtype == lb.bias_dtype
+        if la.bias_code is not None or lb.bias_code is not None:
+            ca, cb = la.bias_code, lb.bias_code
+            assert np.array_equal(ca.q, cb.q) and (ca.bits, ca.zero_point) == (cb.bits, cb.zero_point)
+            assert np.float32(ca.scale).tobytes() == np.float32(cb.scale).tobytes()
         assert np.asarray(la.bias, np.float32).tobytes() == np.asarray(lb.bias, np.float32).tobytes()
         assert np.array_equal(ta.dequantize(), tb.dequantize())

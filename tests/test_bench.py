@@ -111,7 +111,10 @@ def test_experiments_are_real_file_sweeps():
     assert {s["hidden_layers"] for s in widths.settings} == set(range(2, 13))
     assert all(s["bits"] == 16 and s["prune"] == 0 for s in widths.settings)
     assert {s["bits"] for s in get_sweep("qat", False).settings} == {4, 7, 8, 9, 16}
-    assert len(get_sweep(None, False).settings) >= 12
+    from sirencodec.ratecontrol import QUALITY_LEVELS
+
+    assert get_sweep(None, False).settings == tuple({"quality": q} for q in range(1, QUALITY_LEVELS + 1))
+    assert all(set(s) == {"quality"} for s in get_sweep(None, True).settings)
 
 
 # --- the runner with anchors only ---------------------------------------------------------
@@ -137,6 +140,19 @@ def test_runner_writes_real_files_and_resumes(gray_png: Path, tmp_path: Path):
 
 
 # --- the CLI end to end with a real sirencodec point --------------------------------------
+
+def test_siren_rate_control_settings(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "siren", "--preset", "test",
+            "--settings", "quality=3;target_bpp=6", "--device", "cpu"]
+    assert main(argv) == 0
+    rows = {r["setting"]: r for r in _rows(out)}
+    assert set(rows) == {"quality=3", "target_bpp=6"}
+    # The CSV records the network rate control chose, not the preset's.
+    assert int(rows["quality=3"]["quality"]) == 3 and int(rows["quality=3"]["bits"]) == 8
+    assert 8 * (out / rows["target_bpp=6"]["file"]).stat().st_size <= 6 * 20 * 24
+    assert main([*argv[:-4], "--settings", "quality=2,target_bpp=1", "--device", "cpu"]) == 2
+
 
 def test_cli_end_to_end_with_siren(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "bench"

@@ -12,16 +12,18 @@ from netgen import assert_same_network, random_network
 def test_round_trip_many_random_networks():
     rng = np.random.default_rng(1234)
     for trial in range(60):
+        hidden_layers = int(rng.integers(0, 5))
         net = random_network(
             rng,
             width=int(rng.integers(1, 40)),
             height=int(rng.integers(1, 40)),
             channels=int(rng.choice([1, 3])),
             hidden_width=int(rng.integers(1, 24)),
-            hidden_layers=int(rng.integers(0, 5)),
+            hidden_layers=hidden_layers,
             bits=int(rng.integers(2, 17)),
             sparsity=float(rng.choice([0.0, 0.1, 0.5, 0.95, rng.uniform(0, 0.95)])),
-            bias_dtype=str(rng.choice(["float16", "float32"])),
+            # Every bias storage, mixed per layer.
+            bias_dtype=[str(d) for d in rng.choice(["float16", "float32", "quantized"], hidden_layers + 2)],
             distribution=str(rng.choice(["uniform", "laplace"])),
         )
         data = sirencodec.pack(net)
@@ -67,3 +69,41 @@ def test_writer_rejects_scale_not_float32():
     net.layers[0] = sirencodec.QuantizedLayer(bad, layer.bias, layer.bias_dtype)
     with pytest.raises(FormatError, match="float32"):
         sirencodec.pack(net)
+
+
+def _tiny_v2() -> bytes:
+    from pathlib import Path
+
+    return (Path(__file__).parent / "golden" / "tiny_gray.srn").read_bytes()
+
+
+def _with_crc(body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_quantized_bias_flag_is_refused_in_version_1_and_with_f16():
+    data = _tiny_v2()
+    assert data[0x11] == 0x02  # layer 0 flags: quantized biases (format_spec.md section 7)
+    as_v1 = _with_crc(data[:3] + b"\x01" + data[4:-4])
+    with pytest.raises(FormatError, match="unknown flag bits 0x02 for format version 1"):
+        sirencodec.decode(as_v1)
+    both = bytearray(data[:-4])
+    both[0x11] = 0x03
+    with pytest.raises(FormatError, match="both float16 and quantized"):
+        sirencodec.decode(_with_crc(bytes(both)))
+
+
+@pytest.mark.parametrize("offset, value, message", [
+    (0x1d, 1, "bias bit width 1"),      # nb below 2
+    (0x1d, 17, "bias bit width 17"),    # nb above 16
+    (0x21, 0xFF, "bias scale"),         # Sb's top byte -> NaN
+    (0x23, 0xFF, "bias zero-point"),    # Zb = 0xffc7 >= 2**14
+])
+def test_bad_quantized_bias_fields_are_format_errors(offset, value, message):
+    body = bytearray(_tiny_v2()[:-4])
+    body[offset] = value
+    with pytest.raises(FormatError, match=message):
+        sirencodec.decode(_with_crc(bytes(body)))

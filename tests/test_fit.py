@@ -26,10 +26,13 @@ def _image(h: int = 12, w: int = 16, channels: int = 1, seed: int = 0) -> np.nda
     return img[..., 0] if channels == 1 else img
 
 
+CONFIG = dataclasses.replace(TEST, first_bits=10, bias_dtype="float16", first_bias_dtype="float32",
+                             bias_bits=9, first_bias_bits=13)
+
+
 @pytest.fixture(scope="module")
 def result() -> FitResult:
-    config = dataclasses.replace(TEST, first_bits=10, bias_dtype="float16", first_bias_dtype="float32")
-    return fit_network(_image(), config, CPU)
+    return fit_network(_image(), CONFIG, CPU)
 
 
 def test_network_is_valid_and_quantized_as_configured(result):
@@ -37,7 +40,8 @@ def test_network_is_valid_and_quantized_as_configured(result):
     net.validate()
     assert (net.width, net.height, net.channels) == (16, 12, 1)
     assert [layer.weight.bits for layer in net.layers] == [10, 6, 6, 6]
-    assert [layer.bias_dtype for layer in net.layers] == ["float32", "float16", "float16", "float16"]
+    assert [layer.bias_dtype for layer in net.layers] == ["quantized", "quantized", "quantized", "float16"]
+    assert [layer.bias_code.bits for layer in net.layers[:-1]] == [13, 9, 9]
     for layer in net.layers:
         t = layer.weight
         assert t.q.min() >= 0 and t.q.max() < (1 << t.bits)  # every stored integer, pruned or not
@@ -78,8 +82,16 @@ def test_exported_weights_equal_last_forward_exactly(result):
     assert diff.max() <= 1 and (diff > 0).mean() < 0.05
 
 
+def test_float_biases_when_bias_bits_are_none():
+    config = dataclasses.replace(CONFIG, bias_bits=None, first_bias_bits=None)
+    net = fit_network(_image(), config, CPU).network
+    net.validate()
+    assert [layer.bias_dtype for layer in net.layers] == ["float32", "float16", "float16", "float16"]
+    assert all(layer.bias_code is None for layer in net.layers)
+
+
 def test_deterministic(result):
-    config = dataclasses.replace(TEST, first_bits=10, bias_dtype="float16", first_bias_dtype="float32")
+    config = CONFIG
     again = fit_network(_image(), config, CPU)
     for a, b in zip(result.network.layers, again.network.layers):
         assert np.array_equal(a.weight.q, b.weight.q) and np.array_equal(a.weight.mask, b.weight.mask)
@@ -171,3 +183,19 @@ def test_presets_are_valid():
         fit_module._check_config(config, 1)
         fit_module._check_config(config, 3)
         assert len(layer_bits(config, config.hidden_layers + 2)) == config.hidden_layers + 2
+
+
+def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
+    # A loss that jumps to 100x (20 dB) its earlier value without becoming NaN is a collapse.
+    real = fit_module.mse_loss
+    state = {"calls": 0}
+
+    def collapsing(pred, target):
+        state["calls"] += 1
+        loss = real(pred, target)
+        return loss * 100.0 if state["calls"] == 2 * fit_module.PSNR_EVERY else loss
+
+    monkeypatch.setattr(fit_module, "mse_loss", collapsing)
+    config = dataclasses.replace(TEST, fit_steps=3 * fit_module.PSNR_EVERY)
+    res = fit_network(_image(), config, CPU)
+    assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2

@@ -204,8 +204,6 @@ SIREN = "siren"
 CODEC_NAMES: tuple[str, ...] = (*ANCHORS, SIREN)
 """Every codec name the benchmark knows, in the default order."""
 
-FULL_BITS = (6, 7, 8, 9, 10, 12)
-FULL_PRUNE = (0.0, 0.2, 0.4)
 
 
 class SirenCodec(Codec):
@@ -245,14 +243,18 @@ class SirenCodec(Codec):
         return f"{self.name}-{self.preset}"
 
     def default_sweep(self) -> list[Setting]:
-        return [{"bits": bits, "prune": prune} for prune in FULL_PRUNE for bits in FULL_BITS]
+        from sirencodec.ratecontrol import QUALITY_LEVELS
+
+        return [{"quality": q} for q in range(1, QUALITY_LEVELS + 1)]
 
     def normalize(self, setting: Mapping[str, Any]) -> dict[str, Any]:
         """``setting`` with keys checked against FitConfig and values cast to the field types.
 
-        Values may be typed already or strings from the command line.
+        Besides FitConfig fields, ``quality`` (1..8) or ``target_bpp`` select the encoder's
+        rate control (which then chooses the network itself).  Values may be typed already
+        or strings from the command line.
         """
-        fields = _field_types(self.base)
+        fields = {**_field_types(self.base), **RATE_SETTINGS}
         out: dict[str, Any] = {}
         for key, value in setting.items():
             if key not in fields:
@@ -260,27 +262,39 @@ class SirenCodec(Codec):
                     f"unknown sirencodec setting {key!r}; valid: {', '.join(sorted(fields))}"
                 )
             out[key] = _coerce(key, value, fields[key])
+        if len(set(out) & set(RATE_SETTINGS)) > 1:
+            raise InputError(f"give one of {', '.join(RATE_SETTINGS)} per sirencodec setting")
         return out
 
     def config(self, setting: Setting) -> FitConfig:
-        """The preset with ``setting`` applied (value ranges are checked by the encoder)."""
+        """The preset with the FitConfig fields of ``setting`` applied (value ranges are
+        checked by the encoder; rate control then replaces the network)."""
+        fields = {k: v for k, v in self.normalize(setting).items() if k not in RATE_SETTINGS}
         try:
-            return dataclasses.replace(self.base, **self.normalize(setting))
+            return dataclasses.replace(self.base, **fields)
         except InputError:
             raise
         except (TypeError, ValueError) as error:
             raise InputError(f"invalid sirencodec setting {setting_label(setting)}: {error}") from None
 
     def columns(self, setting: Setting) -> dict[str, Any]:
-        return {"preset": self.preset, **dataclasses.asdict(self.config(setting))}
+        rate = {k: v for k, v in self.normalize(setting).items() if k in RATE_SETTINGS}
+        return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
 
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
+        from sirencodec import ratecontrol
         from sirencodec.codec import encode
 
-        self.last_result = encode(
-            image, self.config(setting), device=self.device, progress=self.progress
-        )
-        return bytes(self.last_result.data)
+        rate = self.normalize(setting)
+        config = self.config(setting)
+        if "quality" in rate:
+            result = ratecontrol.encode_quality(image, rate["quality"], config, self.device, self.progress)
+        elif "target_bpp" in rate:
+            result = ratecontrol.encode_target_bpp(image, rate["target_bpp"], config, self.device, self.progress)
+        else:
+            result = encode(image, config, device=self.device, progress=self.progress)
+        self.last_result = result
+        return bytes(result.data)
 
     def decode(self, data: bytes, channels: int | None = None) -> np.ndarray:
         import sirencodec
@@ -291,6 +305,10 @@ class SirenCodec(Codec):
                 f"the .srn file decodes to shape {decoded.shape}, expected {channels} channel(s)"
             )
         return decoded
+
+
+RATE_SETTINGS: dict[str, tuple[type, ...]] = {"quality": (int,), "target_bpp": (float,)}
+"""Sweep settings that run the encoder's rate control instead of a fixed network."""
 
 
 def _field_types(config: Any) -> dict[str, tuple[type, ...]]:

@@ -235,7 +235,14 @@ def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log) -> Row:
         "height": height,
         "channels": channels,
         **codec.columns(point.setting),
+        **_used_config(codec),
     }
+
+
+def _used_config(codec) -> dict:
+    """The FitConfig the encoder actually used (rate control chooses the network itself)."""
+    report = getattr(getattr(codec, "last_result", None), "report", None) if isinstance(codec, SirenCodec) else None
+    return dict(report["config"]) if report and "config" in report else {}
 
 
 def _siren_extras(codec: SirenCodec, decoded: np.ndarray, path: Path, log: Log) -> None:

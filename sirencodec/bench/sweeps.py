@@ -7,13 +7,12 @@ measured a *plain* (float, unpruned) SIREN, the closest real file is used instea
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any
 
 from sirencodec.errors import InputError
 
-from .codecs import CODEC_NAMES, FULL_BITS, FULL_PRUNE
+from .codecs import CODEC_NAMES
 
 PLAIN = {"bits": 16, "first_bits": 16, "prune": 0.0}
 """The closest real file to the thesis's float SIREN."""
@@ -50,28 +49,19 @@ def _braces(values: tuple[Any, ...]) -> str:
     return "{" + ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values) + "}"
 
 
-def _bits_prune(bits: tuple[int, ...], prune: tuple[float, ...]) -> tuple[dict[str, Any], ...]:
-    """Every (bits, prune) pair, prune-major, labelled ``bits=..,prune=..``."""
-    return tuple({"bits": b, "prune": p} for p, b in itertools.product(prune, bits))
-
-
 def rd_sweep(quick: bool) -> Sweep:
-    """The standard rate-distortion sweep: bits x prune, against every anchor."""
-    if quick:
-        return Sweep(
-            name="quick",
-            settings=(*_bits_prune((6, 8, 10), (0.0,)), {"bits": 8, "prune": 0.3}),
-            preset="fast",
-            codecs=CODEC_NAMES,
-            description="quick RD sweep (fast preset; bits {6,8,10} at prune 0, bits 8 at prune 0.3)",
-        )
+    """The standard rate-distortion sweep: the encoder's quality levels, against every anchor."""
+    from sirencodec.ratecontrol import QUALITY_LEVELS
+
+    levels = (2, 4, 6, 8) if quick else tuple(range(1, QUALITY_LEVELS + 1))
     return Sweep(
-        name="full",
-        settings=_bits_prune(FULL_BITS, FULL_PRUNE),
-        preset="default",
+        name="quick" if quick else "full",
+        settings=tuple({"quality": q} for q in levels),
+        preset="fast" if quick else "default",
         codecs=CODEC_NAMES,
-        description=f"full RD sweep (default preset, bits {_braces(FULL_BITS)} "
-        f"x prune {_braces(FULL_PRUNE)})",
+        annotate=("quality",),
+        description=f"{'quick' if quick else 'full'} RD sweep (quality levels {_braces(levels)}, "
+        f"{'fast' if quick else 'default'} preset's training)",
     )
 
 

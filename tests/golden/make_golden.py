@@ -19,20 +19,25 @@ sys.path.insert(0, str(HERE.parent))
 import sirencodec  # noqa: E402
 from netgen import random_network  # noqa: E402
 
+# Format version 2 vectors (written by this generator).
 VECTORS = {
-    # The spec's worked example: 4x3 gray, 1 hidden layer of width 4, 5-bit weights.
+    # The spec's worked example: 4x3 gray, 1 hidden layer of width 4, 5-bit weights,
+    # quantized biases in the first and hidden layers (as the encoder writes them).
     "tiny_gray": dict(width=4, height=3, channels=1, hidden_width=4, hidden_layers=1, bits=5,
-                      sparsity=0.25, bias_dtype="float16", distribution="uniform"),
-    "small_rgb": dict(width=16, height=12, channels=3, hidden_width=12, hidden_layers=2, bits=9,
-                      sparsity=0.4, bias_dtype="float32", distribution="laplace"),
-    "wide_gray": dict(width=23, height=1, channels=1, hidden_width=10, hidden_layers=3, bits=12,
-                      sparsity=0.0, bias_dtype="float16", distribution="uniform"),
+                      sparsity=0.25, bias_dtype=("quantized", "quantized", "float16"), distribution="uniform"),
+    "qbias_rgb": dict(width=15, height=10, channels=3, hidden_width=9, hidden_layers=2, bits=8,
+                      sparsity=0.3, bias_dtype=("quantized", "float32", "quantized", "float16"),
+                      distribution="laplace"),
 }
+SEEDS = {"tiny_gray": 2026, "qbias_rgb": 2029}
+# Format version 1 vectors, kept as written by the version 1 writer (small_rgb, wide_gray):
+# a reader must still decode them.  This generator does not rewrite them.
+V1_VECTORS = ("small_rgb", "wide_gray")
 
 
 def main() -> None:
-    for i, (name, kw) in enumerate(VECTORS.items()):
-        net = random_network(np.random.default_rng(2026 + i), **kw)
+    for name, kw in VECTORS.items():
+        net = random_network(np.random.default_rng(SEEDS[name]), **kw)
         data = sirencodec.pack(net)
         (HERE / f"{name}.srn").write_bytes(data)
         Image.fromarray(sirencodec.decode(data)).save(HERE / f"{name}.png")

@@ -1,0 +1,389 @@
+"""Rate control: ``--quality``, ``--target-bpp`` and ``--target-psnr``.
+
+All three choose the network for the image instead of taking it from a preset:
+
+* **Planning.**  A nominal rate (bits per pixel) fixes the depth, bit widths and pruning
+  (:func:`shape_for`); the hidden width then follows from the byte budget
+  ``bpp * pixels / 8`` through :func:`estimate_bytes`, which packs a *synthetic* network of
+  that shape with the real writer (real header, masks, biases and entropy coder; integers
+  drawn to match the measured ~7.5 coded bits per 8-bit weight).  The network's capacity
+  therefore grows with the pixel count, so a quality level means about the same rate at any
+  image size.
+* **Quality** ``1..QUALITY_LEVELS``: one training run of the network planned for
+  ``QUALITY_BPP[q - 1]``.  The file lands near, not at, that rate.
+* **Target bpp**: the network is planned slightly above the budget, trained, and then
+  *trimmed*: the hidden-layer weights closest to zero are pruned until the real file fits
+  (bisection on their number, every candidate packed by the real writer), a short QAT
+  fine-tune at the new masks recovers the PSNR, and a final trim guarantees
+  ``bytes <= floor(bpp * pixels / 8)``.  Never above the target; the aim is within 5 %
+  below it.
+* **Target PSNR**: bisection over the quality levels (one training run each) for the
+  lowest level whose decoded file reaches the target, then trimming while the *decoded*
+  PSNR (real file, real decoder) stays at or above it.
+
+Every size here is a real packed file and every PSNR a real decode: nothing is estimated
+in what the user gets; :func:`estimate_bytes` only steers the search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .bitstream import pack
+from .codec import EncodeResult, finish, resolve_device
+from .config import FitConfig
+from .decoder import decode
+from .errors import InputError
+from .fit import Progress, fine_tune, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits
+from .metrics import psnr as psnr_db
+from .network import (
+    QuantizedLayer,
+    QuantizedNetwork,
+    QuantizedTensor,
+    check_work,
+    count_weights,
+    layer_shapes,
+)
+from .prune import layer_targets
+
+# Nominal rates (bpp) of --quality 1..8, spanning the range where sirencodec is useful:
+# below ~0.25 bpp the planned networks are too small to draw a recognisable image, above
+# ~2 bpp training time, not bits, limits the PSNR.
+QUALITY_BPP = (0.25, 0.35, 0.5, 0.7, 0.9, 1.2, 1.6, 2.2)
+QUALITY_LEVELS = len(QUALITY_BPP)
+DEFAULT_QUALITY = 5
+
+MIN_WIDTH, MAX_PLAN_WIDTH = 4, 256
+TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * target, target]
+PLAN_MARGIN = 0.06  # plan this much above a --target-bpp budget; trimming removes it
+TUNE_FRACTION = 0.5  # fine-tune after trimming: this share of the config's QAT steps
+# Coded bits of an n-bit hidden-layer weight after QAT, as a fraction of its 2**n levels
+# the weights occupy: srninfo shows 7.4-7.6 bits per kept 8-bit weight (2**7.5 / 2**8 ~ 0.7).
+LEVELS_USED = 0.7
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+def shape_for(bpp: float) -> dict:
+    """Depth, bit widths and pruning for a nominal rate (everything but the width)."""
+    return {"hidden_layers": 3 if bpp < 0.45 else 4, "bits": 8, "first_bits": 12, "prune": 0.2}
+
+
+def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) -> int:
+    """Size of a ``.srn`` file of ``config``'s network for a W x H image, by packing a
+    synthetic network of that shape (exact header, masks, biases; integers whose coded
+    cost matches trained weights)."""
+    shapes = layer_shapes(config.hidden_width, config.hidden_layers, channels)
+    bits = layer_bits(config, len(shapes))
+    dtypes = layer_bias_dtypes(config, len(shapes))
+    bias_bits = layer_bias_bits(config, len(shapes))
+    pruned = layer_targets(shapes, config.prune, config.layer_prune)
+    rng = np.random.default_rng(12345)
+    layers = []
+    for i, ((out, inp), b, dt, bb, n_pruned) in enumerate(zip(shapes, bits, dtypes, bias_bits, pruned)):
+        size = out * inp
+        mask = np.ones(size, dtype=bool)
+        mask[rng.choice(size, n_pruned, replace=False)] = False
+        levels = 1 << b
+        hidden = 0 < i < len(shapes) - 1
+        used = max(2, int(levels * LEVELS_USED)) if hidden else levels
+        q = rng.integers(0, used, size).astype(np.int32)
+        q = np.where(mask, q, 0).reshape(out, inp)
+        tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / levels, zero_point=0)
+        code = None
+        if dt == "quantized":
+            code = QuantizedTensor(q=rng.integers(0, 1 << bb, (1, out)).astype(np.int32),
+                                   mask=np.ones((1, out), dtype=bool), bits=bb, scale=1.0 / (1 << bb), zero_point=0)
+            bias = code.dequantize()[0]
+        else:
+            bias = rng.uniform(-0.5, 0.5, out).astype(np.float16 if dt == "float16" else np.float32).astype(np.float32)
+        layers.append(QuantizedLayer(weight=tensor, bias=bias, bias_dtype=dt, bias_code=code))
+    net = QuantizedNetwork(width=width, height=height, channels=channels, hidden_width=config.hidden_width,
+                           hidden_layers=config.hidden_layers, omega0_first=config.omega0,
+                           omega0_hidden=config.omega0, layers=layers)
+    return len(pack(net))
+
+
+def _largest_width(base: FitConfig, budget: float, width: int, height: int, channels: int) -> int:
+    """Largest hidden width whose estimated file is <= ``budget`` bytes (MIN_WIDTH if none)."""
+    lo, hi = MIN_WIDTH, MAX_PLAN_WIDTH
+    if estimate_bytes(dataclasses.replace(base, hidden_width=lo), width, height, channels) > budget:
+        return lo
+    while lo < hi:  # estimate is increasing in the width
+        mid = (lo + hi + 1) // 2
+        if estimate_bytes(dataclasses.replace(base, hidden_width=mid), width, height, channels) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, exact: bool = False) -> FitConfig:
+    """``base`` with the network shape for ``bpp``.
+
+    ``exact=False`` (quality levels): the largest width whose estimated file fits the
+    budget.  ``exact=True`` (target bpp): the next width up, pruned a little more so the
+    estimate lands ``PLAN_MARGIN`` above the budget, for trimming to bring down exactly."""
+    config = dataclasses.replace(base, **shape_for(bpp), layer_prune=None)
+    budget = bpp * width * height / 8
+    w = _largest_width(config, budget * (1 + PLAN_MARGIN if exact else 1), width, height, channels)
+    if not exact:
+        return dataclasses.replace(config, hidden_width=w)
+    w = min(w + 1, MAX_PLAN_WIDTH)
+    config = dataclasses.replace(config, hidden_width=w)
+    goal = budget * (1 + PLAN_MARGIN)
+    lo, hi = config.prune, 0.6
+    if estimate_bytes(config, width, height, channels) <= goal:
+        return config
+    for _ in range(12):  # bisection on the prune rate: estimate decreases with it
+        mid = 0.5 * (lo + hi)
+        if estimate_bytes(dataclasses.replace(config, prune=mid), width, height, channels) > goal:
+            lo = mid
+        else:
+            hi = mid
+    return dataclasses.replace(config, prune=round(lo, 4))  # just above the goal
+
+
+# --- trimming -----------------------------------------------------------------------------
+
+
+class Trimmer:
+    """Prunes the ``k`` hidden-layer weights nearest zero (fewest quantization steps
+    from it) of a quantized network; ``k = 0`` is the network itself."""
+
+    def __init__(self, net: QuantizedNetwork):
+        self.net = net
+        keys, where = [], []
+        for i, layer in enumerate(net.layers):
+            if i == 0 or i == len(net.layers) - 1:
+                continue  # the first layer (12 bits, 2 inputs) and the output layer stay whole
+            t = layer.weight
+            idx = np.flatnonzero(t.mask)
+            keys.append(np.abs(t.q.reshape(-1)[idx].astype(np.int64) - t.zero_point))
+            where.append(np.stack([np.full(idx.size, i), idx], axis=1))
+        if keys:
+            order = np.argsort(np.concatenate(keys), kind="stable")
+            self.order = np.concatenate(where)[order]
+        else:
+            self.order = np.zeros((0, 2), dtype=np.int64)
+
+    @property
+    def candidates(self) -> int:
+        return len(self.order)
+
+    def network(self, k: int) -> QuantizedNetwork:
+        """The network with the ``k`` first candidates pruned."""
+        if k == 0:
+            return self.net
+        chosen = self.order[:k]
+        layers = []
+        for i, layer in enumerate(self.net.layers):
+            idx = chosen[chosen[:, 0] == i, 1]
+            if idx.size == 0:
+                layers.append(layer)
+                continue
+            t = layer.weight
+            mask = t.mask.copy().reshape(-1)
+            q = t.q.copy().reshape(-1)
+            mask[idx] = False
+            q[idx] = t.zero_point
+            tensor = dataclasses.replace(t, mask=mask.reshape(t.mask.shape), q=q.reshape(t.q.shape))
+            layers.append(dataclasses.replace(layer, weight=tensor))
+        return dataclasses.replace(self.net, layers=layers)
+
+    def smallest_k(self, ok: Callable[[QuantizedNetwork], bool]) -> int | None:
+        """Smallest k whose network satisfies ``ok`` (assumed monotone in k); None if none."""
+        lo, hi = 0, self.candidates
+        if not ok(self.network(hi)):
+            return None
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ok(self.network(mid)):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    def largest_k(self, ok: Callable[[QuantizedNetwork], bool]) -> int | None:
+        """Largest k whose network satisfies ``ok`` (assumed true up to a point); None if k=0 fails."""
+        if not ok(self.network(0)):
+            return None
+        lo, hi = 0, self.candidates
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if ok(self.network(mid)):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+
+def _apply_masks(model, net: QuantizedNetwork) -> None:
+    """Copy ``net``'s masks into the training model (zeroing the newly pruned weights)."""
+    for i, layer in enumerate(net.layers):
+        model.set_mask(i, torch.from_numpy(layer.weight.mask).to(model.mask(i).device))
+
+
+def _fits(max_bytes: int) -> Callable[[QuantizedNetwork], bool]:
+    return lambda net: len(pack(net)) <= max_bytes
+
+
+# --- the three modes ------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    image: np.ndarray
+    base: FitConfig
+    dev: torch.device
+    progress: Progress | None
+    start: float
+
+    @property
+    def dims(self) -> tuple[int, int, int]:
+        h, w = self.image.shape[:2]
+        return w, h, 1 if self.image.ndim == 2 else self.image.shape[2]
+
+    def label(self, prefix: str) -> Progress | None:
+        if self.progress is None:
+            return None
+        progress = self.progress
+        return lambda stage, step, total, psnr: progress(f"{prefix} {stage}", step, total, psnr)
+
+
+def _context(image: np.ndarray, base: FitConfig, device: str, progress: Progress | None) -> _Context:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim not in (2, 3):
+        raise InputError("image must be a uint8 [H, W] or [H, W, 3] array")
+    return _Context(image, base, resolve_device(device), progress, time.perf_counter())
+
+
+def _check_planned(ctx: _Context, config: FitConfig) -> None:
+    w, h, c = ctx.dims
+    check_work(w, h, count_weights(config.hidden_width, config.hidden_layers, c))
+
+
+def quality_config(base: FitConfig, quality: int, width: int, height: int, channels: int) -> FitConfig:
+    """``base`` with the network of quality level ``quality`` (1..QUALITY_LEVELS) for this size."""
+    if not (isinstance(quality, int) and 1 <= quality <= QUALITY_LEVELS):
+        raise InputError(f"quality must be an integer in 1..{QUALITY_LEVELS}, got {quality!r}")
+    return plan(base, QUALITY_BPP[quality - 1], width, height, channels)
+
+
+def encode_quality(image: np.ndarray, quality: int, base: FitConfig, device: str = "auto",
+                   progress: Progress | None = None) -> EncodeResult:
+    """One training run of the network planned for quality level ``quality``."""
+    ctx = _context(image, base, device, progress)
+    config = quality_config(base, quality, *ctx.dims)
+    _check_planned(ctx, config)
+    fitted = fit_network(image, config, ctx.dev, progress)
+    extra = {"rate_control": {"mode": "quality", "quality": quality, "nominal_bpp": QUALITY_BPP[quality - 1]}}
+    return finish(image, fitted.network, config, ctx.dev, ctx.start, fitted.stage_seconds, fitted.restarts, extra)
+
+
+def byte_budget(bpp: float, width: int, height: int) -> int:
+    """Most bytes a file may have to be at or below ``bpp`` for a W x H image."""
+    return math.floor(bpp * width * height / 8 + 1e-9)
+
+
+def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: str = "auto",
+                      progress: Progress | None = None) -> EncodeResult:
+    """The best file this search finds with ``bytes * 8 / pixels <= bpp``, aiming within
+    ``TARGET_TOLERANCE`` below."""
+    if not (math.isfinite(bpp) and bpp > 0):
+        raise InputError(f"target bpp must be a positive number, got {bpp!r}")
+    ctx = _context(image, base, device, progress)
+    w, h, c = ctx.dims
+    max_bytes = byte_budget(bpp, w, h)
+    config = plan(base, bpp, w, h, c, exact=True)
+    _check_planned(ctx, config)
+    # The smallest file of this network (every hidden weight pruned) must fit, or no
+    # amount of trimming can reach the target.
+    floor_bytes = estimate_bytes(dataclasses.replace(config, hidden_width=MIN_WIDTH, prune=0.0), w, h, c)
+    if floor_bytes > max_bytes:
+        raise InputError(f"target {bpp:g} bpp ({max_bytes} bytes) is below the smallest file for a "
+                         f"{w}x{h} image (about {8 * floor_bytes / (w * h):.3g} bpp)")
+
+    fitted = fit_network(image, config, ctx.dev, progress)
+    seconds = dict(fitted.stage_seconds)
+    info: dict = {"mode": "target_bpp", "target_bpp": bpp, "max_bytes": max_bytes,
+                  "planned_width": config.hidden_width, "planned_prune": config.prune,
+                  "trained_bytes": len(pack(fitted.network))}
+    net = fitted.network
+    trimmer = Trimmer(net)
+    k = trimmer.smallest_k(_fits(max_bytes))
+    if k is None:
+        raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
+    info["trimmed"] = k
+    if k > 0:
+        # Re-train at the trimmed masks, then trim again: fine-tuning moves the weights,
+        # which can move the coded size a little either way.
+        _apply_masks(fitted.model, trimmer.network(k))
+        t = time.perf_counter()
+        steps = max(1, int(config.qat_steps * TUNE_FRACTION))
+        fine_tune(fitted.model, image, config, steps, ctx.dev, progress, stage="tune")
+        seconds["tune"] = time.perf_counter() - t
+        from .quant import export_network
+
+        trimmer = Trimmer(export_network(fitted.model, w, h))
+        k2 = trimmer.smallest_k(_fits(max_bytes))
+        if k2 is None:
+            raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
+        info["trimmed_after_tune"] = k2
+        net = trimmer.network(k2)
+    size = len(pack(net))
+    info["within_tolerance"] = size >= (1 - TARGET_TOLERANCE) * bpp * w * h / 8
+    return finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
+
+
+def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, device: str = "auto",
+                       progress: Progress | None = None) -> EncodeResult:
+    """The smallest file found whose decoded PSNR is >= ``target_psnr`` dB."""
+    if not (math.isfinite(target_psnr) and target_psnr > 0):
+        raise InputError(f"target PSNR must be a positive number of dB, got {target_psnr!r}")
+    ctx = _context(image, base, device, progress)
+    w, h, c = ctx.dims
+    tried: dict[int, tuple[float, int]] = {}
+    results = {}
+
+    def attempt(q: int) -> bool:
+        config = quality_config(base, q, w, h, c)
+        _check_planned(ctx, config)
+        fitted = fit_network(image, config, ctx.dev, ctx.label(f"q{q}"))
+        data = pack(fitted.network)
+        value = psnr_db(image, decode(data))
+        tried[q] = (round(value, 3), len(data))
+        results[q] = (config, fitted)
+        return value >= target_psnr
+
+    # Bisection for the lowest passing level, assuming PSNR increases with the level.
+    lo, hi = 1, QUALITY_LEVELS
+    if not attempt(hi):
+        best = tried[hi][0]
+        raise InputError(f"cannot reach {target_psnr:g} dB: the highest quality ({QUALITY_LEVELS}) "
+                         f"decodes to {best:.2f} dB")
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if attempt(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    config, fitted = results[lo]
+    trimmer = Trimmer(fitted.network)
+
+    def good(net: QuantizedNetwork) -> bool:
+        return psnr_db(image, decode(pack(net))) >= target_psnr
+
+    k = trimmer.largest_k(good) or 0
+    info = {"mode": "target_psnr", "target_psnr": target_psnr, "quality": lo,
+            "tried": {str(q): {"psnr": p, "bytes": b} for q, (p, b) in sorted(tried.items())}, "trimmed": k}
+    seconds = {"search": time.perf_counter() - ctx.start}
+    return finish(image, trimmer.network(k), config, ctx.dev, ctx.start, seconds, fitted.restarts,
+                  {"rate_control": info})

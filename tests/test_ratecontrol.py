@@ -1,0 +1,165 @@
+"""Rate control: --quality, --target-bpp, --target-psnr (tiny images, few training steps)."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from sirencodec import ratecontrol as rc
+from sirencodec.bitstream import pack
+from sirencodec.cli import srnenc
+from sirencodec.config import PRESETS
+from sirencodec.decoder import decode
+from sirencodec.errors import InputError
+from sirencodec.fit import fit_network
+from sirencodec.metrics import psnr
+
+# Rate control replaces the network of this config; only its (short) training is used.
+QUICK = dataclasses.replace(PRESETS["test"], fit_steps=40, prune_steps=12, qat_steps=10, lr=3e-3)
+
+
+def textured(h, w, seed=0):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    img = 128 + 60 * np.sin(x / 3.0) * np.cos(y / 5.0) + rng.normal(0, 20, (h, w))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def smooth(h, w):
+    y, x = np.mgrid[0:h, 0:w]
+    return np.clip(128 + 60 * np.sin(x / 9.0) + 40 * np.cos(y / 7.0), 0, 255).astype(np.uint8)
+
+
+def test_estimate_tracks_real_files():
+    # The planner's synthetic files must predict real trained files closely, or plans miss.
+    img = textured(64, 64)
+    for width in (12, 24):
+        config = dataclasses.replace(QUICK, hidden_width=width, hidden_layers=3, bits=8, first_bits=12, prune=0.2)
+        real = len(pack(fit_network(img, config, "cpu").network))
+        estimate = rc.estimate_bytes(config, 64, 64, 1)
+        assert abs(estimate - real) / real < 0.08, (width, estimate, real)
+
+
+def test_plan_scales_with_rate_and_image_size():
+    widths = [rc.quality_config(QUICK, q, 256, 256, 1).hidden_width for q in range(1, rc.QUALITY_LEVELS + 1)]
+    assert widths == sorted(widths) and len(set(widths)) == len(widths)
+    for q in (1, 5, 8):
+        config = rc.quality_config(QUICK, q, 256, 256, 1)
+        assert rc.estimate_bytes(config, 256, 256, 1) <= rc.QUALITY_BPP[q - 1] * 256 * 256 / 8
+    # Four times the pixels, same nominal rate: a larger network.
+    assert rc.quality_config(QUICK, 5, 512, 512, 1).hidden_width > rc.quality_config(QUICK, 5, 256, 256, 1).hidden_width
+    with pytest.raises(InputError):
+        rc.quality_config(QUICK, 0, 64, 64, 1)
+    with pytest.raises(InputError):
+        rc.quality_config(QUICK, rc.QUALITY_LEVELS + 1, 64, 64, 1)
+
+
+def test_trimmer_prunes_exactly_k_nearest_zero():
+    img = textured(24, 24)
+    config = dataclasses.replace(QUICK, hidden_width=10, hidden_layers=2, prune=0.0)
+    net = fit_network(img, config, "cpu").network
+    trimmer = rc.Trimmer(net)
+    kept = [int(ly.weight.mask.sum()) for ly in net.layers]
+    assert trimmer.candidates == sum(kept[1:-1])
+    trimmed = trimmer.network(25)
+    after = [int(ly.weight.mask.sum()) for ly in trimmed.layers]
+    assert sum(kept) - sum(after) == 25
+    assert after[0] == kept[0] and after[-1] == kept[-1]  # first and output layers untouched
+    # Every removed weight is at most as far from zero (in steps) as every kept one of the hidden layers.
+    removed, remaining = [], []
+    for a, b in zip(net.layers[1:-1], trimmed.layers[1:-1]):
+        steps = np.abs(a.weight.q.astype(int) - a.weight.zero_point)
+        removed += list(steps[a.weight.mask & ~b.weight.mask])
+        remaining += list(steps[b.weight.mask])
+    assert max(removed) <= min(remaining)
+    assert decode(pack(trimmed)).shape == img.shape  # a valid file
+    sizes = [len(pack(trimmer.network(k))) for k in (0, 100, 200)]
+    assert sizes[0] > sizes[1] > sizes[2]
+
+
+@pytest.mark.parametrize("bpp", [1.5, 3.0])
+def test_target_bpp_lands_within_tolerance_never_above(bpp):
+    img = textured(64, 64)
+    result = rc.encode_target_bpp(img, bpp, QUICK, "cpu")
+    limit = bpp * 64 * 64 / 8
+    assert len(result.data) <= limit
+    assert len(result.data) >= (1 - rc.TARGET_TOLERANCE) * limit
+    assert result.report["bpp"] <= bpp
+    assert result.report["rate_control"]["within_tolerance"]
+    assert result.report["psnr"] == pytest.approx(psnr(img, decode(result.data)))
+
+
+def test_target_bpp_below_smallest_file_is_an_input_error():
+    with pytest.raises(InputError, match="below the smallest file"):
+        rc.encode_target_bpp(textured(16, 16), 0.05, QUICK, "cpu")
+    with pytest.raises(InputError):
+        rc.encode_target_bpp(textured(16, 16), math.nan, QUICK, "cpu")
+
+
+def test_quality_levels_monotone_in_bytes():
+    img = textured(128, 128)
+    sizes = [len(rc.encode_quality(img, q, QUICK, "cpu").data) for q in range(1, rc.QUALITY_LEVELS + 1)]
+    assert all(a < b for a, b in zip(sizes, sizes[1:])), sizes
+
+
+def test_target_psnr_reaches_target_and_fails_clearly():
+    img = smooth(32, 32)
+    config = dataclasses.replace(QUICK, fit_steps=150)
+    result = rc.encode_target_psnr(img, 20.0, config, "cpu")
+    assert psnr(img, decode(result.data)) >= 20.0
+    info = result.report["rate_control"]
+    assert info["mode"] == "target_psnr" and str(info["quality"]) in info["tried"]
+    # Every level tried below the chosen one missed the target.
+    assert all(v["psnr"] < 20.0 for q, v in info["tried"].items() if int(q) < info["quality"])
+    with pytest.raises(InputError, match="cannot reach 90 dB"):
+        rc.encode_target_psnr(img, 90.0, QUICK, "cpu")
+
+
+def run(args):
+    return CliRunner().invoke(srnenc, [str(a) for a in args])
+
+
+def test_cli_target_bpp_writes_file_at_or_below_target(tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(textured(48, 48)).save(src)
+    out = tmp_path / "o.srn"
+    r = run([src, "-o", out, "--preset", "test", "--target-bpp", "2.5", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert out.stat().st_size == report["bytes"] <= 2.5 * 48 * 48 / 8
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--quality", "3", "--target-bpp", "1"], "--quality and --target-bpp cannot be combined"),
+        (["--target-bpp", "1", "--width", "16"], "chooses the network itself; drop --width"),
+        (["--target-psnr", "30", "--prune", "0.1", "--bits", "7"], "drop --bits, --prune"),
+        (["--quality", "9"], "--quality"),
+        (["--target-bpp", "-1"], "target-bpp"),
+    ],
+)
+def test_cli_rate_options_conflicts(tmp_path, args, message):
+    src = tmp_path / "in.png"
+    Image.fromarray(textured(8, 8)).save(src)
+    out = tmp_path / "o.srn"
+    r = run([src, "-o", out, *args])
+    assert r.exit_code == 2
+    assert message in r.output and len(r.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_mode_selection():
+    from sirencodec.cli import _rate_mode
+
+    assert _rate_mode(None, None, None, None, {}) == "quality"  # no options: quality 5, sized to the image
+    assert _rate_mode(None, None, None, None, {"fit_steps": 10}) == "quality"  # training options keep it
+    assert _rate_mode(None, None, None, "fast", {}) == "manual"
+    assert _rate_mode(None, None, None, None, {"hidden_width": 16}) == "manual"
+    assert _rate_mode(3, None, None, "fast", {}) == "quality"  # a preset's training, rate control's network
+    assert _rate_mode(None, 0.5, None, None, {"seed": 2}) == "target_bpp"
+    assert _rate_mode(None, None, 31.0, None, {}) == "target_psnr"
