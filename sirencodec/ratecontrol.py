@@ -52,6 +52,7 @@ from .network import (
     layer_shapes,
 )
 from .prune import layer_targets
+from .quant import export_network
 
 # Nominal rates (bpp) of --quality 1..8, spanning the range where sirencodec is useful:
 # below ~0.25 bpp the planned networks are too small to draw a recognisable image, above
@@ -60,9 +61,10 @@ QUALITY_BPP = (0.25, 0.35, 0.5, 0.7, 0.9, 1.2, 1.6, 2.2)
 QUALITY_LEVELS = len(QUALITY_BPP)
 DEFAULT_QUALITY = 5
 
-MIN_WIDTH, MAX_PLAN_WIDTH = 4, 256
+MIN_WIDTH, MAX_PLAN_WIDTH = 4, 512
 TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * target, target]
 PLAN_MARGIN = 0.06  # plan this much above a --target-bpp budget; trimming removes it
+RETRIES = 1  # --target-bpp trains again, larger, if the untrimmed file fell below the band
 TUNE_FRACTION = 0.5  # fine-tune after trimming: this share of the config's QAT steps
 # Coded bits of an n-bit hidden-layer weight after QAT, as a fraction of its 2**n levels
 # the weights occupy: srninfo shows 7.4-7.6 bits per kept 8-bit weight (2**7.5 / 2**8 ~ 0.7).
@@ -126,20 +128,21 @@ def _largest_width(base: FitConfig, budget: float, width: int, height: int, chan
     return lo
 
 
-def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, exact: bool = False) -> FitConfig:
+def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, exact: bool = False,
+         margin: float = PLAN_MARGIN) -> FitConfig:
     """``base`` with the network shape for ``bpp``.
 
     ``exact=False`` (quality levels): the largest width whose estimated file fits the
     budget.  ``exact=True`` (target bpp): the next width up, pruned a little more so the
-    estimate lands ``PLAN_MARGIN`` above the budget, for trimming to bring down exactly."""
+    estimate lands ``margin`` above the budget, for trimming to bring down exactly."""
     config = dataclasses.replace(base, **shape_for(bpp), layer_prune=None)
     budget = bpp * width * height / 8
-    w = _largest_width(config, budget * (1 + PLAN_MARGIN if exact else 1), width, height, channels)
+    w = _largest_width(config, budget * (1 + margin if exact else 1), width, height, channels)
     if not exact:
         return dataclasses.replace(config, hidden_width=w)
     w = min(w + 1, MAX_PLAN_WIDTH)
     config = dataclasses.replace(config, hidden_width=w)
-    goal = budget * (1 + PLAN_MARGIN)
+    goal = budget * (1 + margin)
     lo, hi = config.prune, 0.6
     if estimate_bytes(config, width, height, channels) <= goal:
         return config
@@ -311,11 +314,23 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
         raise InputError(f"target {bpp:g} bpp ({max_bytes} bytes) is below the smallest file for a "
                          f"{w}x{h} image (about {8 * floor_bytes / (w * h):.3g} bpp)")
 
-    fitted = fit_network(image, config, ctx.dev, progress)
-    seconds = dict(fitted.stage_seconds)
-    info: dict = {"mode": "target_bpp", "target_bpp": bpp, "max_bytes": max_bytes,
-                  "planned_width": config.hidden_width, "planned_prune": config.prune,
-                  "trained_bytes": len(pack(fitted.network))}
+    lo_bytes = (1 - TARGET_TOLERANCE) * bpp * w * h / 8
+    seconds: dict[str, float] = {}
+    attempts = []
+    for attempt in range(1 + RETRIES):
+        fitted = fit_network(image, config, ctx.dev, ctx.label(f"try {attempt + 1}") if attempt else progress)
+        for stage, s in fitted.stage_seconds.items():
+            seconds[stage] = seconds.get(stage, 0.0) + s
+        trained = len(pack(fitted.network))
+        attempts.append({"width": config.hidden_width, "prune": config.prune, "trained_bytes": trained})
+        if trained >= lo_bytes or attempt == RETRIES:
+            break
+        # The estimate was too high for this image: the untrimmed file is already below the
+        # tolerance band.  Plan again with the margin the shortfall asks for.
+        margin = PLAN_MARGIN + (lo_bytes / trained - 1) * 1.5
+        config = plan(base, bpp, w, h, c, exact=True, margin=margin)
+        _check_planned(ctx, config)
+    info: dict = {"mode": "target_bpp", "target_bpp": bpp, "max_bytes": max_bytes, "attempts": attempts}
     net = fitted.network
     trimmer = Trimmer(net)
     k = trimmer.smallest_k(_fits(max_bytes))
@@ -330,16 +345,13 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
         steps = max(1, int(config.qat_steps * TUNE_FRACTION))
         fine_tune(fitted.model, image, config, steps, ctx.dev, progress, stage="tune")
         seconds["tune"] = time.perf_counter() - t
-        from .quant import export_network
-
         trimmer = Trimmer(export_network(fitted.model, w, h))
         k2 = trimmer.smallest_k(_fits(max_bytes))
         if k2 is None:
             raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
         info["trimmed_after_tune"] = k2
         net = trimmer.network(k2)
-    size = len(pack(net))
-    info["within_tolerance"] = size >= (1 - TARGET_TOLERANCE) * bpp * w * h / 8
+    info["within_tolerance"] = len(pack(net)) >= lo_bytes
     return finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
 
 

@@ -56,3 +56,20 @@ def test_too_few_points_raise():
         bd_rate(ANCHOR, [(1.0, 30.0)])
     with pytest.raises(InputError, match="at least 2"):
         bd_psnr([(1.0, 30.0), (2.0, 29.0)], ANCHOR)  # the second point is dominated
+
+
+def test_rate_range_limits_the_test_curve():
+    from sirencodec.bench.bdrate import bd_psnr, bd_rate
+
+    anchor = [(0.25, 28.0), (0.5, 31.0), (1.0, 34.0), (2.0, 37.0), (4.0, 40.0)]
+    # The test curve needs 20 % fewer bits below 1 bpp and 20 % more above.
+    test = [(r * (0.8 if r < 1.0 else 1.2 if r > 1.0 else 1.0), p) for r, p in anchor]
+    low = bd_rate(anchor, test, rate_range=(0.2, 0.8))
+    high = bd_rate(anchor, test, rate_range=(1.3, 4.8))
+    assert low < -10 and high > 10
+    assert low < bd_rate(anchor, test) < high
+    # A range covering the whole curve changes nothing.
+    assert bd_rate(anchor, test, rate_range=(0.01, 100)) == pytest.approx(bd_rate(anchor, test))
+    assert bd_psnr(anchor, test, rate_range=(0.01, 100)) == pytest.approx(bd_psnr(anchor, test))
+    with pytest.raises(InputError):
+        bd_rate(anchor, test, rate_range=(1.0, 0.5))

@@ -163,3 +163,16 @@ def test_mode_selection():
     assert _rate_mode(3, None, None, "fast", {}) == "quality"  # a preset's training, rate control's network
     assert _rate_mode(None, 0.5, None, None, {"seed": 2}) == "target_bpp"
     assert _rate_mode(None, None, 31.0, None, {}) == "target_psnr"
+
+
+def test_target_bpp_trains_again_larger_when_the_plan_falls_short(monkeypatch):
+    # An estimator that overstates sizes 1.5x plans too small a network: the untrimmed
+    # file lands below the tolerance band, and the encoder retries with a larger one.
+    real = rc.estimate_bytes
+    monkeypatch.setattr(rc, "estimate_bytes", lambda *a: int(real(*a) * 1.5))
+    img = textured(64, 64)
+    result = rc.encode_target_bpp(img, 3.0, QUICK, "cpu")
+    attempts = result.report["rate_control"]["attempts"]
+    assert len(attempts) == 2 and attempts[1]["width"] > attempts[0]["width"]
+    assert attempts[0]["trained_bytes"] < 0.95 * 3.0 * 64 * 64 / 8
+    assert 0.95 * 3.0 * 64 * 64 / 8 <= len(result.data) <= 3.0 * 64 * 64 / 8

@@ -66,11 +66,15 @@ def _prepared(curve: Curve, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mean_difference(
-    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, axis: str
+    x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, axis: str,
+    limits: tuple[float, float] | None = None,
 ) -> float:
-    """Mean of (y_test - y_anchor) over the shared x interval, both y pchip-interpolated."""
+    """Mean of (y_test - y_anchor) over the shared x interval (within ``limits``, if given),
+    both y pchip-interpolated."""
     low = max(x_anchor.min(), x_test.min())
     high = min(x_anchor.max(), x_test.max())
+    if limits is not None:
+        low, high = max(low, limits[0]), min(high, limits[1])
     if not high > low:
         raise InputError(f"the two RD curves do not overlap in {axis}; BD metrics are undefined")
     anchor = PchipInterpolator(x_anchor, y_anchor).antiderivative()
@@ -79,16 +83,34 @@ def _mean_difference(
     return float(area / (high - low))
 
 
-def bd_rate(anchor: Curve, test: Curve) -> float:
-    """BD-rate of ``test`` relative to ``anchor`` in percent (negative: test saves bits)."""
+def bd_rate(anchor: Curve, test: Curve, rate_range: tuple[float, float] | None = None) -> float:
+    """BD-rate of ``test`` relative to ``anchor`` in percent (negative: test saves bits).
+
+    ``rate_range`` (lo, hi): only the part of the test curve between these rates counts —
+    the PSNR interval is cut to the test curve's PSNR at ``lo`` and ``hi`` (pchip of PSNR
+    over log-rate, never extrapolated)."""
     log_rate_a, psnr_a = _prepared(anchor, "anchor")
     log_rate_t, psnr_t = _prepared(test, "test")
-    mean_log_ratio = _mean_difference(psnr_a, log_rate_a, psnr_t, log_rate_t, "PSNR")
+    limits = None
+    if rate_range is not None:
+        lo, hi = np.clip(np.log10(_check_range(rate_range)), log_rate_t.min(), log_rate_t.max())
+        psnr_at = PchipInterpolator(log_rate_t, psnr_t)
+        limits = (float(psnr_at(lo)), float(psnr_at(hi)))
+    mean_log_ratio = _mean_difference(psnr_a, log_rate_a, psnr_t, log_rate_t, "PSNR", limits)
     return (10.0**mean_log_ratio - 1.0) * 100.0
 
 
-def bd_psnr(anchor: Curve, test: Curve) -> float:
-    """BD-PSNR of ``test`` relative to ``anchor`` in dB (positive: test is better)."""
+def bd_psnr(anchor: Curve, test: Curve, rate_range: tuple[float, float] | None = None) -> float:
+    """BD-PSNR of ``test`` relative to ``anchor`` in dB (positive: test is better), over
+    the shared rates (within ``rate_range``, if given)."""
     log_rate_a, psnr_a = _prepared(anchor, "anchor")
     log_rate_t, psnr_t = _prepared(test, "test")
-    return _mean_difference(log_rate_a, psnr_a, log_rate_t, psnr_t, "rate")
+    limits = None if rate_range is None else tuple(np.log10(_check_range(rate_range)))
+    return _mean_difference(log_rate_a, psnr_a, log_rate_t, psnr_t, "rate", limits)
+
+
+def _check_range(rate_range: tuple[float, float]) -> tuple[float, float]:
+    lo, hi = (float(v) for v in rate_range)
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise InputError(f"a BD rate range needs 0 < lo < hi, got {rate_range}")
+    return lo, hi

@@ -95,6 +95,8 @@ def _parse_anchor_sweeps(items: Sequence[str]) -> dict[str, list[Setting]]:
     help="Override an anchor's sweep: quality for jpeg/webp/avif, target bpp for jpeg2000. Repeatable.",
 )
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda", help="Encoder device.")
+@click.option("--bd-range", metavar="LO,HI",
+              help="BD metrics over sirencodec's curve between these rates only (bpp), e.g. 0.4,1.6.")
 @click.option("--no-plot", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
 def command(
     images: tuple[str, ...],
@@ -106,6 +108,7 @@ def command(
     experiment: str | None,
     anchor_sweeps: tuple[str, ...],
     device: str,
+    bd_range: str | None,
     no_plot: bool,
 ) -> None:
     """Encode IMAGES with every codec over a sweep; write results.csv, summary.json and
@@ -118,6 +121,7 @@ def command(
     """
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"unknown --device {device!r}; use auto, cpu or cuda")
+    rate_range = _parse_bd_range(bd_range)
     if settings is not None and experiment is not None:
         raise InputError("use either --settings or --experiment, not both")
     sweep = get_sweep(experiment.strip().lower() if experiment is not None else None, quick)
@@ -142,6 +146,7 @@ def command(
         meta={"sweep": sweep.name if settings is None else "custom", "preset": chosen_preset,
               "device": device, "codecs": [c.name for c in selected]},
         log=lambda line: click.echo(line, err=True),
+        bd_range=rate_range,
     )
     from .report import write_readme
 
@@ -151,6 +156,18 @@ def command(
     for image, info in result.summary["images"].items():
         for anchor, bd in info.get(f"bd_{SIREN}_vs", {}).items():
             click.echo(f"{image}: siren vs {anchor}: {_fmt_bd(bd)}")
+
+
+def _parse_bd_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--bd-range must be LO,HI in bpp (e.g. 0.4,1.6), got {text!r}") from None
+    if not 0 < lo < hi:
+        raise InputError(f"--bd-range needs 0 < LO < HI, got {text!r}")
+    return lo, hi
 
 
 def _fmt_bd(bd: dict[str, Any]) -> str:

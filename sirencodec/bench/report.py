@@ -46,8 +46,11 @@ def write_readme(outdir: Path, summary: dict[str, Any], argv: Sequence[str], des
         "measured on what that codec's decoder returns from the file. `results.csv` has one row",
         "per file; `summary.json` the Bjontegaard deltas; `rd_<image>.png` the curves.",
         f"BD method: {summary.get('method', '')}.",
-        "",
     ]
+    if summary.get("bd_range_bpp"):
+        lo, hi = summary["bd_range_bpp"]
+        lines.append(f"BD range: the {test} curve between {lo:g} and {hi:g} bpp only.")
+    lines.append("")
     for image, info in summary.get("images", {}).items():
         lines += [f"## {image} ({info['width']}x{info['height']})", "",
                   f"{test} points on the Pareto front:", "",

@@ -275,8 +275,11 @@ def _front_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
             for r in sorted(unique.values(), key=lambda r: r["bpp"])]
 
 
-def summarize(rows: Sequence[Row], test_codec: str = SIREN) -> dict[str, Any]:
-    """BD-rate and BD-PSNR of ``test_codec`` vs every other codec, per image and averaged.
+def summarize(
+    rows: Sequence[Row], test_codec: str = SIREN, bd_range: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """BD-rate and BD-PSNR of ``test_codec`` vs every other codec, per image and averaged;
+    over the test curve's part between the rates of ``bd_range`` (bpp), if given.
 
     A pair whose curves do not overlap (or have too few points) gets ``null`` values and a
     ``note`` with the reason.
@@ -300,7 +303,7 @@ def summarize(rows: Sequence[Row], test_codec: str = SIREN) -> dict[str, Any]:
             deltas = (("bd_rate_percent", "BD-rate", bd_rate), ("bd_psnr_db", "BD-PSNR", bd_psnr))
             for key, name, function in deltas:
                 try:
-                    entry[key] = function(curve, test)
+                    entry[key] = function(curve, test, bd_range)
                     collected.setdefault(anchor, {}).setdefault(key, []).append(entry[key])
                 except InputError as error:
                     entry[key] = None
@@ -343,6 +346,7 @@ def run_benchmark(
     style: PlotStyle = PlotStyle(),
     meta: Mapping[str, Any] | None = None,
     log: Log = print,
+    bd_range: tuple[float, float] | None = None,
 ) -> RunResult:
     """Run (or resume) a benchmark and write results.csv, summary.json and the plots.
 
@@ -378,7 +382,8 @@ def run_benchmark(
             result.computed += 1
             log(f"{prefix}: {_describe(row)}")
         result.rows.append(row)
-    result.summary = {**_json_safe(dict(meta or {})), **summarize(result.rows)}
+    result.summary = {**_json_safe(dict(meta or {})), "bd_range_bpp": list(bd_range) if bd_range else None,
+                      **summarize(result.rows, bd_range=bd_range)}
     with _atomic(out / SUMMARY_FILE, "w") as f:
         json.dump(_json_safe(result.summary), f, indent=2)
     if plot:

@@ -1,0 +1,60 @@
+"""BD-rate of one srnbench run's sirencodec curve against another's: a lever's before/after.
+
+    .venv/bin/python benchmarks/compare_runs.py BEFORE_DIR AFTER_DIR [--bd-range 0.4,1.6]
+
+Reads both runs' ``results.csv`` (real files, real decodes), takes the sirencodec points of
+each image present in both, and prints BD-rate and BD-PSNR of AFTER against BEFORE with the
+project's Bjontegaard code (``sirencodec.bench.bdrate``), per image and their mean.
+Negative BD-rate: AFTER needs fewer bytes for the same PSNR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sirencodec.bench.bdrate import bd_psnr, bd_rate
+from sirencodec.bench.run import read_results
+
+
+def curves(run: Path) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for row in read_results(run / "results.csv").values():
+        if row["codec"] == "siren":
+            out.setdefault(row["image"], []).append((float(row["bpp"]), float(row["psnr"])))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path)
+    parser.add_argument("after", type=Path)
+    parser.add_argument("--bd-range", metavar="LO,HI", help="only the AFTER curve between these bpp")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    rate_range = tuple(float(v) for v in args.bd_range.split(",")) if args.bd_range else None
+    before, after = curves(args.before), curves(args.after)
+    images = sorted(set(before) & set(after))
+    if not images:
+        print("compare_runs: error: no image has sirencodec points in both runs", file=sys.stderr)
+        return 2
+    result = {}
+    for image in images:
+        result[image] = {"bd_rate_percent": bd_rate(before[image], after[image], rate_range),
+                         "bd_psnr_db": bd_psnr(before[image], after[image], rate_range),
+                         "points": [len(before[image]), len(after[image])]}
+    mean = {k: sum(r[k] for r in result.values()) / len(result) for k in ("bd_rate_percent", "bd_psnr_db")}
+    if args.json:
+        print(json.dumps({"images": result, "mean": mean, "bd_range_bpp": rate_range}, indent=2))
+        return 0
+    for image, r in result.items():
+        print(f"{image}: BD-rate {r['bd_rate_percent']:+.1f} %, BD-PSNR {r['bd_psnr_db']:+.2f} dB "
+              f"({r['points'][0]} -> {r['points'][1]} points)")
+    print(f"mean: BD-rate {mean['bd_rate_percent']:+.1f} %, BD-PSNR {mean['bd_psnr_db']:+.2f} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
