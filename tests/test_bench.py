@@ -255,3 +255,30 @@ def test_cli_missing_cuda_fails_before_work(gray_png: Path, tmp_path: Path,
     assert main(argv) == 2
     assert "cuda" in _one_error_line(capsys).lower()
     assert not (tmp_path / "o").exists()
+
+
+def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    import importlib.util
+
+    from sirencodec.bench.run import write_results
+
+    spec = importlib.util.spec_from_file_location(
+        "compare_runs", Path(__file__).parent.parent / "benchmarks" / "compare_runs.py")
+    compare_runs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare_runs)
+
+    def run(name: str, rate_factor: float) -> Path:
+        rows = [{"image": "img", "codec": "siren", "setting": f"q{i}", "file": f"img/{i}.srn",
+                 "bytes": 100, "bpp": bpp * rate_factor, "psnr": psnr, "ssim": 0.9, "encode_s": 1.0,
+                 "decode_s": 0.1, "width": 8, "height": 8, "channels": 1}
+                for i, (bpp, psnr) in enumerate([(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)])]
+        rows.append({**rows[0], "codec": "jpeg", "file": "img/j.jpg"})  # other codecs are ignored
+        (tmp_path / name).mkdir()
+        write_results(tmp_path / name / "results.csv", rows)
+        return tmp_path / name
+
+    before, after = run("before", 1.0), run("after", 0.8)
+    assert compare_runs.main([str(before), str(after)]) == 0
+    out = capsys.readouterr().out
+    assert "img: BD-rate -20.0 %" in out and "mean: BD-rate -20.0 %" in out
+    assert compare_runs.main([str(before), str(tmp_path)]) == 2  # no common image
