@@ -198,8 +198,9 @@ def _preset_names():
 @click.option("--target-psnr", type=click.FloatRange(0, min_open=True), metavar="DB",
               help="Smallest file found that decodes to at least DB dB PSNR (several training runs).")
 @click.option("--preset", type=click.Choice(_preset_names()),
-              help="Fixed settings instead of rate control (default: the 'default' preset's training "
-                   "settings with the network of --quality); the options below override single fields.")
+              help="Settings to start from: its training always, its fixed network unless --quality or "
+                   "--target-* is given. Without --preset and network options, srnenc runs --quality 5 "
+                   "with the 'default' preset's training. The options below override single fields.")
 @click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits).")
 @click.option("--first-bits", type=click.IntRange(2, 16), help="Bits of the first layer's weights.")
 @click.option("--last-bits", type=click.IntRange(2, 16), help="Bits of the output layer's weights.")

@@ -98,10 +98,15 @@ def fit_network(
     every = config.range_update_every
 
     def refresh(t: int) -> None:
-        if t > 0 and t % every == 0:  # t = 0: enable_quantization just set them
+        # t = 0: enable_quantization just set them.  With a rate penalty the ranges (and so
+        # the steps) stay fixed: shrinking weights must concentrate the integers, not the range.
+        if t > 0 and t % every == 0 and not config.qat_rate_weight:
             model.update_ranges()
 
+    if config.qat_rate_weight:
+        trainer.penalty = lambda: config.qat_rate_weight * rate_proxy(model)
     trainer.run("qat", config.qat_steps, config.qat_lr, before_step=refresh)
+    trainer.penalty = None
 
     network = export_network(model, width, height)
     network.validate()
@@ -147,6 +152,18 @@ def fine_tune(
 
     trainer.run(stage, steps, config.qat_lr, before_step=refresh)
     return trainer.psnr[stage]
+
+
+def rate_proxy(model: Siren) -> torch.Tensor:
+    """Mean distance of the kept hidden-layer weights from zero, in quantization steps: a
+    differentiable stand-in for their coded size (a peaked integer distribution codes in
+    fewer bits under the Laplace/Gaussian models)."""
+    total = 0.0
+    for i in range(1, model.num_layers - 1):
+        scale, _ = model.quant_params(i)
+        mask = model.mask(i)
+        total = total + (model.masked_weight(i).abs().sum() / scale) / mask.sum().clamp(min=1)
+    return total / max(1, model.num_layers - 2)
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:
@@ -218,6 +235,7 @@ class _Trainer:
         self.seconds: dict[str, float] = {}
         self.final_lr: dict[str, float] = {}
         self.psnr: dict[str, float] = {}
+        self.penalty: Callable[[], torch.Tensor] | None = None  # added to the loss (not to the PSNR)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """([B, 2], [B, C]): the whole image, or B = batch_pixels random pixels."""
@@ -265,7 +283,7 @@ class _Trainer:
             coords, target = self.batch()
             loss = mse_loss(model(coords), target)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss + self.penalty() if self.penalty is not None else loss).backward()
             optimizer.step()
             model.apply_masks_()
             psnr = None
