@@ -95,17 +95,7 @@ def fit_network(
     model.enable_quantization(
         layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers), layer_bias_bits(config, num_layers)
     )
-    every = config.range_update_every
-
-    def refresh(t: int) -> None:
-        # t = 0: enable_quantization just set them.  With a rate penalty the ranges (and so
-        # the steps) stay fixed: shrinking weights must concentrate the integers, not the range.
-        if t > 0 and t % every == 0 and not config.qat_rate_weight:
-            model.update_ranges()
-
-    if config.qat_rate_weight:
-        trainer.penalty = lambda: config.qat_rate_weight * rate_proxy(model)
-    trainer.run("qat", config.qat_steps, config.qat_lr, before_step=refresh)
+    trainer.run("qat", config.qat_steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
     trainer.penalty = None
 
     network = export_network(model, width, height)
@@ -143,15 +133,25 @@ def fine_tune(
     target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)
     batch_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     trainer = _Trainer(model, coords, target, config, batch_gen, progress)
-    every = config.range_update_every
     model.update_ranges()
+    trainer.run(stage, steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
+    return trainer.psnr[stage]
+
+
+def _qat_hooks(trainer: "_Trainer", config: FitConfig) -> Callable[[int], None]:
+    """Set up a quantization-aware stage: the rate penalty (if configured) on ``trainer``,
+    and the range refresh to call before each step (ranges must be fresh at step 0)."""
+    model, every = trainer.model, config.range_update_every
+    if config.qat_rate_weight:
+        trainer.penalty = lambda: config.qat_rate_weight * rate_proxy(model)
 
     def refresh(t: int) -> None:
-        if t > 0 and t % every == 0:
+        # With a rate penalty the ranges (and so the steps) stay fixed: shrinking weights
+        # must concentrate the integers, not shrink the range.
+        if t > 0 and t % every == 0 and not config.qat_rate_weight:
             model.update_ranges()
 
-    trainer.run(stage, steps, config.qat_lr, before_step=refresh)
-    return trainer.psnr[stage]
+    return refresh
 
 
 def rate_proxy(model: Siren) -> torch.Tensor:
