@@ -84,7 +84,6 @@ class FitConfig:
     bias_bits: int | None = 10  # hidden layers; None: store as bias_dtype
     first_bias_bits: int | None = 14  # first layer; None: store as first_bias_dtype
     range_update_every: int = 1  # QAT: refresh scale / zero point every k steps
-    qat_rate_weight: float = 0.0  # QAT: weight of fit.rate_proxy in the loss; > 0 freezes the ranges
     batch_pixels: int = 8192  # full batch up to this many pixels, random mini-batches above
     max_restarts: int = 3  # per stage, each halving the stage's learning rate
     seed: int = 0

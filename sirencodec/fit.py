@@ -96,7 +96,6 @@ def fit_network(
         layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers), layer_bias_bits(config, num_layers)
     )
     trainer.run("qat", config.qat_steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
-    trainer.penalty = None
 
     network = export_network(model, width, height)
     network.validate()
@@ -139,31 +138,15 @@ def fine_tune(
 
 
 def _qat_hooks(trainer: "_Trainer", config: FitConfig) -> Callable[[int], None]:
-    """Set up a quantization-aware stage: the rate penalty (if configured) on ``trainer``,
-    and the range refresh to call before each step (ranges must be fresh at step 0)."""
+    """The range refresh to call before each step of a quantization-aware stage (ranges
+    must be fresh at step 0)."""
     model, every = trainer.model, config.range_update_every
-    if config.qat_rate_weight:
-        trainer.penalty = lambda: config.qat_rate_weight * rate_proxy(model)
 
     def refresh(t: int) -> None:
-        # With a rate penalty the ranges (and so the steps) stay fixed: shrinking weights
-        # must concentrate the integers, not shrink the range.
-        if t > 0 and t % every == 0 and not config.qat_rate_weight:
+        if t > 0 and t % every == 0:
             model.update_ranges()
 
     return refresh
-
-
-def rate_proxy(model: Siren) -> torch.Tensor:
-    """Mean distance of the kept hidden-layer weights from zero, in quantization steps: a
-    differentiable stand-in for their coded size (a peaked integer distribution codes in
-    fewer bits under the Laplace/Gaussian models)."""
-    total = 0.0
-    for i in range(1, model.num_layers - 1):
-        scale, _ = model.quant_params(i)
-        mask = model.mask(i)
-        total = total + (model.masked_weight(i).abs().sum() / scale) / mask.sum().clamp(min=1)
-    return total / max(1, model.num_layers - 2)
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:
@@ -235,7 +218,6 @@ class _Trainer:
         self.seconds: dict[str, float] = {}
         self.final_lr: dict[str, float] = {}
         self.psnr: dict[str, float] = {}
-        self.penalty: Callable[[], torch.Tensor] | None = None  # added to the loss (not to the PSNR)
 
     def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """([B, 2], [B, C]): the whole image, or B = batch_pixels random pixels."""
@@ -283,7 +265,7 @@ class _Trainer:
             coords, target = self.batch()
             loss = mse_loss(model(coords), target)
             optimizer.zero_grad(set_to_none=True)
-            (loss + self.penalty() if self.penalty is not None else loss).backward()
+            loss.backward()
             optimizer.step()
             model.apply_masks_()
             psnr = None

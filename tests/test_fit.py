@@ -200,12 +200,3 @@ def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
     res = fit_network(_image(), config, CPU)
     assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
 
-
-def test_rate_penalty_concentrates_the_integers():
-    def spread(weight: float) -> float:
-        config = dataclasses.replace(CONFIG, qat_steps=40, qat_rate_weight=weight)
-        net = fit_network(_image(), config, CPU).network
-        hidden = [ly.weight for ly in net.layers[1:-1]]
-        return float(np.mean(np.concatenate([np.abs(t.q[t.mask] - t.zero_point) for t in hidden])))
-
-    assert spread(1e-2) < 0.8 * spread(0.0)
