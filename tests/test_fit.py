@@ -199,4 +199,3 @@ def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
     config = dataclasses.replace(TEST, fit_steps=3 * fit_module.PSNR_EVERY)
     res = fit_network(_image(), config, CPU)
     assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
-
