@@ -71,8 +71,7 @@ def fit_network(
     height, width = pixels.shape[:2]
     device = torch.device(device)
 
-    coords = torch.from_numpy(grid.coordinates(height, width)).to(device)  # [H*W, 2]
-    target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)  # [H*W, C]
+    coords, target = _training_tensors(pixels, channels, device)
     omega0_first = config.omega0 if config.omega0_first is None else config.omega0_first
     # Initialise on the CPU from a seeded generator: the same seed gives the same start on any device.
     init_gen = torch.Generator().manual_seed(config.seed)
@@ -126,10 +125,8 @@ def fine_tune(
     if not model.quantized:
         raise ValueError("fine_tune needs a quantized model (the output of fit_network)")
     pixels, channels = _check_image(image)
-    height, width = pixels.shape[:2]
     device = torch.device(device)
-    coords = torch.from_numpy(grid.coordinates(height, width)).to(device)
-    target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)
+    coords, target = _training_tensors(pixels, channels, device)
     batch_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
     trainer = _Trainer(model, coords, target, config, batch_gen, progress)
     model.update_ranges()
@@ -298,6 +295,14 @@ class _Trainer:
         if not math.isfinite(mse):
             return float("nan")
         return psnr_from_mse(mse)
+
+
+def _training_tensors(pixels: np.ndarray, channels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(coordinates [H*W, 2], targets in [-1, 1] [H*W, C]) of an image, on ``device``."""
+    height, width = pixels.shape[:2]
+    coords = torch.from_numpy(grid.coordinates(height, width)).to(device)
+    target = torch.from_numpy(from_uint8(pixels).reshape(height * width, channels)).to(device)
+    return coords, target
 
 
 def _check_image(image: np.ndarray) -> tuple[np.ndarray, int]:

@@ -351,8 +351,9 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
             raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
         info["trimmed_after_tune"] = k2
         net = trimmer.network(k2)
-    info["within_tolerance"] = len(pack(net)) >= lo_bytes
-    return finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
+    result = finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
+    info["within_tolerance"] = result.report["bytes"] >= lo_bytes  # the file finish() wrote
+    return result
 
 
 def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, device: str = "auto",

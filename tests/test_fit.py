@@ -125,16 +125,21 @@ def test_minibatch_rgb_and_progress():
     assert all(np.array_equal(a.weight.q, b.weight.q) for a, b in pairs)
 
 
-def test_divergence_restarts_stage_at_half_rate(monkeypatch):
+def _spoil_loss(monkeypatch, call: int, factor: float) -> None:
+    """Multiply the training loss by ``factor`` at the ``call``-th loss evaluation only."""
     real = fit_module.mse_loss
     state = {"calls": 0}
 
-    def flaky(pred, target):
+    def spoiled(pred, target):
         state["calls"] += 1
         loss = real(pred, target)
-        return loss * float("nan") if state["calls"] == TEST.fit_steps + 3 else loss  # prune stage, step 3
+        return loss * factor if state["calls"] == call else loss
 
-    monkeypatch.setattr(fit_module, "mse_loss", flaky)
+    monkeypatch.setattr(fit_module, "mse_loss", spoiled)
+
+
+def test_divergence_restarts_stage_at_half_rate(monkeypatch):
+    _spoil_loss(monkeypatch, TEST.fit_steps + 3, float("nan"))  # prune stage, step 3
     res = fit_network(_image(), TEST, CPU)
     assert res.restarts == 1
     assert res.stage_lr["fit"] == TEST.lr
@@ -187,15 +192,7 @@ def test_presets_are_valid():
 
 def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
     # A loss that jumps to 100x (20 dB) its earlier value without becoming NaN is a collapse.
-    real = fit_module.mse_loss
-    state = {"calls": 0}
-
-    def collapsing(pred, target):
-        state["calls"] += 1
-        loss = real(pred, target)
-        return loss * 100.0 if state["calls"] == 2 * fit_module.PSNR_EVERY else loss
-
-    monkeypatch.setattr(fit_module, "mse_loss", collapsing)
+    _spoil_loss(monkeypatch, 2 * fit_module.PSNR_EVERY, 100.0)
     config = dataclasses.replace(TEST, fit_steps=3 * fit_module.PSNR_EVERY)
     res = fit_network(_image(), config, CPU)
     assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
