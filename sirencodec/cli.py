@@ -178,7 +178,7 @@ _FIT_OPTIONS = {  # CLI option -> FitConfig field
     "qat_steps": "qat_steps", "lr": "lr", "qat_lr": "qat_lr", "omega0": "omega0", "agp_t0": "agp_t0",
     "agp_n": "agp_n", "agp_dt": "agp_dt", "range_update_every": "range_update_every",
     "bias_dtype": "bias_dtype", "bias_bits": "bias_bits", "first_bias_bits": "first_bias_bits",
-    "batch_pixels": "batch_pixels", "seed": "seed",
+    "batch_pixels": "batch_pixels", "seed": "seed", "bit_allocation": "allocate_bits",
 }
 
 
@@ -201,7 +201,9 @@ def _preset_names():
               help="Settings to start from: its training always, its fixed network unless --quality or "
                    "--target-* is given. Without --preset and network options, srnenc runs --quality 5 "
                    "with the 'default' preset's training. The options below override single fields.")
-@click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits).")
+@click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits); with bit allocation, the precision the layers' steps are balanced around.")
+@click.option("--bit-allocation/--no-bit-allocation", default=None,
+              help="Move precision between layers by their measured sensitivity, at equal estimated distortion (default: on; off keeps every layer at its --bits).")
 @click.option("--first-bits", type=click.IntRange(2, 16), help="Bits of the first layer's weights.")
 @click.option("--last-bits", type=click.IntRange(2, 16), help="Bits of the output layer's weights.")
 @click.option("--prune", type=click.FloatRange(0.0, 0.95), help="Fraction of all weights pruned (AGP).")

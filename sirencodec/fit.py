@@ -94,6 +94,8 @@ def fit_network(
     model.enable_quantization(
         layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers), layer_bias_bits(config, num_layers)
     )
+    if config.allocate_bits:
+        allocate_steps(model, coords, target, config.seed)
     trainer.run("qat", config.qat_steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
 
     network = export_network(model, width, height)
@@ -144,6 +146,52 @@ def _qat_hooks(trainer: "_Trainer", config: FitConfig) -> Callable[[int], None]:
             model.update_ranges()
 
     return refresh
+
+
+ALLOC_DRAWS = 4  # noise draws per layer when measuring its sensitivity
+ALLOC_PIXELS = 1 << 16  # pixels the sensitivity is measured on (an evenly spaced subset)
+ALLOC_RATIO = 4.0  # a layer's step moves at most this factor from the uniform allocation's
+
+
+@torch.no_grad()
+def allocate_steps(model: Siren, coords: torch.Tensor, target: torch.Tensor, seed: int) -> list[float]:
+    """Move precision between layers at equal estimated distortion; fixes ``model``'s steps.
+
+    The quantized ``model`` starts from the uniform allocation: every layer's step is its
+    min/max range over ``2**bits - 1``.  A weight quantized with step S adds noise of
+    variance S**2 / 12; layer i's sensitivity ``a_i`` is the increase of the image MSE per
+    unit S**2 when noise of that size is added to its N_i kept weights (measured:
+    ``ALLOC_DRAWS`` seeded draws of uniform noise, each with its negation so that the
+    first-order change of the MSE cancels and only the noise's own cost remains).  With D = sum a_i S_i**2 and a coded
+    rate of about sum N_i (h_i - log2 S_i) bits, the steps that spend the fewest bits for
+    the uniform allocation's D satisfy S_i**2 proportional to N_i / a_i (the layers that
+    matter least per weight get the coarsest steps).  The bit widths then follow from
+    the ranges (``Siren.set_steps``).  Returns the steps."""
+    n = model.num_layers
+    step = max(1, coords.shape[0] // ALLOC_PIXELS)
+    xs, ys = coords[::step], target[::step]
+    weights = [model.effective_weight(i) for i in range(n)]
+    biases = [model.effective_bias(i) for i in range(n)]
+    base = float(mse_loss(model.forward_with(weights, biases, xs), ys))
+    gen = torch.Generator().manual_seed(seed + 2)
+    old = [float(model.q_scale[i]) for i in range(n)]
+    kept = [int(model.mask(i).sum()) for i in range(n)]
+    sens = []
+    for i in range(n):
+        rise = 0.0
+        for _ in range(ALLOC_DRAWS):
+            noise = (torch.rand(weights[i].shape, generator=gen) - 0.5).to(xs.device) * old[i] * model.mask(i)
+            for sign in (1.0, -1.0):  # antithetic pair: the first-order change cancels exactly
+                trial = list(weights)
+                trial[i] = weights[i] + sign * noise
+                rise += 0.5 * (float(mse_loss(model.forward_with(trial, biases, xs), ys)) - base)
+        sens.append(max(rise / ALLOC_DRAWS, 1e-30) / old[i] ** 2)
+    budget = sum(a * s * s for a, s in zip(sens, old))  # D of the uniform allocation
+    raw = [math.sqrt(max(k, 1) / a) for k, a in zip(kept, sens)]
+    norm = math.sqrt(budget / sum(a * r * r for a, r in zip(sens, raw)))
+    steps = [min(max(r * norm, s / ALLOC_RATIO), s * ALLOC_RATIO) for r, s in zip(raw, old)]
+    model.set_steps(steps)
+    return steps
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:

@@ -21,7 +21,7 @@ from torch import nn
 
 from .config import DEFAULT_OMEGA0
 from .network import BIAS_DTYPES, layer_shapes
-from .quant import fake_quantize, quant_range, round_float16
+from .quant import fake_quantize, quant_range, round_float16, step_range
 
 
 class Siren(nn.Module):
@@ -69,6 +69,9 @@ class Siren(nn.Module):
         self.bits: list[int] = []
         self.bias_dtypes: list[str] = ["float32"] * self.num_layers
         self.bias_bits: list[int | None] = [None] * self.num_layers
+        # Per-layer quantization step (scale) fixed by the encoder's bit allocation; None:
+        # the scale follows the min/max range at ``bits`` (see ``update_ranges``).
+        self.steps: list[float | None] = [None] * self.num_layers
 
     # --- masks ---------------------------------------------------------------------------
     def mask(self, i: int) -> torch.Tensor:
@@ -108,6 +111,14 @@ class Siren(nn.Module):
         self.bias_dtypes = dtypes
         self.bias_bits = b_bits
         self.quantized = True
+        self.steps = [None] * self.num_layers
+        self.update_ranges()
+
+    def set_steps(self, steps: Sequence[float | None]) -> None:
+        """Fix each layer's quantization step (None: back to min/max at its bit width)."""
+        if not self.quantized or len(steps) != self.num_layers:
+            raise ValueError(f"need a quantized model and {self.num_layers} steps")
+        self.steps = [None if s is None else float(s) for s in steps]
         self.update_ranges()
 
     @torch.no_grad()
@@ -115,7 +126,10 @@ class Siren(nn.Module):
         """Recompute every layer's (scale, zero point) from its current kept weights (and
         those of its bias, if quantized)."""
         for i in range(self.num_layers):
-            scale, zero_point = quant_range(self.weights[i], self.mask(i), self.bits[i])
+            if self.steps[i] is None:
+                scale, zero_point = quant_range(self.weights[i], self.mask(i), self.bits[i])
+            else:  # a fixed step: the bit width follows the range instead
+                scale, zero_point, self.bits[i] = step_range(self.weights[i], self.mask(i), self.steps[i])
             self.q_scale[i] = scale  # float32 buffer: scale is float32-representable, stored exactly
             self.q_zero[i] = zero_point
             if self.bias_bits[i] is not None:
@@ -152,10 +166,19 @@ class Siren(nn.Module):
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """Network output float32 [P, C] for coordinates float32 [P, 2]."""
+        n = self.num_layers
+        return self.forward_with([self.effective_weight(i) for i in range(n)],
+                                 [self.effective_bias(i) for i in range(n)], coords)
+
+    def forward_with(self, weights: Sequence[torch.Tensor], biases: Sequence[torch.Tensor],
+                     coords: torch.Tensor) -> torch.Tensor:
+        """The network's math with the given per-layer weights and biases (no masking or
+        quantization applied here): what ``forward`` runs, and what the bit allocation uses
+        to try perturbed weights."""
         h = coords
         last = self.num_layers - 1
         for i in range(self.num_layers):
-            w, b = self.effective_weight(i), self.effective_bias(i)
+            w, b = weights[i], biases[i]
             if i < last:
                 # omega0 * (h W^T + b) with the scaling folded into addmm (alpha, beta): the
                 # same math, one elementwise pass over [P, out] fewer forward and backward.

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .config import MAX_BITS, MIN_BITS
 from .network import QuantizedLayer, QuantizedNetwork, QuantizedTensor
 
 if TYPE_CHECKING:  # only for annotations: model imports this module
@@ -44,6 +45,26 @@ def quant_range(weight: torch.Tensor, mask: torch.Tensor, bits: int) -> tuple[fl
         scale = float(np.float32(1.0 / levels))
     zero_point = int(np.clip(np.round(-a / scale), 0, levels))
     return scale, zero_point
+
+
+def step_range(weight: torch.Tensor, mask: torch.Tensor, step: float, max_bits: int = MAX_BITS) -> tuple[float, int, int]:
+    """Scale, zero point and bit width for the kept entries of ``weight`` at a given step.
+
+    The step is the scale (as float32); the bit width is the smallest (at least MIN_BITS,
+    at most ``max_bits``) whose levels cover the range widened to contain 0.  Returns
+    (S, Z, bits)."""
+    scale = float(np.float32(step))
+    kept = weight.detach()[mask]
+    a = min(float(kept.min()), 0.0) if kept.numel() else 0.0
+    b = max(float(kept.max()), 0.0) if kept.numel() else 0.0
+    if not (np.isfinite(b - a) and scale > 0.0):
+        return float(np.float32(1.0 / ((1 << max_bits) - 1))), 0, max_bits  # diverged: placeholder
+    lo, hi = int(np.round(a / scale)), int(np.round(b / scale))
+    bits = max(MIN_BITS, int(hi - lo).bit_length())  # hi - lo + 1 levels
+    if bits > max_bits:  # range too wide for the step: fall back to min/max at max_bits
+        scale, zero_point = quant_range(weight, mask, max_bits)
+        return scale, zero_point, max_bits
+    return scale, -lo, bits
 
 
 def quantize(weight: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int) -> torch.Tensor:

@@ -69,6 +69,10 @@ TUNE_FRACTION = 0.5  # fine-tune after trimming: this share of the config's QAT 
 # Coded bits of an n-bit hidden-layer weight after QAT, as a fraction of its 2**n levels
 # the weights occupy: srninfo shows 7.4-7.6 bits per kept 8-bit weight (2**7.5 / 2**8 ~ 0.7).
 LEVELS_USED = 0.7
+# With bit allocation (FitConfig.allocate_bits) the same network codes ~0.3-0.4 bits per
+# weight fewer (quality 5's (44, 4) on cameraman: 6,559 bytes instead of 6,859; measured by
+# benchmarks/probe.py), i.e. about 2**-0.35 of those levels.
+ALLOCATED_LEVELS_USED = 0.55
 
 
 # --- planning ---------------------------------------------------------------------------
@@ -96,7 +100,8 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) ->
         mask[rng.choice(size, n_pruned, replace=False)] = False
         levels = 1 << b
         hidden = 0 < i < len(shapes) - 1
-        used = max(2, int(levels * LEVELS_USED)) if hidden else levels
+        share = ALLOCATED_LEVELS_USED if config.allocate_bits else LEVELS_USED
+        used = max(2, int(levels * share)) if hidden else levels
         q = rng.integers(0, used, size).astype(np.int32)
         q = np.where(mask, q, 0).reshape(out, inp)
         tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / levels, zero_point=0)
@@ -160,7 +165,10 @@ def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, ex
 
 class Trimmer:
     """Prunes the ``k`` hidden-layer weights nearest zero (fewest quantization steps
-    from it) of a quantized network; ``k = 0`` is the network itself."""
+    from it) of a quantized network; ``k = 0`` is the network itself.  Counting in steps
+    rather than values is right across layers with allocated steps: a layer's step squared
+    is inversely proportional to its per-weight sensitivity, so k steps cost the same MSE
+    in any layer."""
 
     def __init__(self, net: QuantizedNetwork):
         self.net = net

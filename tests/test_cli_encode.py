@@ -175,3 +175,16 @@ def test_stdin_to_stdout(tmp_path):
     data = r.stdout_bytes
     assert data[:3] == b"SRN"
     assert json.loads(r.stderr)["bytes"] == len(data)
+
+
+def test_bit_allocation_switch_reaches_the_encoder(tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(12, 16, 1)).save(src)
+    for flag, expected in (("--bit-allocation", True), ("--no-bit-allocation", False)):
+        out = tmp_path / f"{expected}.srn"
+        r = run(srnenc, [src, "-o", out, "--preset", "test", "--width", "10", "--depth", "3", flag, "--json"])
+        assert r.exit_code == 0, r.output
+        report = json.loads(r.output)
+        assert report["config"]["allocate_bits"] is expected
+        bits = {ly["bits"] for ly in report["layers"]}
+        assert (len(bits) > 1) is expected, bits  # allocation moved precision; off keeps --bits

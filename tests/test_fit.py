@@ -9,6 +9,8 @@ from sirencodec.config import PRESETS, FitConfig
 from sirencodec.errors import InputError
 from sirencodec.fit import FitResult, fit_network, layer_bits
 from sirencodec.grid import coordinates
+from sirencodec.model import Siren
+from sirencodec.quant import step_range as quant_range_at_step
 from sirencodec.network import to_uint8
 from sirencodec.prune import layer_targets
 
@@ -196,3 +198,52 @@ def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
     config = dataclasses.replace(TEST, fit_steps=3 * fit_module.PSNR_EVERY)
     res = fit_network(_image(), config, CPU)
     assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
+
+
+def test_step_range_covers_the_range_with_the_fewest_bits():
+    w = torch.tensor([[-0.30, 0.05], [0.50, 0.0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    scale, zero, bits = quant_range_at_step(w, mask, 0.01)
+    assert scale == pytest.approx(0.01) and float(np.float32(scale)) == scale
+    # -0.30 .. 0.50 is 80 steps: 81 levels need 7 bits; Z puts -0.30 at level 0.
+    assert (bits, zero) == (7, 30)
+    q = torch.clamp(torch.round(w / scale) + zero, 0, (1 << bits) - 1)
+    assert float(((q - zero) * scale - w)[mask].abs().max()) <= scale / 2 + 1e-7
+    assert quant_range_at_step(w, mask, 0.5)[2] == 2  # never below MIN_BITS
+    # A step too fine for 16 bits falls back to the min/max range at 16 bits.
+    assert quant_range_at_step(w, mask, 1e-7)[2] == 16
+
+
+def test_bit_allocation_gives_insensitive_layers_coarse_steps():
+    torch.manual_seed(0)
+    model = Siren(6, 1, 1, generator=torch.Generator().manual_seed(0))
+    model.enable_quantization([8, 8, 8])
+    coords = torch.from_numpy(coordinates(8, 8))
+    target = torch.zeros(64, 1)
+    with torch.no_grad():
+        model.weights[2].zero_()  # the output ignores layers 0 and 1 entirely
+        model.weights[2][0, 0] = 0.5
+    keep = torch.ones(6, 6, dtype=torch.bool)
+    keep[0] = False  # ... except through hidden unit 0, whose inputs are all pruned
+    model.set_mask(1, keep)
+    model.update_ranges()
+    old = [float(s) for s in model.q_scale]
+    steps = fit_module.allocate_steps(model, coords, target, seed=0)
+    ratio = fit_module.ALLOC_RATIO
+    assert steps[0] == pytest.approx(old[0] * ratio) and steps[1] == pytest.approx(old[1] * ratio)
+    assert steps[2] < old[2]  # the only layer that matters gets finer than the uniform allocation
+    assert model.steps == steps and [float(s) for s in model.q_scale] == pytest.approx(steps)
+
+
+def test_bit_allocation_result_is_exact_and_moves_bits():
+    config = dataclasses.replace(PRESETS["test"], allocate_bits=True, hidden_width=10, hidden_layers=3)
+    img = _image(16, 16)
+    res = fit_network(img, config, torch.device("cpu"))
+    net = res.network
+    net.validate()
+    bits = [layer.weight.bits for layer in net.layers]
+    assert len(set(bits)) > 1, bits  # precision moved between layers
+    dense = net.forward(coordinates(16, 16))
+    with torch.no_grad():
+        model_out = res.model(torch.from_numpy(coordinates(16, 16))).numpy()
+    assert np.array_equal(to_uint8(dense), to_uint8(model_out))
