@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from sirencodec import metrics
@@ -257,15 +259,20 @@ def test_cli_missing_cuda_fails_before_work(gray_png: Path, tmp_path: Path,
     assert not (tmp_path / "o").exists()
 
 
-def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def _benchmark_script(name: str):
+    """A script of benchmarks/ loaded as a module."""
     import importlib.util
 
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent.parent / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     from sirencodec.bench.run import write_results
 
-    spec = importlib.util.spec_from_file_location(
-        "compare_runs", Path(__file__).parent.parent / "benchmarks" / "compare_runs.py")
-    compare_runs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(compare_runs)
+    compare_runs = _benchmark_script("compare_runs")
 
     def run(name: str, rate_factor: float) -> Path:
         rows = [{"image": "img", "codec": "siren", "setting": f"q{i}", "file": f"img/{i}.srn",
@@ -282,3 +289,33 @@ def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "img: BD-rate -20.0 %" in out and "mean: BD-rate -20.0 %" in out
     assert compare_runs.main([str(before), str(tmp_path)]) == 2  # no common image
+
+
+def test_probe_reports_the_real_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.bitstream import pack
+    from sirencodec.config import PRESETS
+    from sirencodec.fit import fit_network
+
+    probe = _benchmark_script("probe")
+    img = (np.indices((12, 16)).sum(axis=0) * 9 % 256).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "p.png")
+    assert probe.main([str(tmp_path / "p.png"), "bits=5", "prune=0.0", "--preset", "test"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    config = dataclasses.replace(PRESETS["test"], bits=5, prune=0.0)
+    size = len(pack(fit_network(img, config, torch.device("cpu")).network))
+    assert line["bytes"] == size and line["bpp"] == round(8 * size / img.size, 4)
+    assert set(line["stage_psnr"]) == {"fit", "prune", "qat"}
+    with pytest.raises(SystemExit):
+        probe.override(PRESETS["test"], ["no_such_field=1"])
+    assert probe.override(PRESETS["test"], ["layer_prune=0.1:0.2", "first_bits=None"]).layer_prune == (0.1, 0.2)
+
+
+@pytest.mark.parametrize("arch, extra", [("siren", ["--pe", "2"]), ("finer", ["--first-bias", "1"]),
+                                         ("grid", ["--grid", "2x4"])])
+def test_float_probe_runs_every_architecture(tmp_path: Path, capsys: pytest.CaptureFixture[str], arch, extra):
+    probe = _benchmark_script("float_probe")
+    img = (np.indices((8, 8)).sum(axis=0) * 15 % 256).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "f.png")
+    assert probe.main([str(tmp_path / "f.png"), arch, "6", "3", "--steps", "8", *extra]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" psnr ") == 4 + (5 if arch == "grid" else 0)
