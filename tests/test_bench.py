@@ -319,3 +319,18 @@ def test_float_probe_runs_every_architecture(tmp_path: Path, capsys: pytest.Capt
     assert probe.main([str(tmp_path / "f.png"), arch, "6", "3", "--steps", "8", *extra]) == 0
     out = capsys.readouterr().out
     assert out.count(" psnr ") == 4 + (5 if arch == "grid" else 0)
+
+
+def test_allocation_probe_estimates_savings(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    probe = _benchmark_script("allocation_probe")
+    img = (np.indices((8, 8)).sum(axis=0) * 15 % 256).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    tiny = ["hidden_width=6", "hidden_layers=2", "fit_steps=6", "prune_steps=8", "qat_steps=4"]
+    assert probe.main([str(tmp_path / "a.png"), *tiny]) == 0
+    out = capsys.readouterr().out
+    assert out.count("kept,") == 4 and "per row" in out
+    # The high-rate model: steps already at S^2 ~ N / a save nothing; others save bits.
+    kept, sens = np.array([10.0, 40.0]), np.array([2.0, 1.0])
+    optimal = np.sqrt(kept / sens)
+    assert probe.saving_bits(kept, sens, optimal) == pytest.approx(0.0, abs=1e-9)
+    assert probe.saving_bits(kept, sens, np.array([1.0, 1.0])) > 0
