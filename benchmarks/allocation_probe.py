@@ -4,8 +4,7 @@
 
 Trains ``fit_network`` (default preset with the given overrides, as ``probe.py``) and, on
 the final quantized network, measures the MSE sensitivity of every layer and of every row
-(one hidden unit's incoming weights) the way ``fit.allocate_steps`` does: antithetic pairs
-of uniform noise of one quantization step.  Prints per layer: kept weights, bit width,
+(one hidden unit's incoming weights) with the encoder's own ``fit.SensitivityProbe``.  Prints per layer: kept weights, bit width,
 step, sensitivity per weight; then the high-rate estimate of the bits that re-allocating
 steps would save at equal estimated distortion, per layer (what the encoder already did,
 so ~0) and per row (what a format with one step per row could add, before the cost of
@@ -21,18 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sirencodec.config import PRESETS
-from sirencodec.fit import ALLOC_DRAWS, ALLOC_PIXELS, _training_tensors, fit_network, mse_loss
+from sirencodec.fit import SensitivityProbe, _training_tensors, balanced_steps, fit_network
 from sirencodec.imageio import load_image
 
 
 def saving_bits(kept: np.ndarray, sens: np.ndarray, steps: np.ndarray) -> float:
-    """Bits saved by moving ``steps`` to S^2 ~ N / a at the same sum a S^2 (high-rate model)."""
-    sens = np.maximum(sens, 1e-30)
-    budget = float((sens * steps**2).sum())
-    raw = np.sqrt(np.maximum(kept, 1) / sens)
-    new = raw * math.sqrt(budget / float((sens * raw**2).sum()))
-    return float((kept * np.log2(new / steps)).sum())
+    """Bits saved by moving ``steps`` to ``fit.balanced_steps`` (high-rate model)."""
+    balanced = np.array(balanced_steps(kept, np.maximum(sens, 1e-30), steps))
+    return float((kept * np.log2(balanced / steps)).sum())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,48 +40,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     spec = importlib.util.spec_from_file_location("probe", Path(__file__).parent / "probe.py")
-    probe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(probe)
-    config = probe.override(PRESETS["default"], args.overrides)
+    probe_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(probe_script)
+    config = probe_script.config_from("default", args.overrides)
     pixels, _ = load_image(args.image)
     channels = 1 if pixels.ndim == 2 else 3
     model = fit_network(pixels, config, torch.device("cpu")).model
     coords, target = _training_tensors(pixels, channels, torch.device("cpu"))
-    every = max(1, coords.shape[0] // ALLOC_PIXELS)
-    xs, ys = coords[::every], target[::every]
-    gen = torch.Generator().manual_seed(7)
-    with torch.no_grad():
-        weights = [model.effective_weight(i) for i in range(model.num_layers)]
-        biases = [model.effective_bias(i) for i in range(model.num_layers)]
-        base = float(mse_loss(model.forward_with(weights, biases, xs), ys))
-
-        def rise(i: int, where: torch.Tensor) -> float:
-            """MSE increase per unit step^2 of noise on layer i's kept entries in ``where``."""
-            step = float(model.q_scale[i])
-            total = 0.0
-            for _ in range(ALLOC_DRAWS):
-                noise = (torch.rand(weights[i].shape, generator=gen) - 0.5) * step * (model.mask(i) & where)
-                for sign in (1.0, -1.0):
-                    trial = list(weights)
-                    trial[i] = weights[i] + sign * noise
-                    total += 0.5 * (float(mse_loss(model.forward_with(trial, biases, xs), ys)) - base)
-            return max(total / ALLOC_DRAWS, 1e-30) / step**2
-
-        layer_kept, layer_sens, layer_steps = [], [], []
-        row_kept, row_sens, row_steps = [], [], []
-        print(f"base PSNR {10 * math.log10(4 / base):.2f} dB (float output, {xs.shape[0]} pixels)")
-        for i in range(model.num_layers):
-            mask = model.mask(i)
-            everything = torch.ones_like(mask)
-            kept, step = int(mask.sum()), float(model.q_scale[i])
-            a = rise(i, everything)
-            layer_kept.append(kept), layer_sens.append(a), layer_steps.append(step)
-            print(f"layer {i}: {kept:5d} kept, {model.bits[i]:2d} bits, step {step:.3g}, "
-                  f"sensitivity per weight {a / max(kept, 1):.3g}")
-            for r in range(mask.shape[0]):
-                row = torch.zeros_like(mask)
-                row[r] = True
-                row_kept.append(int(mask[r].sum())), row_sens.append(rise(i, row)), row_steps.append(step)
+    probe = SensitivityProbe(model, coords, target, seed=7)
+    print(f"base PSNR {10 * math.log10(4 / probe.base):.2f} dB (float output, {probe.xs.shape[0]} pixels)")
+    layer_kept, layer_sens, layer_steps = [], [], []
+    row_kept, row_sens, row_steps = [], [], []
+    for i in range(model.num_layers):
+        mask = model.mask(i)
+        kept, step = int(mask.sum()), float(model.q_scale[i])
+        a = probe.sensitivity(i, torch.ones_like(mask))
+        layer_kept.append(kept), layer_sens.append(a), layer_steps.append(step)
+        print(f"layer {i}: {kept:5d} kept, {model.bits[i]:2d} bits, step {step:.3g}, "
+              f"sensitivity per weight {a / max(kept, 1):.3g}")
+        for r in range(mask.shape[0]):
+            row = torch.zeros_like(mask)
+            row[r] = True
+            row_kept.append(int(mask[r].sum())), row_sens.append(probe.sensitivity(i, row)), row_steps.append(step)
     per_layer = saving_bits(np.array(layer_kept), np.array(layer_sens), np.array(layer_steps))
     per_row = saving_bits(np.array(row_kept), np.array(row_sens), np.array(row_steps))
     print(f"re-allocating per layer would save {per_layer:.0f} bits ({per_layer / 8:.0f} bytes); "

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/probe.py IMAGE [KEY=VALUE ...] [--preset default] [--threads 1]
 
 Trains ``fit_network`` with the preset's ``FitConfig`` and the given overrides (any field,
-e.g. ``hidden_width=44 prune=0.0 bits=7``; ``None`` for None, ``a:b:c`` for tuples), packs
+e.g. ``hidden_width=44 prune=0.0 bits=7``; parsed as ``srnbench --settings`` parses them), packs
 the file with the real writer, decodes it with the real decoder, and prints one JSON line:
 bytes, bpp, decoded PSNR, the float PSNR after each stage and the time.  A probe that looks
 good is then confirmed with ``srnbench`` and ``benchmarks/compare_runs.py`` on several images.
@@ -19,33 +19,26 @@ from pathlib import Path
 
 import torch
 
+from sirencodec.bench.codecs import RATE_SETTINGS, SirenCodec
+from sirencodec.bench.sweeps import parse_settings
 from sirencodec.bitstream import pack
 from sirencodec.config import PRESETS
 from sirencodec.decoder import decode
+from sirencodec.errors import InputError
 from sirencodec.fit import fit_network
 from sirencodec.imageio import load_image
 from sirencodec.metrics import psnr
 
 
-def override(base, items: list[str]):
-    """``base`` (a FitConfig) with KEY=VALUE overrides, each parsed as its field's type."""
-    kv = {}
-    for item in items:
-        key, _, text = item.partition("=")
-        if not hasattr(base, key):
-            raise SystemExit(f"probe: FitConfig has no field {key!r}")
-        cur = getattr(base, key)
-        if text == "None":
-            kv[key] = None
-        elif isinstance(cur, tuple) or (cur is None and ":" in text):
-            kv[key] = tuple(float(v) for v in text.split(":"))
-        elif isinstance(cur, str):
-            kv[key] = text
-        elif isinstance(cur, int) or (cur is None and text.lstrip("-").isdigit()):
-            kv[key] = int(text)
-        else:
-            kv[key] = float(text)
-    return dataclasses.replace(base, **kv)
+def config_from(preset: str, items: list[str]):
+    """The preset's FitConfig with KEY=VALUE overrides, parsed and type-checked exactly as
+    ``srnbench --settings`` does (``None``, ``a/b/c`` for tuples, ``0``/``1`` for flags)."""
+    if not items:
+        return PRESETS[preset]
+    setting = parse_settings(",".join(items))[0]
+    if set(setting) & set(RATE_SETTINGS):
+        raise InputError("probe trains one fixed network; rate control settings do not apply")
+    return SirenCodec(preset, device="cpu").config(setting)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,7 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = override(PRESETS[args.preset], args.overrides)
+    try:
+        config = config_from(args.preset, args.overrides)
+    except InputError as error:
+        raise SystemExit(f"probe: {error}") from None
     pixels, _ = load_image(args.image)
     start = time.perf_counter()
     fitted = fit_network(pixels, config, torch.device("cpu"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,40 +158,69 @@ def allocate_steps(model: Siren, coords: torch.Tensor, target: torch.Tensor, see
     """Move precision between layers at equal estimated distortion; fixes ``model``'s steps.
 
     The quantized ``model`` starts from the uniform allocation: every layer's step is its
-    min/max range over ``2**bits - 1``.  A weight quantized with step S adds noise of
-    variance S**2 / 12; layer i's sensitivity ``a_i`` is the increase of the image MSE per
-    unit S**2 when noise of that size is added to its N_i kept weights (measured:
-    ``ALLOC_DRAWS`` seeded draws of uniform noise, each with its negation so that the
-    first-order change of the MSE cancels and only the noise's own cost remains).  With D = sum a_i S_i**2 and a coded
-    rate of about sum N_i (h_i - log2 S_i) bits, the steps that spend the fewest bits for
-    the uniform allocation's D satisfy S_i**2 proportional to N_i / a_i (the layers that
-    matter least per weight get the coarsest steps).  The bit widths then follow from
-    the ranges (``Siren.set_steps``).  Returns the steps."""
+    min/max range over ``2**bits - 1``.  Each layer's sensitivity is measured with
+    :func:`noise_sensitivity`, the steps are moved to :func:`balanced_steps` (at most
+    ``ALLOC_RATIO`` from where they were), and the bit widths then follow from the ranges
+    (``Siren.set_steps``).  Returns the steps."""
     n = model.num_layers
-    step = max(1, coords.shape[0] // ALLOC_PIXELS)
-    xs, ys = coords[::step], target[::step]
-    weights = [model.effective_weight(i) for i in range(n)]
-    biases = [model.effective_bias(i) for i in range(n)]
-    base = float(mse_loss(model.forward_with(weights, biases, xs), ys))
-    gen = torch.Generator().manual_seed(seed + 2)
+    probe = SensitivityProbe(model, coords, target, seed)
     old = [float(model.q_scale[i]) for i in range(n)]
     kept = [int(model.mask(i).sum()) for i in range(n)]
-    sens = []
-    for i in range(n):
-        rise = 0.0
-        for _ in range(ALLOC_DRAWS):
-            noise = (torch.rand(weights[i].shape, generator=gen) - 0.5).to(xs.device) * old[i] * model.mask(i)
-            for sign in (1.0, -1.0):  # antithetic pair: the first-order change cancels exactly
-                trial = list(weights)
-                trial[i] = weights[i] + sign * noise
-                rise += 0.5 * (float(mse_loss(model.forward_with(trial, biases, xs), ys)) - base)
-        sens.append(max(rise / ALLOC_DRAWS, 1e-30) / old[i] ** 2)
-    budget = sum(a * s * s for a, s in zip(sens, old))  # D of the uniform allocation
-    raw = [math.sqrt(max(k, 1) / a) for k, a in zip(kept, sens)]
-    norm = math.sqrt(budget / sum(a * r * r for a, r in zip(sens, raw)))
-    steps = [min(max(r * norm, s / ALLOC_RATIO), s * ALLOC_RATIO) for r, s in zip(raw, old)]
+    sens = [probe.sensitivity(i, model.mask(i)) for i in range(n)]
+    balanced = balanced_steps(kept, sens, old)
+    steps = [min(max(b, s / ALLOC_RATIO), s * ALLOC_RATIO) for b, s in zip(balanced, old)]
     model.set_steps(steps)
     return steps
+
+
+class SensitivityProbe:
+    """How much quantization noise in part of a layer raises the image MSE.
+
+    Measured on an evenly spaced subset of ``ALLOC_PIXELS`` pixels of the quantized
+    ``model`` as it is now, with ``ALLOC_DRAWS`` seeded draws of uniform noise of one
+    quantization step (variance S**2 / 12, what quantizing adds), each with its negation so
+    that the first-order change of the MSE cancels and only the noise's own cost remains."""
+
+    @torch.no_grad()
+    def __init__(self, model: Siren, coords: torch.Tensor, target: torch.Tensor, seed: int) -> None:
+        every = max(1, coords.shape[0] // ALLOC_PIXELS)
+        self.model, self.xs, self.ys = model, coords[::every], target[::every]
+        n = model.num_layers
+        self.weights = [model.effective_weight(i) for i in range(n)]
+        self.biases = [model.effective_bias(i) for i in range(n)]
+        self.base = self._mse(self.weights)
+        self.gen = torch.Generator().manual_seed(seed + 2)
+
+    def _mse(self, weights: list[torch.Tensor]) -> float:
+        return float(mse_loss(self.model.forward_with(weights, self.biases, self.xs), self.ys))
+
+    @torch.no_grad()
+    def sensitivity(self, i: int, where: torch.Tensor) -> float:
+        """MSE increase per unit S**2 (S: layer ``i``'s step) of noise on its entries in
+        ``where`` (bool, the layer's shape; only kept entries count)."""
+        step = float(self.model.q_scale[i])
+        w = self.weights[i]
+        rise = 0.0
+        for _ in range(ALLOC_DRAWS):
+            noise = (torch.rand(w.shape, generator=self.gen) - 0.5).to(w.device) * step * (self.model.mask(i) & where)
+            for sign in (1.0, -1.0):  # antithetic pair: the first-order change cancels exactly
+                trial = list(self.weights)
+                trial[i] = w + sign * noise
+                rise += 0.5 * (self._mse(trial) - self.base)
+        return max(rise / ALLOC_DRAWS, 1e-30) / step**2
+
+
+def balanced_steps(kept: Sequence[int], sens: Sequence[float], steps: Sequence[float]) -> list[float]:
+    """The steps that code ``kept`` weights in the fewest bits at the distortion of ``steps``.
+
+    Weights quantized with step S_i add D = sum a_i S_i**2 to the MSE (``sens`` = a_i) and
+    code in about sum N_i (h_i - log2 S_i) bits; at fixed D the rate is lowest where
+    S_i**2 is proportional to N_i / a_i (the parts that matter least per weight get the
+    coarsest steps)."""
+    budget = sum(a * s * s for a, s in zip(sens, steps))
+    raw = [math.sqrt(max(k, 1) / a) for k, a in zip(kept, sens)]
+    norm = math.sqrt(budget / sum(a * r * r for a, r in zip(sens, raw)))
+    return [r * norm for r in raw]
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:

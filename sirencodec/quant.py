@@ -32,10 +32,7 @@ def quant_range(weight: torch.Tensor, mask: torch.Tensor, bits: int) -> tuple[fl
 
     Returns (S, Z) with S a positive float32-representable float and Z in [0, 2**bits)."""
     levels = (1 << bits) - 1
-    kept = weight.detach()[mask]
-    # The range always includes 0 so that pruned weights (and Z) are exact.
-    a = min(float(kept.min()), 0.0) if kept.numel() else 0.0
-    b = max(float(kept.max()), 0.0) if kept.numel() else 0.0
+    a, b = _range_with_zero(weight, mask)
     if not np.isfinite(b - a):
         # Diverged weights: any valid placeholder; the NaN still reaches the loss, and the
         # trainer restarts the stage.
@@ -47,6 +44,14 @@ def quant_range(weight: torch.Tensor, mask: torch.Tensor, bits: int) -> tuple[fl
     return scale, zero_point
 
 
+def _range_with_zero(weight: torch.Tensor, mask: torch.Tensor) -> tuple[float, float]:
+    """[a, b] of the kept entries, widened to include 0 so that pruned weights (and Z) are exact."""
+    kept = weight.detach()[mask]
+    if not kept.numel():
+        return 0.0, 0.0
+    return min(float(kept.min()), 0.0), max(float(kept.max()), 0.0)
+
+
 def step_range(weight: torch.Tensor, mask: torch.Tensor, step: float, max_bits: int = MAX_BITS) -> tuple[float, int, int]:
     """Scale, zero point and bit width for the kept entries of ``weight`` at a given step.
 
@@ -54,9 +59,7 @@ def step_range(weight: torch.Tensor, mask: torch.Tensor, step: float, max_bits: 
     at most ``max_bits``) whose levels cover the range widened to contain 0.  Returns
     (S, Z, bits)."""
     scale = float(np.float32(step))
-    kept = weight.detach()[mask]
-    a = min(float(kept.min()), 0.0) if kept.numel() else 0.0
-    b = max(float(kept.max()), 0.0) if kept.numel() else 0.0
+    a, b = _range_with_zero(weight, mask)
     if not (np.isfinite(b - a) and scale > 0.0):
         return float(np.float32(1.0 / ((1 << max_bits) - 1))), 0, max_bits  # diverged: placeholder
     lo, hi = int(np.round(a / scale)), int(np.round(b / scale))

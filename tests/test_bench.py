@@ -306,8 +306,10 @@ def test_probe_reports_the_real_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert line["bytes"] == size and line["bpp"] == round(8 * size / img.size, 4)
     assert set(line["stage_psnr"]) == {"fit", "prune", "qat"}
     with pytest.raises(SystemExit):
-        probe.override(PRESETS["test"], ["no_such_field=1"])
-    assert probe.override(PRESETS["test"], ["layer_prune=0.1:0.2", "first_bits=None"]).layer_prune == (0.1, 0.2)
+        probe.main([str(tmp_path / "p.png"), "no_such_field=1"])
+    with pytest.raises(InputError):
+        probe.config_from("test", ["quality=3"])
+    assert probe.config_from("test", ["layer_prune=0.1/0.2", "first_bits=None"]).layer_prune == (0.1, 0.2)
 
 
 @pytest.mark.parametrize("arch, extra", [("siren", ["--pe", "2"]), ("finer", ["--first-bias", "1"]),
