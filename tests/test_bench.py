@@ -279,7 +279,7 @@ def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixt
                  "bytes": 100, "bpp": bpp * rate_factor, "psnr": psnr, "ssim": 0.9, "encode_s": 1.0,
                  "decode_s": 0.1, "width": 8, "height": 8, "channels": 1}
                 for i, (bpp, psnr) in enumerate([(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)])]
-        rows.append({**rows[0], "codec": "jpeg", "file": "img/j.jpg"})  # other codecs are ignored
+        rows += [{**r, "codec": "jpeg", "file": f"img/{i}.jpg"} for i, r in enumerate(rows)]  # ignored here
         (tmp_path / name).mkdir()
         write_results(tmp_path / name / "results.csv", rows)
         return tmp_path / name
@@ -289,6 +289,15 @@ def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "img: BD-rate -20.0 %" in out and "mean: BD-rate -20.0 %" in out
     assert compare_runs.main([str(before), str(tmp_path)]) == 2  # no common image
+    # Probe points (JSON lines) against every codec of a run.
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text("".join(json.dumps({"image": "x/img.png", "bpp": bpp * 0.5, "psnr": psnr}) + "\n"
+                             for bpp, psnr in [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]))
+    assert compare_runs.main([str(before), "--probe", str(probe)]) == 0
+    out = capsys.readouterr().out
+    assert "img: vs jpeg -50.0 %, vs siren -50.0 %" in out and "mean: vs jpeg -50.0 %" in out
+    with pytest.raises(SystemExit):
+        compare_runs.main([str(before)])  # neither AFTER_DIR nor --probe
 
 
 def test_probe_reports_the_real_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -336,3 +345,24 @@ def test_allocation_probe_estimates_savings(tmp_path: Path, capsys: pytest.Captu
     optimal = np.sqrt(kept / sens)
     assert probe.saving_bits(kept, sens, optimal) == pytest.approx(0.0, abs=1e-9)
     assert probe.saving_bits(kept, sens, np.array([1.0, 1.0])) > 0
+
+
+def test_latent_probe_codes_its_latents(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    probe = _benchmark_script("latent_probe")
+    img = (np.indices((12, 16)).sum(axis=0) * 9 % 256).astype(np.uint8)
+    Image.fromarray(img).save(tmp_path / "l.png")
+    args = [str(tmp_path / "l.png"), "--steps", "150", "--lr", "0.05", "--levels", "3", "--hidden", "6"]
+    assert probe.main(args + ["--lam", "1e-4", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["latents_round_trip"] is True
+    # The integer ARM's table costs little against the float ARM's exact Laplace.
+    assert 0.8 * line["float_arm_latent_bytes"] <= line["latent_bytes"] <= 1.25 * line["float_arm_latent_bytes"] + 8
+    parts = ("latent_bytes", "synthesis_bytes", "arm_bytes", "header_bytes")
+    assert line["bytes"] == sum(line[k] for k in parts)
+    assert line["bpp"] == round(8 * line["bytes"] / img.size, 4)
+    assert len(line["nonzero_latents"]) == 3 and sum(line["nonzero_latents"]) > 0 and 20 < line["psnr"] < 99
+    # A heavy rate weight drives every latent to zero: fewer latent bytes, lower PSNR.
+    assert probe.main(args + ["--lam", "3", "--json"]) == 0
+    heavy = json.loads(capsys.readouterr().out)
+    assert sum(heavy["nonzero_latents"]) == 0
+    assert heavy["latent_bytes"] < line["latent_bytes"] and heavy["psnr"] < line["psnr"]
