@@ -63,11 +63,12 @@ FRAC_BITS, SCALE_STEPS, LOG_SCALE_MIN, SCALE_TABLE, MEAN_STEPS = 12, 8, math.log
 
 
 class LatentNet(nn.Module):
-    def __init__(self, h: int, w: int, levels: int, hidden: list[int], conv: bool, context: int, arm: int):
+    def __init__(self, h: int, w: int, levels: int, hidden: list[int], conv: bool, context: int, arm: int,
+                 finest: int = 0):
         super().__init__()
         self.size = (h, w)
         self.latents = nn.ParameterList(
-            [nn.Parameter(torch.zeros(1, 1, -(-h // 2**l), -(-w // 2**l))) for l in range(levels)])
+            [nn.Parameter(torch.zeros(1, 1, -(-h // 2**l), -(-w // 2**l))) for l in range(finest, finest + levels)])
         dims = [levels] + hidden + [1]
         self.synthesis = nn.ModuleList([nn.Conv2d(i, o, 1) for i, o in zip(dims, dims[1:])])
         self.conv = nn.Conv2d(1, 1, 3, padding=1) if conv else None
@@ -207,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lam", type=float, default=2e-3, help="rate weight: loss = MSE + lam * bpp")
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--levels", type=int, default=7)
+    p.add_argument("--finest", type=int, default=0, help="finest grid is 1/2^FINEST of the image size")
     p.add_argument("--hidden", default="32,16", help="synthesis hidden widths, comma-separated")
     p.add_argument("--no-conv", dest="conv", action="store_false", help="drop the residual 3x3 convolution")
     p.add_argument("--context", type=int, default=8, choices=range(1, len(OFFSETS) + 1), metavar="1..16")
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     h, w = pixels.shape
     target = torch.from_numpy(pixels.astype(np.float32) / 255.0)[None, None]
     hidden = [int(v) for v in a.hidden.split(",") if v]
-    net = LatentNet(h, w, a.levels, hidden, a.conv, a.context, a.arm)
+    net = LatentNet(h, w, a.levels, hidden, a.conv, a.context, a.arm, a.finest)
     opt = torch.optim.Adam(net.parameters(), lr=a.lr)
     start = time.perf_counter()
     for s in range(a.steps):
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parts = {"latent_bytes": latent_bytes, "synthesis_bytes": math.ceil(synth_bits / 8),
              "arm_bytes": math.ceil(arm_bits / 8), "header_bytes": HEADER_BYTES}
     total = sum(parts.values())
-    result = {"image": a.image, "lam": a.lam, "steps": a.steps, **parts, "bytes": total,
+    result = {"image": a.image, "lam": a.lam, "steps": a.steps, "finest": a.finest, **parts, "bytes": total,
               "bpp": round(8 * total / (h * w), 4), "psnr": round(psnr, 3), "latents_round_trip": round_trip and float_round_trip,
               "float_arm_latent_bytes": float_bytes,
               "nonzero_latents": [int((y != 0).sum()) for y in ys], "seconds": round(time.perf_counter() - start, 1)}

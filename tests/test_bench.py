@@ -366,3 +366,6 @@ def test_latent_probe_codes_its_latents(tmp_path: Path, capsys: pytest.CaptureFi
     heavy = json.loads(capsys.readouterr().out)
     assert sum(heavy["nonzero_latents"]) == 0
     assert heavy["latent_bytes"] < line["latent_bytes"] and heavy["psnr"] < line["psnr"]
+    # Without the full-resolution grid the finest latents are 6 x 8.
+    net = probe.LatentNet(12, 16, 2, [4], True, 8, 8, finest=1)
+    assert [tuple(y.shape[-2:]) for y in net.latents] == [(6, 8), (3, 4)]
