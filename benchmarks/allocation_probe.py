@@ -14,6 +14,7 @@ storing those steps).  An estimate to decide whether to build per-row steps, not
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 from pathlib import Path
 
@@ -31,8 +32,6 @@ def saving_bits(kept: np.ndarray, sens: np.ndarray, steps: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import importlib.util
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("image", type=Path)
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")

@@ -24,12 +24,16 @@ from sirencodec.bench.bdrate import bd_psnr, bd_rate
 from sirencodec.bench.run import read_results
 
 
-def curves(run: Path, codec: str = "siren") -> dict[str, list[tuple[float, float]]]:
-    out: dict[str, list[tuple[float, float]]] = {}
+def all_curves(run: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """codec -> image -> (bpp, PSNR) points of one run."""
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for row in read_results(run / "results.csv").values():
-        if row["codec"] == codec:
-            out.setdefault(row["image"], []).append((float(row["bpp"]), float(row["psnr"])))
+        out.setdefault(row["codec"], {}).setdefault(row["image"], []).append((float(row["bpp"]), float(row["psnr"])))
     return out
+
+
+def curves(run: Path) -> dict[str, list[tuple[float, float]]]:
+    return all_curves(run).get("siren", {})
 
 
 def probe_curves(files: list[Path]) -> dict[str, list[tuple[float, float]]]:
@@ -44,10 +48,11 @@ def probe_curves(files: list[Path]) -> dict[str, list[tuple[float, float]]]:
 
 def against_codecs(run: Path, probe: dict[str, list[tuple[float, float]]],
                    rate_range: tuple[float, float] | None, as_json: bool) -> int:
-    codecs = sorted({row["codec"] for row in read_results(run / "results.csv").values()})
+    anchors = all_curves(run)
+    codecs = sorted(anchors)
     table: dict[str, dict[str, float]] = {}
     for codec in codecs:
-        anchor = curves(run, codec)
+        anchor = anchors[codec]
         for image in sorted(set(anchor) & set(probe)):
             table.setdefault(image, {})[codec] = bd_rate(anchor[image], probe[image], rate_range)
     if not table:

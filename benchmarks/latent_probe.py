@@ -127,19 +127,26 @@ def code_latents(net: LatentNet, ys: list[torch.Tensor]) -> tuple[int, bool]:
         values = y.reshape(-1).numpy().astype(np.int32)
         mu, b = (t.double().numpy() for t in net.laplace_params(y))
         reach = int(np.abs(values).max(initial=0)) + 1
-        family = constriction.stream.model.QuantizedLaplace(-reach, reach)
-        enc = constriction.stream.queue.RangeEncoder()
-        enc.encode(values, family, mu, b)
-        compressed = enc.get_compressed()
-        words += len(compressed) + 1  # + one 16-bit reach and one 16-bit length per grid
-        dec = constriction.stream.queue.RangeDecoder(compressed)
-        ok &= bool(np.array_equal(dec.decode(family, mu, b), values))
+        n, same = _range_code(values, constriction.stream.model.QuantizedLaplace(-reach, reach), mu, b)
+        words, ok = words + n, ok and same
     return 4 * words, ok
 
 
-def integer_arm(net: LatentNet, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _range_code(symbols: np.ndarray, family, *params: np.ndarray) -> tuple[int, bool]:
+    """32-bit words of one grid's stream, plus one word for its reach and length (16 bits
+    each), and whether decoding the stream gives ``symbols`` back."""
+    enc = constriction.stream.queue.RangeEncoder()
+    enc.encode(symbols, family, *params)
+    compressed = enc.get_compressed()
+    dec = constriction.stream.queue.RangeDecoder(compressed)
+    return len(compressed) + 1, bool(np.array_equal(dec.decode(family, *params), symbols))
+
+
+def integer_arm(net: LatentNet, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ARM in int64 fixed point: (floor of the mean, its fraction in 1/MEAN_STEPS, scale-table
-    index) of every latent."""
+    index) of every latent.  The ARM's weights, already on their 8-bit grid, are rounded to
+    multiples of 2**-FRAC_BITS here; a format would make their steps powers of two so that
+    this rounding is exact."""
     one = 1 << FRAC_BITS
     hh, ww = y.shape
     pad = max(max(-dy, abs(dx)) for dy, dx in net.offsets)
@@ -179,14 +186,9 @@ def code_latents_integer(net: LatentNet, ys: list[torch.Tensor]) -> tuple[int, b
         table = np.maximum(cdf(k + 0.5) - cdf(k - 0.5), 1e-12)  # [scale, fraction, symbol]
         rows = table[index, frac]
         rows /= rows.sum(axis=1, keepdims=True)
-        family = constriction.stream.model.Categorical(perfect=False)
         symbols = (d + reach).astype(np.int32)
-        enc = constriction.stream.queue.RangeEncoder()
-        enc.encode(symbols, family, rows)
-        compressed = enc.get_compressed()
-        words += len(compressed) + 1
-        dec = constriction.stream.queue.RangeDecoder(compressed)
-        ok &= bool(np.array_equal(dec.decode(family, rows), symbols))
+        n, same = _range_code(symbols, constriction.stream.model.Categorical(perfect=False), rows)
+        words, ok = words + n, ok and same
     return 4 * words, ok
 
 

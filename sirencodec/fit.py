@@ -159,7 +159,7 @@ def allocate_steps(model: Siren, coords: torch.Tensor, target: torch.Tensor, see
 
     The quantized ``model`` starts from the uniform allocation: every layer's step is its
     min/max range over ``2**bits - 1``.  Each layer's sensitivity is measured with
-    :func:`noise_sensitivity`, the steps are moved to :func:`balanced_steps` (at most
+    :class:`SensitivityProbe`, the steps are moved to :func:`balanced_steps` (at most
     ``ALLOC_RATIO`` from where they were), and the bit widths then follow from the ranges
     (``Siren.set_steps``).  Returns the steps."""
     n = model.num_layers
