@@ -1,6 +1,6 @@
 """One real file from one training configuration: a quick lever probe before a full sweep.
 
-    .venv/bin/python benchmarks/probe.py IMAGE [KEY=VALUE ...] [--preset default] [--threads 1]
+    .venv/bin/python benchmarks/probe.py IMAGE [KEY=VALUE ...] [--preset default] [--threads 1] [--out F.srn]
 
 Trains ``fit_network`` with the preset's ``FitConfig`` and the given overrides (any field,
 e.g. ``hidden_width=44 prune=0.0 bits=7``; parsed as ``srnbench --settings`` parses them), packs
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     parser.add_argument("--preset", default="default", choices=sorted(PRESETS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="also write the .srn file here (for srninfo)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     fitted = fit_network(pixels, config, torch.device("cpu"))
     data = pack(fitted.network)
     decoded = decode(data)
+    if args.out is not None:
+        args.out.write_bytes(data)
     print(json.dumps({
         "image": args.image.name, "overrides": args.overrides, "bytes": len(data),
         "bpp": round(8 * len(data) / (pixels.shape[0] * pixels.shape[1]), 4),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import entropy
+from . import entropy, seeded
 from .config import FORMAT_VERSION, MAGIC, MAX_FILE_BYTES, MIN_BITS, MAX_BITS
 from .errors import FormatError
 from .network import (
@@ -37,9 +37,16 @@ HEADER_FIELDS = ("magic", "version", "width", "height", "channels", "hidden_laye
 CRC_BYTES = 4
 FLAG_BIAS_F16 = 0x01
 FLAG_BIAS_Q = 0x02  # format version 2: the bias is quantized and range-coded
+FLAG_WEIGHT_RESIDUAL = 0x04  # version 3: the (first layer's) integers code the residual from seeded weights
+FLAG_BIAS_RESIDUAL = 0x08  # version 3: the quantized bias codes the residual from seeded biases
 MODEL_SHIFT, MODEL_MASK = 4, 0x30
-KNOWN_FLAGS = {1: FLAG_BIAS_F16 | MODEL_MASK, 2: FLAG_BIAS_F16 | FLAG_BIAS_Q | MODEL_MASK}
-READ_VERSIONS = (1, FORMAT_VERSION)  # version 1 = version 2 without quantized biases
+KNOWN_FLAGS = {
+    1: FLAG_BIAS_F16 | MODEL_MASK,
+    2: FLAG_BIAS_F16 | FLAG_BIAS_Q | MODEL_MASK,
+    3: FLAG_BIAS_F16 | FLAG_BIAS_Q | FLAG_WEIGHT_RESIDUAL | FLAG_BIAS_RESIDUAL | MODEL_MASK,
+}
+# Version 1 = version 2 without quantized biases = version 3 without seeded residuals.
+READ_VERSIONS = (1, 2, FORMAT_VERSION)
 BIAS_Q = struct.Struct("<BfH")  # bits, scale, zero point of a quantized bias
 
 
@@ -67,6 +74,8 @@ class LayerInfo:
     bias_dtype: str
     bytes: dict = field(default_factory=dict)
     bias_code: tuple[int, float, int] | None = None  # quantized bias: (bits, scale, zero point)
+    weight_residual: bool = False  # version 3: the integers code the residual from seeded weights
+    bias_residual: bool = False  # version 3: the bias integers code the residual from seeded biases
 
 
 @dataclass
@@ -94,6 +103,10 @@ def pack(net: QuantizedNetwork) -> bytes:
         model = entropy.choose_model(values)
         symbols.append(entropy.LayerSymbols(mask, values, model))
         flags = {"float16": FLAG_BIAS_F16, "quantized": FLAG_BIAS_Q}.get(layer.bias_dtype, 0)
+        if t.offset is not None:
+            flags |= FLAG_WEIGHT_RESIDUAL
+        if layer.bias_dtype == "quantized" and layer.bias_code.offset is not None:
+            flags |= FLAG_BIAS_RESIDUAL
         out += struct.pack("<BBfH", t.bits, flags | (model.kind << MODEL_SHIFT), t.scale, t.zero_point)
         pruned = mask.size - int(mask.sum())
         out += _varint(pruned)
@@ -207,17 +220,19 @@ def unpack(data: bytes) -> Parsed:
             tensors.append(((1, li.shape[0]), 0, bias_model(li.bias_code[0])))
     decoded = iter(entropy.decode_stream(payload, *map(list, zip(*tensors))))
     layers = []
-    for li, bias in zip(infos, biases):
+    for i, (li, bias) in enumerate(zip(infos, biases)):
         mask, values = next(decoded)
         q = np.full(li.shape, li.zero_point, dtype=np.int32)
         q[mask] = values
         code = None
         if li.bias_code is not None:
             bias_mask, bias_values = next(decoded)
+            offset = seeded.biases(i, *li.shape).reshape(1, -1) if li.bias_residual else None
             code = QuantizedTensor(np.asarray(bias_values, np.int32).reshape(1, -1), bias_mask.reshape(1, -1),
-                                   *li.bias_code)
+                                   *li.bias_code, offset=offset)
             bias = code.dequantize()[0]
-        layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point), bias,
+        offset = seeded.first_weights(li.shape) if li.weight_residual else None
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, li.bits, li.scale, li.zero_point, offset), bias,
                                      li.bias_dtype, code))
     net = QuantizedNetwork(h["width"], h["height"], h["channels"], h["hidden_width"], h["hidden_layers"],
                            float(h["omega0_first"]), float(h["omega0_hidden"]), layers)
@@ -235,6 +250,10 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list, versio
         raise FormatError(f"{what}: unknown flag bits 0x{flags & ~known:02x} for format version {version}")
     if flags & FLAG_BIAS_F16 and flags & FLAG_BIAS_Q:
         raise FormatError(f"{what}: bias flagged both float16 and quantized")
+    if flags & FLAG_BIAS_RESIDUAL and not flags & FLAG_BIAS_Q:
+        raise FormatError(f"{what}: a seeded-residual bias must be quantized")
+    if flags & FLAG_WEIGHT_RESIDUAL and i != 0:
+        raise FormatError(f"{what}: only the first layer's weights can be seeded residuals")
     kind = (flags & MODEL_MASK) >> MODEL_SHIFT
     if kind not in entropy.MODEL_NAMES:
         raise FormatError(f"{what}: unknown weight model {kind}")
@@ -247,6 +266,8 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list, versio
     total = shape[0] * shape[1]
     if pruned > total:
         raise FormatError(f"{what}: pruned count {pruned} exceeds its {total} weights")
+    if pruned and flags & FLAG_WEIGHT_RESIDUAL:
+        raise FormatError(f"{what}: seeded-residual weights cannot be pruned")
     nbytes["masks"] += r.pos - start
     model = entropy.WeightModel(entropy.UNIFORM, 0, 0)
     if pruned < total:
@@ -269,7 +290,8 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list, versio
             raise FormatError(f"{what}: bias zero-point {b_zero} outside 0..{(1 << b_bits) - 1}")
         biases.append(None)  # filled from the payload
         return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, "quantized", nbytes,
-                         (b_bits, float(b_scale), b_zero))
+                         (b_bits, float(b_scale), b_zero), bool(flags & FLAG_WEIGHT_RESIDUAL),
+                         bool(flags & FLAG_BIAS_RESIDUAL))
     bias_dtype = "float16" if flags & FLAG_BIAS_F16 else "float32"
     raw = r.take(shape[0] * (2 if bias_dtype == "float16" else 4), f"{what} biases")
     nbytes["biases"] = len(raw)
@@ -277,7 +299,8 @@ def _read_layer(r: _Reader, i: int, shape: tuple[int, int], biases: list, versio
     if not np.all(np.isfinite(bias)):
         raise FormatError(f"{what}: non-finite bias")
     biases.append(bias)
-    return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, bias_dtype, nbytes)
+    return LayerInfo(shape, bits, float(scale), zero_point, pruned, model, bias_dtype, nbytes,
+                     weight_residual=bool(flags & FLAG_WEIGHT_RESIDUAL))
 
 
 def byte_breakdown(parsed: Parsed) -> tuple[SectionBytes, list[dict]]:

@@ -151,7 +151,8 @@ def format_info(info: dict) -> str:
         other = b["header"] + b["quant_params"] + b["entropy_model"] + b["biases"]
         lines.append(
             f"{ly['index']:>2} {ly['kind']:<7}{'x'.join(map(str, ly['shape'])):>10}{ly['bits']:>6}"
-            f"{100 * ly['sparsity']:>9.1f}%{ly['model']:>10}{'%d..%d' % tuple(ly['range']):>13}"
+            f"{100 * ly['sparsity']:>9.1f}%{ly['model'] + ('*' if ly['seeded_residual'] else ''):>10}"
+            f"{'%d..%d' % tuple(ly['range']):>13}"
             f"{_bias_label(ly):>9}{b['masks']:>9.1f}{b['weights']:>11.1f}{other:>9.1f}"
             f"{ly['bits_per_kept_weight']:>10.2f}")
     by = info["bytes"]
@@ -160,13 +161,15 @@ def format_info(info: dict) -> str:
               + f"  = {sum(by.values()):.0f} total",
               "          (the payload is one range-coded stream; its split between masks and weights "
               "is attributed by information content)"]
+    if any(ly["seeded_residual"] or ly["bias_seeded_residual"] for ly in info["layers"]):
+        lines.append("          * coded as residuals from seeded values (format_spec.md section 5)")
     return "\n".join(lines)
 
 
 def _bias_label(layer: dict) -> str:
-    """'f32', 'f16' or 'q10' (quantized to 10 bits)."""
+    """'f32', 'f16', 'q10' (quantized to 10 bits) or 'q10*' (a seeded residual)."""
     if layer["bias_dtype"] == "quantized":
-        return f"q{layer['bias_bits']}"
+        return f"q{layer['bias_bits']}" + ("*" if layer["bias_seeded_residual"] else "")
     return layer["bias_dtype"].replace("float", "f")
 
 

@@ -59,6 +59,8 @@ def inspect(data: bytes) -> dict:
             "range": [li.model.lo, li.model.hi],
             "bias_dtype": li.bias_dtype,
             "bias_bits": li.bias_code[0] if li.bias_code is not None else None,
+            "seeded_residual": li.weight_residual,  # version 3: weights coded as residuals from seeded values
+            "bias_seeded_residual": li.bias_residual,
             "bytes": {k: round(v, 2) for k, v in nbytes.items()},
             "bits_per_kept_weight": (8 * nbytes["weights"] / (total - li.pruned)) if total > li.pruned else 0.0,
         })

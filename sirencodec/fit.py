@@ -76,7 +76,8 @@ def fit_network(
     # Initialise on the CPU from a seeded generator: the same seed gives the same start on any device.
     init_gen = torch.Generator().manual_seed(config.seed)
     model = Siren(
-        config.hidden_width, config.hidden_layers, channels, omega0_first, config.omega0, generator=init_gen
+        config.hidden_width, config.hidden_layers, channels, omega0_first, config.omega0, generator=init_gen,
+        seeded_residuals=config.seeded_residuals,
     ).to(device)
     batch_gen = torch.Generator(device=device).manual_seed(config.seed)
     trainer = _Trainer(model, coords, target, config, batch_gen, progress)
@@ -434,7 +435,9 @@ def _check_config(config: FitConfig, channels: int) -> None:
         raise InputError(f"batch_pixels must be >= 1, got {config.batch_pixels}")
     # layer_targets raises InputError for a bad rate or profile.
     shapes = layer_shapes(config.hidden_width, config.hidden_layers, channels)
-    layer_targets(shapes, config.prune, config.layer_prune)
+    if layer_targets(shapes, config.prune, config.layer_prune)[0] and config.seeded_residuals:
+        raise InputError("the first layer cannot be pruned when its weights are seeded residuals "
+                         "(lower the prune rate, or give the first layer 0 in the prune profile)")
     if config.prune > 0:
         t0, n, dt = agp_schedule(config)
         if t0 < 0 or n < 0 or dt < 1:

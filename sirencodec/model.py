@@ -9,6 +9,8 @@ Same math as :func:`sirencodec.network.forward` (the decoder):
 with every ``W_i`` replaced by its *effective* weight: the float parameter times its
 pruning mask, then (once quantization is enabled) fake-quantized with the layer's scale
 and zero point.  Biases are fake-rounded to float16 or fake-quantized when the file stores them so.
+With seeded residuals (format version 3) the first layer's weights and the quantized biases
+are fake-quantized as residuals from their seeded values: ``seed + fq(w - seed)``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from .config import DEFAULT_OMEGA0
 from .network import BIAS_DTYPES, layer_shapes
+from . import seeded
 from .quant import fake_quantize, quant_range, round_float16, step_range
 
 
@@ -39,6 +42,7 @@ class Siren(nn.Module):
         omega0_first: float = DEFAULT_OMEGA0,
         omega0_hidden: float = DEFAULT_OMEGA0,
         generator: torch.Generator | None = None,
+        seeded_residuals: bool = False,
     ) -> None:
         super().__init__()
         self.hidden_width = hidden_width
@@ -61,6 +65,19 @@ class Siren(nn.Module):
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(b))
             self.register_buffer(f"mask_{i}", torch.ones(fan_out, fan_in, dtype=torch.bool))
+        # Seeded residuals (format version 3): the first layer's weights and every bias
+        # start from ``seeded``'s values, which a decoder regenerates; the first layer's weights
+        # and the quantized biases are then quantized as residuals from them.  The other
+        # parameters start as they would without.
+        self.seeded_residuals = bool(seeded_residuals)
+        if self.seeded_residuals:  # the seeded values, kept as buffers (they follow .to(device))
+            self.register_buffer("seed_w0", torch.from_numpy(seeded.first_weights(self.shapes[0])))
+            for i, (fan_out, fan_in) in enumerate(self.shapes):
+                self.register_buffer(f"seed_b{i}", torch.from_numpy(seeded.biases(i, fan_out, fan_in)))
+            with torch.no_grad():
+                self.weights[0].copy_(self.seed_w0)
+                for i in range(self.num_layers):
+                    self.biases[i].copy_(getattr(self, f"seed_b{i}"))
         self.register_buffer("q_scale", torch.ones(self.num_layers))
         self.register_buffer("q_zero", torch.zeros(self.num_layers))
         self.register_buffer("b_scale", torch.ones(self.num_layers))  # quantized biases only
@@ -69,6 +86,7 @@ class Siren(nn.Module):
         self.bits: list[int] = []
         self.bias_dtypes: list[str] = ["float32"] * self.num_layers
         self.bias_bits: list[int | None] = [None] * self.num_layers
+        self.bias_code_bits: list[int | None] = [None] * self.num_layers
         # Per-layer quantization step (scale) fixed by the encoder's bit allocation; None:
         # the scale follows the min/max range at ``bits`` (see ``update_ranges``).
         self.steps: list[float | None] = [None] * self.num_layers
@@ -110,6 +128,7 @@ class Siren(nn.Module):
         self.bits = [int(b) for b in bits]
         self.bias_dtypes = dtypes
         self.bias_bits = b_bits
+        self.bias_code_bits = list(b_bits)  # the integers' bit widths (a residual's follow its range)
         self.quantized = True
         self.steps = [None] * self.num_layers
         self.update_ranges()
@@ -121,20 +140,50 @@ class Siren(nn.Module):
         self.steps = [None if s is None else float(s) for s in steps]
         self.update_ranges()
 
+    # --- seeded residuals ------------------------------------------------------------------
+    def weight_offset(self, i: int) -> torch.Tensor | None:
+        """float32 [out, in]: the seeded values layer ``i``'s weights are coded relative to, or None."""
+        return self.seed_w0 if self.seeded_residuals and i == 0 else None
+
+    def bias_offset(self, i: int) -> torch.Tensor | None:
+        """float32 [out]: the seeded values layer ``i``'s bias is coded relative to, or None
+        (only quantized biases are)."""
+        if not (self.seeded_residuals and self.quantized and self.bias_dtypes[i] == "quantized"):
+            return None
+        return getattr(self, f"seed_b{i}")
+
+    def coded_weight(self, i: int) -> torch.Tensor:
+        """What layer ``i``'s integers quantize: the masked weights, less their seeded offset."""
+        w, off = self.masked_weight(i), self.weight_offset(i)
+        return w if off is None else w - off
+
+    def coded_bias(self, i: int) -> torch.Tensor:
+        """What layer ``i``'s bias integers quantize: the bias, less its seeded offset."""
+        b, off = self.biases[i], self.bias_offset(i)
+        return b if off is None else b - off
+
     @torch.no_grad()
     def update_ranges(self) -> None:
         """Recompute every layer's (scale, zero point) from its current kept weights (and
-        those of its bias, if quantized)."""
+        those of its bias, if quantized): of their residuals where they are seeded."""
         for i in range(self.num_layers):
+            w = self.coded_weight(i)
             if self.steps[i] is None:
-                scale, zero_point = quant_range(self.weights[i], self.mask(i), self.bits[i])
+                scale, zero_point = quant_range(w, self.mask(i), self.bits[i])
             else:  # a fixed step: the bit width follows the range instead
-                scale, zero_point, self.bits[i] = step_range(self.weights[i], self.mask(i), self.steps[i])
+                scale, zero_point, self.bits[i] = step_range(w, self.mask(i), self.steps[i])
             self.q_scale[i] = scale  # float32 buffer: scale is float32-representable, stored exactly
             self.q_zero[i] = zero_point
             if self.bias_bits[i] is not None:
-                b = self.biases[i]
-                scale, zero_point = quant_range(b, torch.ones_like(b, dtype=torch.bool), self.bias_bits[i])
+                b = self.coded_bias(i)
+                everywhere = torch.ones_like(b, dtype=torch.bool)
+                if self.bias_offset(i) is None:
+                    scale, zero_point = quant_range(b, everywhere, self.bias_bits[i])
+                else:
+                    # A residual keeps the step that ``bias_bits`` give over the seeded range;
+                    # its (smaller) range then sets its bit width.
+                    step = 2.0 * seeded.bias_bound(self.shapes[i][1]) / ((1 << self.bias_bits[i]) - 1)
+                    scale, zero_point, self.bias_code_bits[i] = step_range(b, everywhere, step)
                 self.b_scale[i] = scale
                 self.b_zero[i] = zero_point
 
@@ -152,7 +201,11 @@ class Siren(nn.Module):
         w = self.masked_weight(i)
         if self.quantized:
             scale, zero_point = self.quant_params(i)
-            w = fake_quantize(w, scale, zero_point, self.bits[i])
+            off = self.weight_offset(i)
+            if off is None:
+                w = fake_quantize(w, scale, zero_point, self.bits[i])
+            else:
+                w = off + fake_quantize(w - off, scale, zero_point, self.bits[i])
         return w
 
     def effective_bias(self, i: int) -> torch.Tensor:
@@ -161,7 +214,11 @@ class Siren(nn.Module):
         if self.quantized and self.bias_dtypes[i] == "float16":
             b = round_float16(b)
         elif self.quantized and self.bias_dtypes[i] == "quantized":
-            b = fake_quantize(b, self.b_scale[i], self.b_zero[i], self.bias_bits[i])
+            off = self.bias_offset(i)
+            if off is None:
+                b = fake_quantize(b, self.b_scale[i], self.b_zero[i], self.bias_code_bits[i])
+            else:
+                b = off + fake_quantize(b - off, self.b_scale[i], self.b_zero[i], self.bias_code_bits[i])
         return b
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:

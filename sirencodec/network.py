@@ -12,7 +12,9 @@ linear layers with weight shapes [F, 2], N x [F, F] and [C, F] ([out, in], row-m
 
 Weights are range-linear quantized: ``w = scale * (q - zero_point)`` for kept entries,
 exactly 0 for pruned ones, evaluated in float32 (one rounding of an exact integer times
-a float32 scale, so encoder and decoder obtain bit-identical weights).
+a float32 scale, so encoder and decoder obtain bit-identical weights).  Since format
+version 3 the first layer's weights and the quantized biases may instead code the residual
+from seeded values that the decoder regenerates (``seeded.py``): ``w = seed + scale * (q - Z)``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .config import (
     MIN_BITS,
     TILE_FLOATS,
 )
+from . import seeded
 from .errors import FormatError
 from .grid import rows_coordinates
 
@@ -42,17 +45,25 @@ BIAS_DTYPES = ("float32", "float16", "quantized")
 class QuantizedTensor:
     """One weight matrix.  ``q``: int32 [out, in] in [0, 2**bits); ``mask``: bool [out, in],
     True where the weight is kept.  Pruned entries are not stored; their ``q`` is ignored
-    (the writer normalises them to ``zero_point``)."""
+    (the writer normalises them to ``zero_point``).
+
+    ``offset`` (format version 3): float32 [out, in], the tensor's seeded values
+    (:mod:`sirencodec.seeded`); the integers then code the residual from them.  Such a
+    tensor has no pruned entries."""
 
     q: np.ndarray
     mask: np.ndarray
     bits: int
     scale: float  # float32-representable, > 0
     zero_point: int
+    offset: np.ndarray | None = None
 
     def dequantize(self) -> np.ndarray:
-        """float32 [out, in]: scale * (q - zero_point) where kept, 0 where pruned."""
+        """float32 [out, in]: [offset +] scale * (q - zero_point) where kept, 0 where pruned
+        (each operation in float32, rounded once)."""
         w = (self.q.astype(np.int64) - self.zero_point).astype(np.float32) * np.float32(self.scale)
+        if self.offset is not None:
+            w = np.asarray(self.offset, np.float32) + w
         return np.where(self.mask, w, np.float32(0.0)).astype(np.float32)
 
     @property
@@ -100,6 +111,10 @@ class QuantizedNetwork:
         for i, (layer, shape) in enumerate(zip(self.layers, shapes)):
             t = layer.weight
             _check_tensor(i, "weight", t, shape)
+            if t.offset is not None:
+                if i != 0:
+                    raise FormatError(f"layer {i}: only the first layer's weights can be seeded residuals")
+                _check_offset(i, "weight", t, seeded.first_weights(shape))
             if layer.bias_dtype not in BIAS_DTYPES:
                 raise FormatError(f"layer {i}: bias_dtype must be one of {BIAS_DTYPES}")
             b = np.asarray(layer.bias, dtype=np.float32)
@@ -112,6 +127,8 @@ class QuantizedNetwork:
                 _check_tensor(i, "bias", code, (1, shape[0]))
                 if not code.mask.all():
                     raise FormatError(f"layer {i}: a quantized bias has no pruned entries")
+                if code.offset is not None:
+                    _check_offset(i, "bias", code, seeded.biases(i, shape[0], shape[1]).reshape(1, -1))
                 if not np.array_equal(code.dequantize()[0], b):
                     raise FormatError(f"layer {i}: bias differs from its dequantized integers")
             elif not np.array_equal(b.astype(layer.bias_dtype).astype(np.float32), b):
@@ -160,6 +177,14 @@ def _check_tensor(i: int, what: str, t: QuantizedTensor, shape: tuple[int, int])
     s = np.float32(t.scale)
     if not (np.isfinite(s) and s > 0) or float(s) != float(t.scale):
         raise FormatError(f"layer {i}: {what} scale must be a positive finite float32, got {t.scale!r}")
+
+
+def _check_offset(i: int, what: str, t: QuantizedTensor, values: np.ndarray) -> None:
+    """FormatError unless a residual tensor's offset is its seeded ``values`` and nothing is pruned."""
+    if not t.mask.all():
+        raise FormatError(f"layer {i}: a seeded-residual {what} has no pruned entries")
+    if np.asarray(t.offset, np.float32).shape != values.shape or not np.array_equal(t.offset, values):
+        raise FormatError(f"layer {i}: {what} offset differs from its seeded values")
 
 
 def forward(dense, omega0_first: float, omega0_hidden: float, coords: np.ndarray) -> np.ndarray:

@@ -121,6 +121,10 @@ def round_float16(x: torch.Tensor) -> torch.Tensor:
     return _RoundFloat16.apply(x)
 
 
+def _numpy(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy().astype(np.float32)
+
+
 def export_network(model: "Siren", width: int, height: int) -> QuantizedNetwork:
     """The fake-quantized state of ``model`` as a :class:`QuantizedNetwork` for a W x H image.
 
@@ -134,7 +138,7 @@ def export_network(model: "Siren", width: int, height: int) -> QuantizedNetwork:
         for i in range(model.num_layers):
             mask = model.mask(i)
             scale, zero_point = model.quant_params(i)
-            q = quantize(model.masked_weight(i), scale, zero_point, model.bits[i])
+            q = quantize(model.coded_weight(i), scale, zero_point, model.bits[i])
             q = torch.where(mask, q, zero_point)  # pruned entries are exactly Z already; normalise
             tensor = QuantizedTensor(
                 q=q.cpu().numpy().astype(np.int32),
@@ -142,18 +146,21 @@ def export_network(model: "Siren", width: int, height: int) -> QuantizedNetwork:
                 bits=model.bits[i],
                 scale=float(scale.cpu()),
                 zero_point=int(zero_point.cpu()),
+                offset=_numpy(model.weight_offset(i)),
             )
             bias = model.effective_bias(i).detach().cpu().numpy().astype(np.float32)
             code = None
             if model.bias_dtypes[i] == "quantized":
                 b_scale, b_zero = model.b_scale[i], model.b_zero[i]
-                bq = quantize(model.biases[i].detach(), b_scale, b_zero, model.bias_bits[i])
+                bq = quantize(model.coded_bias(i).detach(), b_scale, b_zero, model.bias_code_bits[i])
+                offset = model.bias_offset(i)
                 code = QuantizedTensor(
                     q=bq.cpu().numpy().astype(np.int32).reshape(1, -1),
                     mask=np.ones((1, bq.numel()), dtype=bool),
-                    bits=model.bias_bits[i],
+                    bits=model.bias_code_bits[i],
                     scale=float(b_scale.cpu()),
                     zero_point=int(b_zero.cpu()),
+                    offset=None if offset is None else _numpy(offset).reshape(1, -1),
                 )
             layers.append(QuantizedLayer(weight=tensor, bias=bias, bias_dtype=model.bias_dtypes[i], bias_code=code))
     return QuantizedNetwork(

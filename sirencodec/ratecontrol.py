@@ -36,9 +36,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from . import seeded
 from .bitstream import pack
 from .codec import EncodeResult, finish, resolve_device
-from .config import FitConfig
+from .config import MIN_BITS, FitConfig
 from .decoder import decode
 from .errors import InputError
 from .fit import Progress, fine_tune, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits
@@ -73,6 +74,12 @@ LEVELS_USED = 0.7
 # weight fewer (quality 5's (44, 4) on cameraman: 6,559 bytes instead of 6,859; measured by
 # benchmarks/probe.py), i.e. about 2**-0.35 of those levels.
 ALLOCATED_LEVELS_USED = 0.55
+# Seeded residuals (FitConfig.seeded_residuals) code the first layer's weights in ~10 bits
+# instead of ~12, its quantized biases in ~10 instead of 14 and the hidden ones in 7-8
+# instead of 10 (srninfo of the fast preset's cameraman file: 9.9 bits per first-layer weight,
+# biases q10 / q7 q8 q7).
+SEEDED_FIRST_BITS_SAVED = 2
+SEEDED_BIAS_BITS_SAVED = (4, 2)  # first layer, hidden layers
 
 
 # --- planning ---------------------------------------------------------------------------
@@ -94,21 +101,31 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) ->
     pruned = layer_targets(shapes, config.prune, config.layer_prune)
     rng = np.random.default_rng(12345)
     layers = []
+    residual = config.seeded_residuals
     for i, ((out, inp), b, dt, bb, n_pruned) in enumerate(zip(shapes, bits, dtypes, bias_bits, pruned)):
         size = out * inp
         mask = np.ones(size, dtype=bool)
         mask[rng.choice(size, n_pruned, replace=False)] = False
-        levels = 1 << b
         hidden = 0 < i < len(shapes) - 1
+        offset = None
+        if residual and i == 0:
+            b, offset = b - SEEDED_FIRST_BITS_SAVED, seeded.first_weights((out, inp))
+        levels = 1 << b
         share = ALLOCATED_LEVELS_USED if config.allocate_bits else LEVELS_USED
         used = max(2, int(levels * share)) if hidden else levels
         q = rng.integers(0, used, size).astype(np.int32)
         q = np.where(mask, q, 0).reshape(out, inp)
-        tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / levels, zero_point=0)
+        tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / levels, zero_point=0,
+                                 offset=offset)
         code = None
         if dt == "quantized":
+            b_offset = None
+            if residual:
+                bb = max(MIN_BITS, bb - SEEDED_BIAS_BITS_SAVED[0 if i == 0 else 1])
+                b_offset = seeded.biases(i, out, inp).reshape(1, -1)
             code = QuantizedTensor(q=rng.integers(0, 1 << bb, (1, out)).astype(np.int32),
-                                   mask=np.ones((1, out), dtype=bool), bits=bb, scale=1.0 / (1 << bb), zero_point=0)
+                                   mask=np.ones((1, out), dtype=bool), bits=bb, scale=1.0 / (1 << bb), zero_point=0,
+                                   offset=b_offset)
             bias = code.dequantize()[0]
         else:
             bias = rng.uniform(-0.5, 0.5, out).astype(np.float16 if dt == "float16" else np.float32).astype(np.float32)

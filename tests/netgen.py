@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from sirencodec import seeded
 from sirencodec.network import QuantizedLayer, QuantizedNetwork, QuantizedTensor, layer_shapes
 
 
 def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, hidden_width=8,
                    hidden_layers=2, bits=8, sparsity=0.3, bias_dtype="float32", distribution="uniform",
-                   omega0=30.0) -> QuantizedNetwork:
+                   omega0=30.0, seeded_residuals=False) -> QuantizedNetwork:
     """A valid QuantizedNetwork with SIREN-like weight ranges.
 
     ``distribution``: "uniform" integers over the whole n-bit range, or "laplace" integers
     concentrated around the zero-point (as trained, entropy-friendly weights are).
     ``bias_dtype``: one storage for every layer, or a sequence with one per layer
-    ("float32", "float16" or "quantized")."""
+    ("float32", "float16" or "quantized").  ``seeded_residuals`` (format version 3): the first
+    layer's weights (unpruned) and the quantized biases code residuals from their seeded values,
+    with small steps, as the encoder writes them."""
     layers = []
     shapes = layer_shapes(hidden_width, hidden_layers, channels)
     for i, (o, n_in) in enumerate(shapes):
@@ -27,23 +30,27 @@ def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, 
             q = rng.integers(0, levels, (o, n_in))
         q = q.astype(np.int32)
         mask = np.ones((o, n_in), dtype=bool)
-        n_prune = int(round(sparsity * o * n_in))
+        n_prune = 0 if (seeded_residuals and i == 0) else int(round(sparsity * o * n_in))
         mask.reshape(-1)[rng.permutation(o * n_in)[:n_prune]] = False
         q[~mask] = zp
         bound = (1.0 / n_in) if i == 0 else np.sqrt(6.0 / n_in) / omega0
         scale = float(np.float32(2 * bound / levels))
+        offset = None
+        if seeded_residuals and i == 0:
+            offset, scale = seeded.first_weights((o, n_in)), float(np.float32(scale / 16))
         dtype = bias_dtype if isinstance(bias_dtype, str) else bias_dtype[i]
         code = None
         if dtype == "quantized":
             # As the encoder writes them: the first layer's at 14 bits, the others' at 10.
             b_bits = 14 if i == 0 else 10
             b_zp = int(rng.integers(0, 1 << b_bits))
+            b_offset = seeded.biases(i, o, n_in).reshape(1, -1) if seeded_residuals else None
             code = QuantizedTensor(rng.integers(0, 1 << b_bits, (1, o)).astype(np.int32), np.ones((1, o), bool),
-                                   b_bits, float(np.float32(1.0 / (1 << b_bits))), b_zp)
+                                   b_bits, float(np.float32(1.0 / (1 << b_bits))), b_zp, b_offset)
             bias = code.dequantize()[0]
         else:
             bias = rng.uniform(-0.5, 0.5, o).astype(dtype).astype(np.float32)
-        layers.append(QuantizedLayer(QuantizedTensor(q, mask, bits, scale, zp), bias, dtype, code))
+        layers.append(QuantizedLayer(QuantizedTensor(q, mask, bits, scale, zp, offset), bias, dtype, code))
     return QuantizedNetwork(width, height, channels, hidden_width, hidden_layers, omega0, omega0, layers)
 
 
@@ -64,4 +71,7 @@ def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
             assert np.array_equal(ca.q, cb.q) and (ca.bits, ca.zero_point) == (cb.bits, cb.zero_point)
             assert np.float32(ca.scale).tobytes() == np.float32(cb.scale).tobytes()
         assert np.asarray(la.bias, np.float32).tobytes() == np.asarray(lb.bias, np.float32).tobytes()
+        assert (ta.offset is None) == (tb.offset is None)
+        if la.bias_code is not None:
+            assert (la.bias_code.offset is None) == (lb.bias_code.offset is None)
         assert np.array_equal(ta.dequantize(), tb.dequantize())

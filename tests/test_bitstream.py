@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import sirencodec
-from sirencodec import FormatError
+from sirencodec import FormatError, seeded
 from sirencodec.config import FORMAT_VERSION, MAGIC
 from netgen import assert_same_network, random_network
 
@@ -25,6 +25,7 @@ def test_round_trip_many_random_networks():
             # Every bias storage, mixed per layer.
             bias_dtype=[str(d) for d in rng.choice(["float16", "float32", "quantized"], hidden_layers + 2)],
             distribution=str(rng.choice(["uniform", "laplace"])),
+            seeded_residuals=bool(rng.integers(0, 2)),
         )
         data = sirencodec.pack(net)
         assert data[:3] == MAGIC and data[3] == FORMAT_VERSION
@@ -107,3 +108,51 @@ def test_bad_quantized_bias_fields_are_format_errors(offset, value, message):
     body[offset] = value
     with pytest.raises(FormatError, match=message):
         sirencodec.decode(_with_crc(bytes(body)))
+
+
+def _tiny_v3() -> bytes:
+    from pathlib import Path
+
+    return (Path(__file__).parent / "golden" / "tiny_seeded.srn").read_bytes()
+
+
+def test_seeded_residual_flags_are_refused_in_version_2():
+    data = _tiny_v3()
+    assert data[0x11] == 0x0e  # layer 0 flags: quantized biases, seeded residuals (format_spec.md section 8)
+    as_v2 = _with_crc(data[:3] + b"\x02" + data[4:-4])
+    with pytest.raises(FormatError, match="unknown flag bits 0x0c for format version 2"):
+        sirencodec.decode(as_v2)
+
+
+@pytest.mark.parametrize("offset, value, message", [
+    (0x11, 0x0c, "seeded-residual bias must be quantized"),   # bit 3 without bit 1
+    (0x25, 0x0e, "only the first layer's weights"),            # bit 2 on layer 1
+    (0x18, 0x01, "seeded-residual weights cannot be pruned"),  # layer 0: P = 1
+])
+def test_bad_seeded_residual_flags_are_format_errors(offset, value, message):
+    body = bytearray(_tiny_v3()[:-4])
+    body[offset] = value
+    with pytest.raises(FormatError, match=message):
+        sirencodec.decode(_with_crc(bytes(body)))
+
+
+def test_writer_rejects_an_offset_that_is_not_the_seeded_values():
+    net = random_network(np.random.default_rng(5), seeded_residuals=True, bias_dtype="quantized")
+    layer = net.layers[0]
+    t = layer.weight
+    wrong = sirencodec.QuantizedTensor(t.q, t.mask, t.bits, t.scale, t.zero_point, t.offset + np.float32(0.001))
+    net.layers[0] = sirencodec.QuantizedLayer(wrong, layer.bias, layer.bias_dtype, layer.bias_code)
+    with pytest.raises(FormatError, match="offset differs from its seeded values"):
+        sirencodec.pack(net)
+
+
+def test_seeded_residual_dequantizes_as_the_spec_says():
+    net = random_network(np.random.default_rng(6), seeded_residuals=True, bias_dtype="quantized")
+    back = sirencodec.unpack(sirencodec.pack(net)).network
+    t = back.layers[0].weight
+    expected = seeded.first_weights(t.shape) + (t.q - t.zero_point).astype(np.float32) * np.float32(t.scale)
+    assert t.dequantize().dtype == np.float32 and np.array_equal(t.dequantize(), expected)
+    code = back.layers[1].bias_code
+    fan_in = back.layer_shapes()[1][1]
+    b = seeded.biases(1, code.q.shape[1], fan_in) + (code.q[0] - code.zero_point).astype(np.float32) * np.float32(code.scale)
+    assert np.array_equal(back.layers[1].bias, b)

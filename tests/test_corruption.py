@@ -33,7 +33,8 @@ def decode_or_format_error(data: bytes) -> bool:
 def sample() -> bytes:
     net = random_network(np.random.default_rng(11), width=9, height=7, channels=3, hidden_width=6,
                          hidden_layers=2, bits=7, sparsity=0.3, distribution="laplace",
-                         bias_dtype=("quantized", "float16", "quantized", "float32"))  # every bias storage
+                         bias_dtype=("quantized", "float16", "quantized", "float32"),  # every bias storage
+                         seeded_residuals=True)
     return sirencodec.pack(net)
 
 

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from sirencodec import fit as fit_module
+from sirencodec import seeded
 from sirencodec.config import PRESETS, FitConfig
 from sirencodec.errors import InputError
 from sirencodec.fit import FitResult, fit_network, layer_bits
@@ -43,13 +44,42 @@ def test_network_is_valid_and_quantized_as_configured(result):
     assert (net.width, net.height, net.channels) == (16, 12, 1)
     assert [layer.weight.bits for layer in net.layers] == [10, 6, 6, 6]
     assert [layer.bias_dtype for layer in net.layers] == ["quantized", "quantized", "quantized", "float16"]
-    assert [layer.bias_code.bits for layer in net.layers[:-1]] == [13, 9, 9]
+    # Seeded residuals (the default): the first layer's weights and the quantized biases code
+    # their residual from the seeded values; a bias keeps the step its configured bit width
+    # gives over the seeded range, and its residual's smaller range takes fewer bits.
+    assert net.layers[0].weight.offset is not None
+    assert all(layer.weight.offset is None for layer in net.layers[1:])
+    for i, (layer, nominal) in enumerate(zip(net.layers[:-1], [13, 9, 9])):
+        code, fan_in = layer.bias_code, net.layer_shapes()[i][1]
+        assert code.offset is not None
+        assert code.scale == float(np.float32(2 * seeded.bias_bound(fan_in) / ((1 << nominal) - 1)))
+        assert 2 <= code.bits < nominal
     for layer in net.layers:
         t = layer.weight
         assert t.q.min() >= 0 and t.q.max() < (1 << t.bits)  # every stored integer, pruned or not
     assert set(result.stage_seconds) == {"fit", "prune", "qat"}
     assert result.restarts == 0
     assert all(np.isfinite(v) for v in result.stage_psnr.values())
+
+
+def test_without_seeded_residuals_biases_keep_their_bit_widths():
+    net = fit_network(_image(), dataclasses.replace(CONFIG, seeded_residuals=False), CPU).network
+    assert [layer.bias_code.bits for layer in net.layers[:-1]] == [13, 9, 9]
+    assert all(layer.weight.offset is None for layer in net.layers)
+    assert all(layer.bias_code.offset is None for layer in net.layers[:-1])
+
+
+def test_seeded_residuals_start_from_the_seeded_values_and_code_small_residuals(result):
+    net = result.network
+    first = net.layers[0].weight
+    start = seeded.first_weights(first.shape)
+    # The trained weights stay close to their seeded start: the residual spans far fewer
+    # levels than the weights themselves would at the same step.
+    residual_levels = int(first.q.max() - first.q.min())
+    weight_levels = float((first.dequantize().max() - first.dequantize().min()) / first.scale)
+    assert residual_levels < weight_levels / 4
+    assert np.array_equal(first.dequantize(), start + (first.q - first.zero_point).astype(np.float32)
+                          * np.float32(first.scale))
 
 
 def test_pruned_counts_are_exact(result):

@@ -14,9 +14,10 @@ from PIL import Image
 import sirencodec
 
 GOLDEN = Path(__file__).parent / "golden"
-V2 = ["tiny_gray", "qbias_rgb"]  # format version 2, with quantized biases
+V3 = ["tiny_seeded", "seeded_rgb"]  # format version 3, with seeded residuals
+V2 = ["tiny_gray", "qbias_rgb"]  # written by the version 2 writer (quantized biases); must still decode
 V1 = ["small_rgb", "wide_gray"]  # written by the version 1 writer; must still decode
-NAMES = V2 + V1
+NAMES = V3 + V2 + V1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -31,33 +32,42 @@ def test_golden_vector_decodes_to_committed_image(name):
     assert len(np.unique(expected)) > 1  # the vector exercises a non-constant image
 
 
-@pytest.mark.parametrize("name", V2)
+@pytest.mark.parametrize("name", V3)
 def test_golden_vector_is_rewritten_byte_identically(name):
     data = (GOLDEN / f"{name}.srn").read_bytes()
-    assert data[3] == 2
+    assert data[3] == 3
     assert sirencodec.pack(sirencodec.unpack(data).network) == data
+
+
+def test_v3_vectors_exercise_seeded_residuals():
+    for name in V3:
+        net = sirencodec.unpack((GOLDEN / f"{name}.srn").read_bytes()).network
+        assert net.layers[0].weight.offset is not None
+        codes = [layer.bias_code for layer in net.layers if layer.bias_code is not None]
+        assert codes and all(code.offset is not None for code in codes)
 
 
 def test_v2_vectors_exercise_quantized_biases():
     for name in V2:
         net = sirencodec.unpack((GOLDEN / f"{name}.srn").read_bytes()).network
         assert "quantized" in [layer.bias_dtype for layer in net.layers]
+        assert all(layer.weight.offset is None for layer in net.layers)
 
 
-@pytest.mark.parametrize("name", V1)
-def test_version_1_vector_rewrites_as_version_2_with_the_same_body(name):
-    # Version 2 only added a flag: a version 1 file is a version 2 file with another
+@pytest.mark.parametrize("name,version", [(n, 2) for n in V2] + [(n, 1) for n in V1])
+def test_older_vector_rewrites_as_version_3_with_the_same_body(name, version):
+    # Versions 2 and 3 only added flags: an older file is a version 3 file with another
     # version byte (and so another CRC).
     data = (GOLDEN / f"{name}.srn").read_bytes()
-    assert data[3] == 1
+    assert data[3] == version
     again = sirencodec.pack(sirencodec.unpack(data).network)
-    assert again[3] == 2 and again[:3] == data[:3] and again[4:-4] == data[4:-4]
+    assert again[3] == 3 and again[:3] == data[:3] and again[4:-4] == data[4:-4]
 
 
 def test_tiny_vector_matches_spec_hex_dump():
     """format_spec.md's worked example shows this file's bytes; keep them in step."""
     spec = (Path(__file__).parent.parent / "format_spec.md").read_text()
-    data = (GOLDEN / "tiny_gray.srn").read_bytes()
+    data = (GOLDEN / "tiny_seeded.srn").read_bytes()
     hex_in_spec = "".join(
         line.split("|")[0].split(":", 1)[1].replace(" ", "")
         for line in spec.splitlines() if line.startswith("    0000")

@@ -19,19 +19,23 @@ sys.path.insert(0, str(HERE.parent))
 import sirencodec  # noqa: E402
 from netgen import random_network  # noqa: E402
 
-# Format version 2 vectors (written by this generator).
+# Format version 3 vectors (written by this generator).
 VECTORS = {
-    # The spec's worked example: 4x3 gray, 1 hidden layer of width 4, 5-bit weights,
-    # quantized biases in the first and hidden layers (as the encoder writes them).
-    "tiny_gray": dict(width=4, height=3, channels=1, hidden_width=4, hidden_layers=1, bits=5,
-                      sparsity=0.25, bias_dtype=("quantized", "quantized", "float16"), distribution="uniform"),
-    "qbias_rgb": dict(width=15, height=10, channels=3, hidden_width=9, hidden_layers=2, bits=8,
-                      sparsity=0.3, bias_dtype=("quantized", "float32", "quantized", "float16"),
-                      distribution="laplace"),
+    # The spec's worked example: 4x3 gray, 1 hidden layer of width 4, 5-bit weights, the
+    # first layer's weights and the quantized biases (first and hidden layer) coded as
+    # residuals from their seeded values, as the encoder writes them.
+    "tiny_seeded": dict(width=4, height=3, channels=1, hidden_width=4, hidden_layers=1, bits=5,
+                        sparsity=0.25, bias_dtype=("quantized", "quantized", "float16"), distribution="uniform",
+                        seeded_residuals=True),
+    "seeded_rgb": dict(width=15, height=10, channels=3, hidden_width=9, hidden_layers=2, bits=8,
+                       sparsity=0.3, bias_dtype=("quantized", "float32", "quantized", "float16"),
+                       distribution="laplace", seeded_residuals=True),
 }
-SEEDS = {"tiny_gray": 2026, "qbias_rgb": 2029}
-# Format version 1 vectors, kept as written by the version 1 writer (small_rgb, wide_gray):
-# a reader must still decode them.  This generator does not rewrite them.
+SEEDS = {"tiny_seeded": 2026, "seeded_rgb": 2029}
+# Vectors of earlier versions, kept as their writers wrote them (a reader must still decode
+# them); this generator does not rewrite them.  Version 2 (quantized biases): tiny_gray,
+# qbias_rgb.  Version 1: small_rgb, wide_gray.
+V2_VECTORS = ("tiny_gray", "qbias_rgb")
 V1_VECTORS = ("small_rgb", "wide_gray")
 
 
