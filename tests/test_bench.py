@@ -314,6 +314,9 @@ def test_probe_reports_the_real_file(tmp_path: Path, capsys: pytest.CaptureFixtu
     size = len(pack(fit_network(img, config, torch.device("cpu")).network))
     assert line["bytes"] == size and line["bpp"] == round(8 * size / img.size, 4)
     assert set(line["stage_psnr"]) == {"fit", "prune", "qat"}
+    assert probe.main([str(tmp_path / "p.png"), "bits=5", "prune=0.0", "--preset", "test",
+                       "--out", str(tmp_path / "p.srn")]) == 0
+    assert (tmp_path / "p.srn").stat().st_size == json.loads(capsys.readouterr().out)["bytes"] == size
     with pytest.raises(SystemExit):
         probe.main([str(tmp_path / "p.png"), "no_such_field=1"])
     with pytest.raises(InputError):
@@ -369,3 +372,26 @@ def test_latent_probe_codes_its_latents(tmp_path: Path, capsys: pytest.CaptureFi
     # Without the full-resolution grid the finest latents are 6 x 8.
     net = probe.LatentNet(12, 16, 2, [4], True, 8, 8, finest=1)
     assert [tuple(y.shape[-2:]) for y in net.latents] == [(6, 8), (3, 4)]
+
+
+def test_coding_bounds_orders_its_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from netgen import random_network
+    from sirencodec.bitstream import pack
+
+    bounds = _benchmark_script("coding_bounds")
+    rng = np.random.default_rng(8)
+    net = random_network(rng, hidden_width=20, hidden_layers=2, bits=8, sparsity=0.3, distribution="laplace")
+    for layer in net.layers[1:-1]:
+        t = layer.weight
+        b = bounds.layer_bounds(t.q, t.mask, t.zero_point)
+        assert b["kept"] == int(t.mask.sum())
+        # The symmetric histogram is the best symmetric i.i.d. model of its own data; the
+        # thinned Gaussian includes the plain one; oracle rates never cost more than one rate.
+        assert b["empirical"] <= b["gap"] <= b["gauss"] + 1e-9
+        assert b["mask_row"] <= b["mask"] + 1e-9 and b["mask_col"] <= b["mask"] + 1e-9
+        # A Gaussian model of Laplace-distributed integers costs more than their histogram.
+        assert b["gauss"] > b["empirical"]
+    (tmp_path / "n.srn").write_bytes(pack(net))
+    assert bounds.main([str(tmp_path / "n.srn")]) == 0
+    out = capsys.readouterr().out
+    assert "n.srn" in out and out.count("\n") >= 5 and "empirical" in out
