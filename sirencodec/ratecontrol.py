@@ -75,9 +75,9 @@ LEVELS_USED = 0.7
 # benchmarks/probe.py), i.e. about 2**-0.35 of those levels.
 ALLOCATED_LEVELS_USED = 0.55
 # Seeded residuals (FitConfig.seeded_residuals) code the first layer's weights in ~10 bits
-# instead of ~12, its quantized biases in ~10 instead of 14 and the hidden ones in 7-8
-# instead of 10 (srninfo of the fast preset's cameraman file: 9.9 bits per first-layer weight,
-# biases q10 / q7 q8 q7).
+# instead of ~12, its quantized biases in ~10 instead of 14 and the hidden ones in 7-10
+# instead of 10 (srninfo: the fast preset's cameraman file 9.9 bits per first-layer weight,
+# biases q10 / q7 q8 q7; docs/results/rd-seeded quality 5: 9.7, q10 / q8 q9 q10 q9).
 SEEDED_FIRST_BITS_SAVED = 2
 SEEDED_BIAS_BITS_SAVED = (4, 2)  # first layer, hidden layers
 
