@@ -86,7 +86,7 @@ def fit_network(
 
     prune_lr = config.lr * PRUNE_LR_FACTOR if config.prune_lr is None else config.prune_lr
     t0, n, dt = agp_schedule(config)
-    pruner = AgpPruner(layer_targets(model.shapes, config.prune, config.layer_prune), t0, n, dt)
+    pruner = AgpPruner(prune_targets(config, model.shapes), t0, n, dt)
     trainer.run("prune", config.prune_steps, prune_lr, before_step=lambda t: pruner.step(model, t))
     if not pruner.done(model):
         raise RuntimeError("AGP schedule ended before reaching its targets")  # _check_config prevents this
@@ -222,6 +222,12 @@ def balanced_steps(kept: Sequence[int], sens: Sequence[float], steps: Sequence[f
     raw = [math.sqrt(max(k, 1) / a) for k, a in zip(kept, sens)]
     norm = math.sqrt(budget / sum(a * r * r for a, r in zip(sens, raw)))
     return [r * norm for r in raw]
+
+
+def prune_targets(config: FitConfig, shapes: Sequence[tuple[int, int]]) -> list[int]:
+    """Pruned entries per weight tensor for ``config`` (:func:`sirencodec.prune.layer_targets`;
+    the first layer stays whole when its weights are seeded residuals)."""
+    return layer_targets(shapes, config.prune, config.layer_prune, keep_first=config.seeded_residuals)
 
 
 def agp_schedule(config: FitConfig) -> tuple[int, int, int]:
@@ -435,9 +441,7 @@ def _check_config(config: FitConfig, channels: int) -> None:
         raise InputError(f"batch_pixels must be >= 1, got {config.batch_pixels}")
     # layer_targets raises InputError for a bad rate or profile.
     shapes = layer_shapes(config.hidden_width, config.hidden_layers, channels)
-    if layer_targets(shapes, config.prune, config.layer_prune)[0] and config.seeded_residuals:
-        raise InputError("the first layer cannot be pruned when its weights are seeded residuals "
-                         "(lower the prune rate, or give the first layer 0 in the prune profile)")
+    prune_targets(config, shapes)
     if config.prune > 0:
         t0, n, dt = agp_schedule(config)
         if t0 < 0 or n < 0 or dt < 1:

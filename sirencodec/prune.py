@@ -55,7 +55,8 @@ def default_profile(num_tensors: int) -> list[float]:
 
 
 def layer_targets(
-    shapes: Sequence[tuple[int, int]], prune: float, profile: Sequence[float] | None = None
+    shapes: Sequence[tuple[int, int]], prune: float, profile: Sequence[float] | None = None,
+    keep_first: bool = False,
 ) -> list[int]:
     """Number of pruned entries per weight tensor; they sum to exactly ``round(prune * N)``.
 
@@ -64,7 +65,9 @@ def layer_targets(
     is met, so a profile whose size-weighted mean is ``prune`` is used as given.  Default:
     :func:`default_profile` (hidden layers only, deeper more).  No tensor exceeds
     ``MAX_TENSOR_SPARSITY``; what a capped tensor cannot take spills over to the others of
-    the profile and then, for the default profile only, to the first and output layers."""
+    the profile and then, for the default profile only, to the first and output layers.
+    ``keep_first``: the first tensor is never pruned (its weights are seeded residuals,
+    format version 3): it takes no spill-over, and a profile may not name it."""
     sizes = [int(o) * int(i) for o, i in shapes]
     total = sum(sizes)
     if not 0.0 <= prune < 1.0:
@@ -74,13 +77,16 @@ def layer_targets(
         rates = default_profile(len(sizes))
         # Spill-over group: if the hidden layers (at their caps) cannot absorb the target,
         # the first and output layers take the rest at equal rates.
-        fallback = [1.0] * len(sizes)
+        fallback = [0.0 if keep_first else 1.0] + [1.0] * (len(sizes) - 1)
     else:
         rates = [float(r) for r in profile]
         if len(rates) != len(sizes):
             raise InputError(f"prune profile needs {len(sizes)} entries, got {len(rates)}")
         if any(not (np.isfinite(r) and 0.0 <= r <= 1.0) for r in rates):
             raise InputError(f"prune profile fractions must be in [0, 1], got {list(profile)}")
+        if keep_first and rates[0] > 0:
+            raise InputError("the prune profile must give the first layer 0: its weights are seeded "
+                             "residuals, which are never pruned")
         fallback = None
     caps = [int(np.floor(MAX_TENSOR_SPARSITY * s)) for s in sizes]
     counts = [0] * len(sizes)

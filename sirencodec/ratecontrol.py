@@ -42,7 +42,7 @@ from .codec import EncodeResult, finish, resolve_device
 from .config import MIN_BITS, FitConfig
 from .decoder import decode
 from .errors import InputError
-from .fit import Progress, fine_tune, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits
+from .fit import Progress, fine_tune, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits, prune_targets
 from .metrics import psnr as psnr_db
 from .network import (
     QuantizedLayer,
@@ -52,7 +52,6 @@ from .network import (
     count_weights,
     layer_shapes,
 )
-from .prune import layer_targets
 from .quant import export_network
 
 # Nominal rates (bpp) of --quality 1..8, spanning the range where sirencodec is useful:
@@ -98,7 +97,7 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) ->
     bits = layer_bits(config, len(shapes))
     dtypes = layer_bias_dtypes(config, len(shapes))
     bias_bits = layer_bias_bits(config, len(shapes))
-    pruned = layer_targets(shapes, config.prune, config.layer_prune)
+    pruned = prune_targets(config, shapes)
     rng = np.random.default_rng(12345)
     layers = []
     residual = config.seeded_residuals

@@ -121,6 +121,17 @@ def test_srninfo_text(srn):
     assert "19x11 RGB" in r.output and "bpp" in r.output and "total" in r.output
 
 
+def test_srninfo_marks_seeded_residuals():
+    r = run(srninfo, [GOLDEN / "tiny_seeded.srn"])
+    assert r.exit_code == 0 and "format version 3" in r.output
+    assert "uniform*" in r.output and "q14*" in r.output and "seeded values" in r.output
+    info = json.loads(run(srninfo, [GOLDEN / "tiny_seeded.srn", "--json"]).output)
+    assert [ly["seeded_residual"] for ly in info["layers"]] == [True, False, False]
+    assert [ly["bias_seeded_residual"] for ly in info["layers"]] == [True, True, False]
+    r = run(srninfo, [GOLDEN / "tiny_gray.srn"])  # version 2: nothing seeded, no marks
+    assert "*" not in r.output and "format version 2" in r.output
+
+
 def test_srninfo_bad_file(tmp_path):
     src = tmp_path / "bad.srn"
     src.write_bytes(b"SRN\x01garbage")

@@ -69,6 +69,15 @@ def test_without_seeded_residuals_biases_keep_their_bit_widths():
     assert all(layer.bias_code.offset is None for layer in net.layers[:-1])
 
 
+def test_seeded_first_layer_is_never_pruned():
+    # No hidden layer: the default profile's spill-over goes to the output layer alone.
+    net = fit_network(_image(), dataclasses.replace(CONFIG, hidden_layers=0, prune=0.2), CPU).network
+    assert net.layers[0].weight.mask.all() and net.layers[0].weight.offset is not None
+    assert int((~net.layers[1].weight.mask).sum()) == round(0.2 * net.num_weights)
+    with pytest.raises(InputError, match="first layer 0"):
+        fit_network(_image(), dataclasses.replace(CONFIG, layer_prune=(0.1, 0.2, 0.2, 0.0)), CPU)
+
+
 def test_seeded_residuals_start_from_the_seeded_values_and_code_small_residuals(result):
     net = result.network
     first = net.layers[0].weight

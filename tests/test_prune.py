@@ -66,6 +66,19 @@ def test_spill_over_to_first_and_output_when_hidden_are_full():
     assert sum(counts) == round(0.9 * 304)
 
 
+def test_keep_first_spills_to_the_output_layer_only():
+    # A first layer of seeded residuals (format v3) is never pruned.
+    shapes = layer_shapes(16, 1, 1)
+    counts = layer_targets(shapes, 0.82, keep_first=True)  # hidden 243 + output 6 of 249
+    assert counts[0] == 0 and counts[1] == int(MAX_TENSOR_SPARSITY * 256) and counts[2] > 0
+    assert sum(counts) == round(0.82 * 304)
+    with pytest.raises(InputError, match="cannot prune"):
+        layer_targets(shapes, 0.9, keep_first=True)  # needs the first layer
+    with pytest.raises(InputError, match="first layer 0"):
+        layer_targets(shapes, 0.2, [0.1, 0.2, 0.0], keep_first=True)
+    assert layer_targets(shapes, 0.2, [0.0, 0.2, 0.1], keep_first=True)[0] == 0
+
+
 def test_profile_override_scaled_to_exact_total():
     shapes = layer_shapes(10, 3, 1)
     sizes = [o * i for o, i in shapes]
