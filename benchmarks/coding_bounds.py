@@ -15,8 +15,10 @@ integers under
   model of this family beats, ignoring the histogram's cost);
 
 and of its sparsity mask under one Bernoulli rate (the format), oracle per-row and
-per-column rates.  Prints a table per file and the totals.  A lever that the bounds show to
-be worth a few bytes is not worth a format change.
+per-column rates.  Prints a table per file and the totals, and what per-row scales would
+save net of storing them (``--side-bits`` each) against the bytes the file really spends on
+those integers.  A lever that the bounds show to be worth a few bytes is not worth a format
+change.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 from scipy.stats import norm
 
 from sirencodec.bitstream import unpack
+from sirencodec.decoder import inspect
 
 GAP_SCALES = np.arange(0.5, 15.0, 0.25)
 
@@ -89,6 +92,8 @@ def layer_bounds(q: np.ndarray, mask: np.ndarray, zero_point: int) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--side-bits", type=float, default=4.0,
+                        help="bits a stored per-row scale would cost (for the net saving line)")
     args = parser.parse_args(argv)
     keys = ("gauss", "row", "col", "rowcol", "gap", "empirical", "mask", "mask_row", "mask_col")
     for path in args.files:
@@ -97,13 +102,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path}: {len(data)} bytes; ideal bytes of the hidden layers' kept integers and masks")
         print(f"{'layer':>5} {'kept':>6} " + " ".join(f"{k:>9}" for k in keys))
         total = dict.fromkeys(keys, 0.0)
+        coded, side = 0.0, 0.0
+        layer_bytes = inspect(data)["layers"]
         for i, layer in enumerate(net.layers[1:-1], 1):
             t = layer.weight
             b = layer_bounds(t.q, t.mask, t.zero_point)
             print(f"{i:>5} {b['kept']:>6} " + " ".join(f"{b[k]:>9.0f}" for k in keys))
             for k in keys:
                 total[k] += b[k]
+            coded += layer_bytes[i]["bytes"]["weights"]
+            side += t.q.shape[0] * args.side_bits / 8
         print(f"{'all':>5} {'':>6} " + " ".join(f"{total[k]:>9.0f}" for k in keys))
+        net_row = coded - total["row"] - side
+        print(f"the file codes these integers in {coded:.0f} bytes; per-row scales at {args.side_bits:g} bits "
+              f"each would save {net_row:.0f} ({100 * net_row / len(data):+.2f} % of the file)")
         print()
     return 0
 

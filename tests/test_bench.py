@@ -394,4 +394,4 @@ def test_coding_bounds_orders_its_models(tmp_path: Path, capsys: pytest.CaptureF
     (tmp_path / "n.srn").write_bytes(pack(net))
     assert bounds.main([str(tmp_path / "n.srn")]) == 0
     out = capsys.readouterr().out
-    assert "n.srn" in out and out.count("\n") >= 5 and "empirical" in out
+    assert "n.srn" in out and out.count("\n") >= 5 and "empirical" in out and "per-row scales at 4 bits" in out
