@@ -21,9 +21,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from . import seeded
 from .config import DEFAULT_OMEGA0
 from .network import BIAS_DTYPES, layer_shapes
-from . import seeded
 from .quant import fake_quantize, quant_range, round_float16, step_range
 
 
@@ -86,7 +86,9 @@ class Siren(nn.Module):
         self.bits: list[int] = []
         self.bias_dtypes: list[str] = ["float32"] * self.num_layers
         self.bias_bits: list[int | None] = [None] * self.num_layers
-        self.bias_code_bits: list[int | None] = [None] * self.num_layers
+        # Per-layer step of a quantized bias coded as a seeded residual (the bit width then
+        # follows the residual's range, as ``steps`` do for weights); None: min/max range.
+        self.bias_steps: list[float | None] = [None] * self.num_layers
         # Per-layer quantization step (scale) fixed by the encoder's bit allocation; None:
         # the scale follows the min/max range at ``bits`` (see ``update_ranges``).
         self.steps: list[float | None] = [None] * self.num_layers
@@ -128,8 +130,11 @@ class Siren(nn.Module):
         self.bits = [int(b) for b in bits]
         self.bias_dtypes = dtypes
         self.bias_bits = b_bits
-        self.bias_code_bits = list(b_bits)  # the integers' bit widths (a residual's follow its range)
         self.quantized = True
+        # A residual bias keeps the step its bit width gives over the seeded range; its
+        # (smaller) range then sets its bit width.
+        self.bias_steps = [2.0 * seeded.bias_bound(self.shapes[i][1]) / ((1 << b) - 1)
+                           if self.bias_offset(i) is not None else None for i, b in enumerate(b_bits)]
         self.steps = [None] * self.num_layers
         self.update_ranges()
 
@@ -177,13 +182,10 @@ class Siren(nn.Module):
             if self.bias_bits[i] is not None:
                 b = self.coded_bias(i)
                 everywhere = torch.ones_like(b, dtype=torch.bool)
-                if self.bias_offset(i) is None:
+                if self.bias_steps[i] is None:
                     scale, zero_point = quant_range(b, everywhere, self.bias_bits[i])
                 else:
-                    # A residual keeps the step that ``bias_bits`` give over the seeded range;
-                    # its (smaller) range then sets its bit width.
-                    step = 2.0 * seeded.bias_bound(self.shapes[i][1]) / ((1 << self.bias_bits[i]) - 1)
-                    scale, zero_point, self.bias_code_bits[i] = step_range(b, everywhere, step)
+                    scale, zero_point, self.bias_bits[i] = step_range(b, everywhere, self.bias_steps[i])
                 self.b_scale[i] = scale
                 self.b_zero[i] = zero_point
 
@@ -198,15 +200,11 @@ class Siren(nn.Module):
 
     def effective_weight(self, i: int) -> torch.Tensor:
         """float32 [out, in]: the weight the forward pass uses (masked, then fake-quantized)."""
-        w = self.masked_weight(i)
-        if self.quantized:
-            scale, zero_point = self.quant_params(i)
-            off = self.weight_offset(i)
-            if off is None:
-                w = fake_quantize(w, scale, zero_point, self.bits[i])
-            else:
-                w = off + fake_quantize(w - off, scale, zero_point, self.bits[i])
-        return w
+        if not self.quantized:
+            return self.masked_weight(i)
+        scale, zero_point = self.quant_params(i)
+        return _add_offset(fake_quantize(self.coded_weight(i), scale, zero_point, self.bits[i]),
+                           self.weight_offset(i))
 
     def effective_bias(self, i: int) -> torch.Tensor:
         """float32 [out]: the bias the forward pass uses (rounded as the file stores it)."""
@@ -214,11 +212,8 @@ class Siren(nn.Module):
         if self.quantized and self.bias_dtypes[i] == "float16":
             b = round_float16(b)
         elif self.quantized and self.bias_dtypes[i] == "quantized":
-            off = self.bias_offset(i)
-            if off is None:
-                b = fake_quantize(b, self.b_scale[i], self.b_zero[i], self.bias_code_bits[i])
-            else:
-                b = off + fake_quantize(b - off, self.b_scale[i], self.b_zero[i], self.bias_code_bits[i])
+            b = _add_offset(fake_quantize(self.coded_bias(i), self.b_scale[i], self.b_zero[i], self.bias_bits[i]),
+                            self.bias_offset(i))
         return b
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
@@ -244,3 +239,8 @@ class Siren(nn.Module):
             else:
                 h = torch.addmm(b, h, w.t())  # [P, C]
         return h
+
+
+def _add_offset(x: torch.Tensor, offset: torch.Tensor | None) -> torch.Tensor:
+    """``offset + x`` (a dequantized seeded residual), or ``x`` where nothing is seeded."""
+    return x if offset is None else offset + x

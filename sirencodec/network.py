@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import seeded
 from .config import (
     MAX_BITS,
     MAX_DECODE_WORK,
@@ -34,7 +35,6 @@ from .config import (
     MIN_BITS,
     TILE_FLOATS,
 )
-from . import seeded
 from .errors import FormatError
 from .grid import rows_coordinates
 

@@ -152,12 +152,12 @@ def export_network(model: "Siren", width: int, height: int) -> QuantizedNetwork:
             code = None
             if model.bias_dtypes[i] == "quantized":
                 b_scale, b_zero = model.b_scale[i], model.b_zero[i]
-                bq = quantize(model.coded_bias(i).detach(), b_scale, b_zero, model.bias_code_bits[i])
+                bq = quantize(model.coded_bias(i).detach(), b_scale, b_zero, model.bias_bits[i])
                 offset = model.bias_offset(i)
                 code = QuantizedTensor(
                     q=bq.cpu().numpy().astype(np.int32).reshape(1, -1),
                     mask=np.ones((1, bq.numel()), dtype=bool),
-                    bits=model.bias_code_bits[i],
+                    bits=model.bias_bits[i],
                     scale=float(b_scale.cpu()),
                     zero_point=int(b_zero.cpu()),
                     offset=None if offset is None else _numpy(offset).reshape(1, -1),
