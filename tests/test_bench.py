@@ -395,3 +395,35 @@ def test_coding_bounds_orders_its_models(tmp_path: Path, capsys: pytest.CaptureF
     assert bounds.main([str(tmp_path / "n.srn")]) == 0
     out = capsys.readouterr().out
     assert "n.srn" in out and out.count("\n") >= 5 and "empirical" in out and "per-row scales at 4 bits" in out
+
+
+def test_meta_probe_moves_the_start_and_encodes_from_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.model import Siren
+
+    meta = _benchmark_script("meta_probe")
+    start_file = tmp_path / "start.pt"
+    assert meta.main(["train", "--width", "6", "--layers", "1", "--outer", "3", "--inner", "3", "--pool", "2",
+                      "--held", "1", "--size", "16", "--batch", "64", "--eval-every", "3",
+                      "--out", str(start_file)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert lines[0]["outer"] == 0 and lines[-1]["outer"] == 3
+    learned = torch.load(start_file)["params"]
+    usual = list(Siren(6, 1, 1, generator=torch.Generator().manual_seed(0)).parameters())
+    assert [tuple(p.shape) for p in learned] == [tuple(p.shape) for p in usual]
+    assert any(not torch.equal(a, b) for a, b in zip(learned, usual))  # Reptile moved it
+
+    # encode starts from the given values: an independent draw, so that its first layer (which
+    # a few test-preset steps barely move) correlates with them only if the fit started there.
+    other = [p.detach() for p in Siren(6, 1, 1, generator=torch.Generator().manual_seed(123)).parameters()]
+    torch.save({"width": 6, "layers": 1, "params": other}, start_file)
+    image = tmp_path / "i.png"
+    Image.fromarray(_image(16, 16)).save(image)
+    for extra in ([], ["--random"]):
+        assert meta.main(["encode", str(image), "hidden_width=6", "hidden_layers=1", "--preset", "test",
+                          "--init", str(start_file), *extra]) == 0
+        record = json.loads(capsys.readouterr().out)
+        assert record["bytes"] > 0 and 0 < record["psnr"] < 100 and len(record["layers"]) == 3
+        if not extra:
+            assert record["layers"][0]["corr"] > 0.9
+        else:
+            assert record["init"] == "random"
