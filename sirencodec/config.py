@@ -92,6 +92,10 @@ class FitConfig:
     # (benchmarks/probe.py IMAGE hidden_width=44): 6,559 bytes / 32.06 dB against 6,859 /
     # 32.07 without (-4.4 % bytes).
     allocate_bits: bool = True
+    # The allocation's distortion budget: None keeps the estimated distortion of the uniform
+    # `bits` allocation; a number sets it to that share of the pruned float network's MSE,
+    # so that precision follows how well the network fits rather than its weights' range.
+    quant_noise: float | None = None
     # Seeded residuals (format v3, sirencodec/seeded.py): the first layer's weights and the
     # quantized biases start from seeded values the decoder regenerates, and the file codes
     # only their trained residual.  They barely move in training (the first layer's weights

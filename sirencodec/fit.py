@@ -96,7 +96,7 @@ def fit_network(
         layer_bits(config, num_layers), layer_bias_dtypes(config, num_layers), layer_bias_bits(config, num_layers)
     )
     if config.allocate_bits:
-        allocate_steps(model, coords, target, config.seed)
+        allocate_steps(model, coords, target, config.seed, config.quant_noise)
     trainer.run("qat", config.qat_steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
 
     network = export_network(model, width, height)
@@ -155,20 +155,24 @@ ALLOC_RATIO = 4.0  # a layer's step moves at most this factor from the uniform a
 
 
 @torch.no_grad()
-def allocate_steps(model: Siren, coords: torch.Tensor, target: torch.Tensor, seed: int) -> list[float]:
-    """Move precision between layers at equal estimated distortion; fixes ``model``'s steps.
+def allocate_steps(
+    model: Siren, coords: torch.Tensor, target: torch.Tensor, seed: int, noise_share: float | None = None
+) -> list[float]:
+    """Set each layer's quantization step from its measured sensitivity; fixes ``model``'s steps.
 
     The quantized ``model`` starts from the uniform allocation: every layer's step is its
     min/max range over ``2**bits - 1``.  Each layer's sensitivity is measured with
-    :class:`SensitivityProbe`, the steps are moved to :func:`balanced_steps` (at most
-    ``ALLOC_RATIO`` from where they were), and the bit widths then follow from the ranges
-    (``Siren.set_steps``).  Returns the steps."""
+    :class:`SensitivityProbe`, and the steps are moved to :func:`balanced_steps` (at most
+    ``ALLOC_RATIO`` from where they were) for a distortion budget: that of the uniform
+    allocation, or with ``noise_share`` that share of the float (pruned) network's MSE.  The
+    bit widths then follow from the ranges (``Siren.set_steps``).  Returns the steps."""
     n = model.num_layers
     probe = SensitivityProbe(model, coords, target, seed)
     old = [float(model.q_scale[i]) for i in range(n)]
     kept = [int(model.mask(i).sum()) for i in range(n)]
     sens = [probe.sensitivity(i, model.mask(i)) for i in range(n)]
-    balanced = balanced_steps(kept, sens, old)
+    budget = None if noise_share is None else noise_share * probe.float_mse()
+    balanced = balanced_steps(kept, sens, old, budget)
     steps = [min(max(b, s / ALLOC_RATIO), s * ALLOC_RATIO) for b, s in zip(balanced, old)]
     model.set_steps(steps)
     return steps
@@ -196,6 +200,11 @@ class SensitivityProbe:
         return float(mse_loss(self.model.forward_with(weights, self.biases, self.xs), self.ys))
 
     @torch.no_grad()
+    def float_mse(self) -> float:
+        """The MSE with the weights unquantized (pruned entries zero) on the same pixels."""
+        return self._mse([self.model.masked_weight(i) for i in range(self.model.num_layers)])
+
+    @torch.no_grad()
     def sensitivity(self, i: int, where: torch.Tensor) -> float:
         """MSE increase per unit S**2 (S: layer ``i``'s step) of noise on its entries in
         ``where`` (bool, the layer's shape; only kept entries count)."""
@@ -211,14 +220,18 @@ class SensitivityProbe:
         return max(rise / ALLOC_DRAWS, 1e-30) / step**2
 
 
-def balanced_steps(kept: Sequence[int], sens: Sequence[float], steps: Sequence[float]) -> list[float]:
-    """The steps that code ``kept`` weights in the fewest bits at the distortion of ``steps``.
+def balanced_steps(
+    kept: Sequence[int], sens: Sequence[float], steps: Sequence[float], budget: float | None = None
+) -> list[float]:
+    """The steps that code ``kept`` weights in the fewest bits at distortion ``budget``
+    (None: the distortion of ``steps``).
 
     Weights quantized with step S_i add D = sum a_i S_i**2 to the MSE (``sens`` = a_i) and
     code in about sum N_i (h_i - log2 S_i) bits; at fixed D the rate is lowest where
     S_i**2 is proportional to N_i / a_i (the parts that matter least per weight get the
     coarsest steps)."""
-    budget = sum(a * s * s for a, s in zip(sens, steps))
+    if budget is None:
+        budget = sum(a * s * s for a, s in zip(sens, steps))
     raw = [math.sqrt(max(k, 1) / a) for k, a in zip(kept, sens)]
     norm = math.sqrt(budget / sum(a * r * r for a, r in zip(sens, raw)))
     return [r * norm for r in raw]
@@ -423,6 +436,9 @@ def _check_config(config: FitConfig, channels: int) -> None:
         v = getattr(config, name)
         if v is not None and not (math.isfinite(v) and v > 0):
             raise InputError(f"{name} must be a positive number, got {v!r}")
+    q = config.quant_noise
+    if q is not None and not (math.isfinite(q) and q > 0):
+        raise InputError(f"quant_noise must be a positive number, got {q!r}")
     if not 0.0 <= config.lr_min_factor <= 1.0:
         raise InputError(f"lr_min_factor must be in [0, 1], got {config.lr_min_factor}")
     num_layers = config.hidden_layers + 2

@@ -12,7 +12,7 @@ from sirencodec.fit import FitResult, fit_network, layer_bits
 from sirencodec.grid import coordinates
 from sirencodec.model import Siren
 from sirencodec.quant import step_range as quant_range_at_step
-from sirencodec.network import to_uint8
+from sirencodec.network import from_uint8, to_uint8
 from sirencodec.prune import layer_targets
 
 CPU = torch.device("cpu")
@@ -220,6 +220,9 @@ def test_bad_inputs_raise_input_error():
         fit_network(_image(), dataclasses.replace(TEST, prune=0.3, prune_steps=3, agp_n=5, agp_dt=1), CPU)
     with pytest.raises(InputError):
         fit_network(_image(), dataclasses.replace(TEST, omega0=30.01), CPU)
+    for bad in (0.0, -0.1, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="quant_noise"):
+            fit_network(_image(), dataclasses.replace(TEST, quant_noise=bad), CPU)
 
 
 def test_presets_are_valid():
@@ -275,7 +278,7 @@ def test_bit_allocation_gives_insensitive_layers_coarse_steps():
 
 
 def test_bit_allocation_result_is_exact_and_moves_bits():
-    config = dataclasses.replace(PRESETS["test"], allocate_bits=True, hidden_width=10, hidden_layers=3)
+    config = dataclasses.replace(PRESETS["test"], allocate_bits=True, quant_noise=None, hidden_width=10, hidden_layers=3)
     img = _image(16, 16)
     res = fit_network(img, config, torch.device("cpu"))
     net = res.network
@@ -286,3 +289,41 @@ def test_bit_allocation_result_is_exact_and_moves_bits():
     with torch.no_grad():
         model_out = res.model(torch.from_numpy(coordinates(16, 16))).numpy()
     assert np.array_equal(to_uint8(dense), to_uint8(model_out))
+
+
+def test_balanced_steps_meet_a_given_budget():
+    kept, sens, steps = [10, 200, 50], [4.0, 0.5, 2.0], [0.01, 0.02, 0.01]
+    own = sum(a * s * s for a, s in zip(sens, steps))
+    for budget in (None, own / 9, own * 4):
+        out = fit_module.balanced_steps(kept, sens, steps, budget)
+        assert sum(a * s * s for a, s in zip(sens, out)) == pytest.approx(own if budget is None else budget)
+        # The split is the same whatever the budget: S_i**2 proportional to N_i / a_i.
+        assert [s * s * a / n for s, a, n in zip(out, sens, kept)] == pytest.approx([out[0] ** 2 * sens[0] / kept[0]] * 3)
+
+
+def test_bit_allocation_with_a_noise_share_follows_the_fit():
+    """quant_noise sets the estimated quantization distortion to a share of the float MSE:
+    a smaller share gives finer steps, and the estimate matches the measured MSE rise."""
+    import copy
+
+    img = _image(16, 16)
+    coords = torch.from_numpy(coordinates(16, 16))
+    target = torch.from_numpy(from_uint8(img).reshape(-1, 1))
+    model = Siren(10, 2, 1, generator=torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(100):
+        loss = fit_module.mse_loss(model(coords), target)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    results = {}
+    for share in (0.05, 0.01):
+        m = copy.deepcopy(model)
+        m.enable_quantization([8] * m.num_layers)
+        m.update_ranges()
+        float_mse = fit_module.SensitivityProbe(m, coords, target, seed=0).float_mse()
+        results[share] = fit_module.allocate_steps(m, coords, target, seed=0, noise_share=share)
+        with torch.no_grad():
+            rise = float(fit_module.mse_loss(m(coords), target)) - float_mse
+        assert 0.3 * share * float_mse < rise < 3 * share * float_mse, (share, rise, float_mse)
+    assert all(f < c for f, c in zip(results[0.01], results[0.05]))
