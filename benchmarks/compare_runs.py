@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sirencodec.bench.bdrate import bd_psnr, bd_rate
 from sirencodec.bench.run import read_results
+from sirencodec.errors import InputError
 
 
 def all_curves(run: Path) -> dict[str, dict[str, list[tuple[float, float]]]]:
@@ -87,9 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = {}
     for image in images:
-        result[image] = {"bd_rate_percent": bd_rate(before[image], after[image], rate_range),
-                         "bd_psnr_db": bd_psnr(before[image], after[image], rate_range),
-                         "points": [len(before[image]), len(after[image])]}
+        try:
+            result[image] = {"bd_rate_percent": bd_rate(before[image], after[image], rate_range),
+                             "bd_psnr_db": bd_psnr(before[image], after[image], rate_range),
+                             "points": [len(before[image]), len(after[image])]}
+        except InputError as error:  # e.g. a run still in progress: too few points yet
+            print(f"compare_runs: {image} skipped: {error}", file=sys.stderr)
+    if not result:
+        print("compare_runs: error: no image has enough points in both runs", file=sys.stderr)
+        return 2
     mean = {k: sum(r[k] for r in result.values()) / len(result) for k in ("bd_rate_percent", "bd_psnr_db")}
     if args.json:
         print(json.dumps({"images": result, "mean": mean, "bd_range_bpp": rate_range}, indent=2))

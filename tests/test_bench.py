@@ -298,6 +298,19 @@ def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "img: vs jpeg -50.0 %, vs siren -50.0 %" in out and "mean: vs jpeg -50.0 %" in out
     with pytest.raises(SystemExit):
         compare_runs.main([str(before)])  # neither AFTER_DIR nor --probe
+    # A run in progress: an image with one point so far is skipped with a note, not a traceback.
+    from sirencodec.bench.run import read_results
+
+    rows = list(read_results(after / "results.csv").values())
+    rows += [{**rows[0], "image": "late", "file": "late/0.srn"}]
+    (tmp_path / "partial").mkdir()
+    write_results(tmp_path / "partial" / "results.csv", rows)
+    before_rows = list(read_results(before / "results.csv").values())
+    write_results(before / "results.csv", before_rows + [{**r, "image": "late", "file": f"late/{i}.srn"}
+                                                         for i, r in enumerate(before_rows)])
+    assert compare_runs.main([str(before), str(tmp_path / "partial")]) == 0
+    captured = capsys.readouterr()
+    assert "img: BD-rate -20.0 %" in captured.out and "late skipped" in captured.err
 
 
 def test_probe_reports_the_real_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

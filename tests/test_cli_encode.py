@@ -177,6 +177,22 @@ def test_stdin_to_stdout(tmp_path):
     assert json.loads(r.stderr)["bytes"] == len(data)
 
 
+def test_quant_noise_reaches_the_encoder(tmp_path):
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(12, 16, 1)).save(src)
+    sizes = {}
+    for share, expected in (("0.5", 0.5), ("0.001", 0.001), ("0", None)):
+        out = tmp_path / f"{share}.srn"
+        r = run(srnenc, [src, "-o", out, "--preset", "test", "--width", "10", "--depth", "3",
+                         "--bit-allocation", "--quant-noise", share, "--json"])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["config"]["quant_noise"] == expected
+        sizes[share] = out.stat().st_size
+    assert sizes["0.001"] > sizes["0.5"]  # less noise allowed: finer steps, more bytes
+    r = run(srnenc, [src, "-o", tmp_path / "bad.srn", "--quant-noise", "-1"])
+    assert r.exit_code == 2 and not (tmp_path / "bad.srn").exists()
+
+
 def test_bit_allocation_switch_reaches_the_encoder(tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray(smooth_image(12, 16, 1)).save(src)
