@@ -432,13 +432,10 @@ def _check_config(config: FitConfig, channels: int) -> None:
     for name in ("fit_steps", "prune_steps", "qat_steps", "max_restarts"):
         if getattr(config, name) < 0:
             raise InputError(f"{name} must be >= 0, got {getattr(config, name)}")
-    for name in ("lr", "prune_lr", "qat_lr"):
+    for name in ("lr", "prune_lr", "qat_lr", "quant_noise"):
         v = getattr(config, name)
         if v is not None and not (math.isfinite(v) and v > 0):
             raise InputError(f"{name} must be a positive number, got {v!r}")
-    q = config.quant_noise
-    if q is not None and not (math.isfinite(q) and q > 0):
-        raise InputError(f"quant_noise must be a positive number, got {q!r}")
     if not 0.0 <= config.lr_min_factor <= 1.0:
         raise InputError(f"lr_min_factor must be in [0, 1], got {config.lr_min_factor}")
     num_layers = config.hidden_layers + 2
