@@ -334,11 +334,11 @@ def _format_rate_control(rc: dict | None) -> str:
     if rc["mode"] == "target_bpp":
         trained = " then ".join(f"{a['trained_bytes']} bytes (width {a['width']})" for a in rc["attempts"])
         return (f"\n  target {rc['target_bpp']:g} bpp (at most {rc['max_bytes']} bytes): trained "
-                f"{trained}, trimmed {rc['trimmed']} weights"
-                + (f", fine-tuned, trimmed {rc['trimmed_after_tune']} more" if "trimmed_after_tune" in rc else ""))
+                f"{trained}, steps x{rc['step_factor']:g}"
+                + (f", trimmed {rc['trimmed']} weights" if "trimmed" in rc else ""))
     tried = ", ".join(f"q{q} {v['psnr']:.2f} dB/{v['bytes']} B" for q, v in rc["tried"].items())
     return (f"\n  target {rc['target_psnr']:g} dB: tried {tried}; chose quality {rc['quality']}, "
-            f"trimmed {rc['trimmed']} weights")
+            f"steps x{rc['step_factor']:g}")
 
 
 class ProgressBars:

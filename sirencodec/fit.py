@@ -111,32 +111,6 @@ def fit_network(
     )
 
 
-def fine_tune(
-    model: Siren,
-    image: np.ndarray,
-    config: FitConfig,
-    steps: int,
-    device: torch.device,
-    progress: Progress | None = None,
-    stage: str = "tune",
-) -> float:
-    """More quantization-aware training of a quantized ``model`` at its current masks.
-
-    Rate control uses it after pruning extra weights (the masks stay fixed; pruned weights
-    stay zero).  Runs ``steps`` steps from ``config.qat_lr`` with the QAT range refresh and
-    returns the full-image PSNR (dB, float output) afterwards."""
-    if not model.quantized:
-        raise ValueError("fine_tune needs a quantized model (the output of fit_network)")
-    pixels, channels = _check_image(image)
-    device = torch.device(device)
-    coords, target = _training_tensors(pixels, channels, device)
-    batch_gen = torch.Generator(device=device).manual_seed(config.seed + 1)
-    trainer = _Trainer(model, coords, target, config, batch_gen, progress)
-    model.update_ranges()
-    trainer.run(stage, steps, config.qat_lr, before_step=_qat_hooks(trainer, config))
-    return trainer.psnr[stage]
-
-
 def _qat_hooks(trainer: "_Trainer", config: FitConfig) -> Callable[[int], None]:
     """The range refresh to call before each step of a quantization-aware stage (ranges
     must be fresh at step 0)."""

@@ -12,13 +12,13 @@ All three choose the network for the image instead of taking it from a preset:
 * **Quality** ``1..QUALITY_LEVELS``: one training run of the network planned for
   ``QUALITY_BPP[q - 1]``.  The file lands near, not at, that rate.
 * **Target bpp**: the network is planned slightly above the budget, trained, and then
-  *trimmed*: the hidden-layer weights closest to zero are pruned until the real file fits
-  (bisection on their number, every candidate packed by the real writer), a short QAT
-  fine-tune at the new masks recovers the PSNR, and a final trim guarantees
-  ``bytes <= floor(bpp * pixels / 8)``.  Never above the target; the aim is within 5 %
-  below it.
+  *coarsened*: every layer's quantization step is multiplied by one factor (bisection on it,
+  every candidate packed by the real writer) until the real file fits
+  (:class:`Rescaler`), which guarantees ``bytes <= floor(bpp * pixels / 8)``.  Never above
+  the target; the aim is within 5 % below it, and a network whose file falls below that
+  band is trained again, larger.
 * **Target PSNR**: bisection over the quality levels (one training run each) for the
-  lowest level whose decoded file reaches the target, then trimming while the *decoded*
+  lowest level whose decoded file reaches the target, then coarsening while the *decoded*
   PSNR (real file, real decoder) stays at or above it.
 
 Every size here is a real packed file and every PSNR a real decode: nothing is estimated
@@ -42,8 +42,9 @@ from .codec import EncodeResult, finish, resolve_device
 from .config import MIN_BITS, FitConfig
 from .decoder import decode
 from .errors import InputError
-from .fit import Progress, fine_tune, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits, prune_targets
+from .fit import Progress, fit_network, layer_bias_bits, layer_bias_dtypes, layer_bits, prune_targets
 from .metrics import psnr as psnr_db
+from .model import Siren
 from .network import (
     QuantizedLayer,
     QuantizedNetwork,
@@ -63,9 +64,13 @@ DEFAULT_QUALITY = 5
 
 MIN_WIDTH, MAX_PLAN_WIDTH = 4, 512
 TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * target, target]
-PLAN_MARGIN = 0.06  # plan this much above a --target-bpp budget; trimming removes it
-RETRIES = 1  # --target-bpp trains again, larger, if the untrimmed file fell below the band
-TUNE_FRACTION = 0.5  # fine-tune after trimming: this share of the config's QAT steps
+PLAN_MARGIN = 0.04  # plan this much above a --target-bpp budget; coarsening removes it
+RETRIES = 1  # --target-bpp trains again, larger, if the trained file fell below the band
+# Factors on every layer's quantization step that Rescaler searches: coarser only (finer
+# steps buy little: the 51 x 4 network below gains 0.16 dB for 11 % more bytes at 0.5), up to
+# 3 bits fewer per weight.
+RESCALE_RANGE = (1.0, 8.0)
+RESCALE_ITERATIONS = 16  # bisection steps on log(factor)
 # Coded bits of an n-bit hidden-layer weight after QAT, as a fraction of its 2**n levels
 # the weights occupy: srninfo shows 7.4-7.6 bits per kept 8-bit weight (2**7.5 / 2**8 ~ 0.7).
 LEVELS_USED = 0.7
@@ -73,6 +78,17 @@ LEVELS_USED = 0.7
 # weight fewer (quality 5's (44, 4) on cameraman: 6,559 bytes instead of 6,859; measured by
 # benchmarks/probe.py), i.e. about 2**-0.35 of those levels.
 ALLOCATED_LEVELS_USED = 0.55
+# With the allocation's noise tied to the fit (FitConfig.quant_noise), precision follows how
+# well the network fits: the more weights per pixel, the lower the float MSE and the finer
+# the steps.  (log2 weights per pixel, hidden-weight bits of the synthetic network) that make
+# the estimate equal the mean real file of docs/results/rd-long's four 256x256 images at
+# quality 2..7 (quant_noise 0.057; per-image spread within +-4 %); interpolated linearly,
+# extrapolated from the end segments, clamped to FIT_BITS_CLAMP.  Another share moves the
+# steps by sqrt(share / FIT_BITS_SHARE), i.e. the bits by half its log2.
+FIT_BITS = ((-4.371, 6.443), (-3.879, 6.672), (-3.329, 6.833),
+            (-2.930, 7.087), (-2.524, 7.492), (-2.074, 7.901))
+FIT_BITS_SHARE = 0.057
+FIT_BITS_CLAMP = (4.0, 11.0)
 # Seeded residuals (FitConfig.seeded_residuals) code the first layer's weights in ~10 bits
 # instead of ~12, its quantized biases in ~10 instead of 14 and the hidden ones in 7-10
 # instead of 10 (srninfo: the fast preset's cameraman file 9.9 bits per first-layer weight,
@@ -89,6 +105,21 @@ def shape_for(bpp: float) -> dict:
     return {"hidden_layers": 3 if bpp < 0.45 else 4, "bits": 8, "first_bits": 12, "prune": 0.2}
 
 
+def hidden_weight_bits(config: FitConfig, width: int, height: int, channels: int) -> float:
+    """Bits per kept hidden-layer weight that the synthetic network of :func:`estimate_bytes`
+    draws its integers with (uniform over ``2**bits`` levels): a calibration, not a bound."""
+    if not config.allocate_bits:
+        return config.bits + math.log2(LEVELS_USED)
+    if config.quant_noise is None:
+        return config.bits + math.log2(ALLOCATED_LEVELS_USED)
+    per_pixel = count_weights(config.hidden_width, config.hidden_layers, channels) / (width * height)
+    x = math.log2(per_pixel)
+    i = min(max(np.searchsorted([p[0] for p in FIT_BITS], x) - 1, 0), len(FIT_BITS) - 2)
+    (x0, y0), (x1, y1) = FIT_BITS[i], FIT_BITS[i + 1]
+    bits = y0 + (x - x0) * (y1 - y0) / (x1 - x0) - 0.5 * math.log2(config.quant_noise / FIT_BITS_SHARE)
+    return min(max(bits, FIT_BITS_CLAMP[0]), FIT_BITS_CLAMP[1])
+
+
 def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) -> int:
     """Size of a ``.srn`` file of ``config``'s network for a W x H image, by packing a
     synthetic network of that shape (exact header, masks, biases; integers whose coded
@@ -98,6 +129,7 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) ->
     dtypes = layer_bias_dtypes(config, len(shapes))
     bias_bits = layer_bias_bits(config, len(shapes))
     pruned = prune_targets(config, shapes)
+    hidden_used = max(2, int(2 ** hidden_weight_bits(config, width, height, channels)))
     rng = np.random.default_rng(12345)
     layers = []
     residual = config.seeded_residuals
@@ -109,12 +141,13 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) ->
         offset = None
         if residual and i == 0:
             b, offset = b - SEEDED_FIRST_BITS_SAVED, seeded.first_weights((out, inp))
-        levels = 1 << b
-        share = ALLOCATED_LEVELS_USED if config.allocate_bits else LEVELS_USED
-        used = max(2, int(levels * share)) if hidden else levels
+        used = 1 << b
+        if hidden:
+            used = hidden_used
+            b = max(b, (used - 1).bit_length())
         q = rng.integers(0, used, size).astype(np.int32)
         q = np.where(mask, q, 0).reshape(out, inp)
-        tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / levels, zero_point=0,
+        tensor = QuantizedTensor(q=q, mask=mask.reshape(out, inp), bits=b, scale=1.0 / (1 << b), zero_point=0,
                                  offset=offset)
         code = None
         if dt == "quantized":
@@ -176,7 +209,61 @@ def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, ex
     return dataclasses.replace(config, prune=round(lo, 4))  # just above the goal
 
 
-# --- trimming -----------------------------------------------------------------------------
+# --- coarsening and trimming -------------------------------------------------------------
+
+
+class Rescaler:
+    """A trained, quantized model with every layer's weight quantization step multiplied by
+    one factor, its weights re-rounded from the model's float (QAT) weights.
+
+    Scaling all steps alike keeps the bit allocation's balance (a layer's step squared is
+    inversely proportional to its sensitivity), so the network moves along its own
+    rate-distortion curve, about one bit per weight fewer per doubling.  Measured on the
+    51 x 4 network that ``--target-bpp 1.0`` trains on cameraman (9,029 bytes, 33.86 dB):
+    factors 1.4 / 2 / 2.5 give 8,533 B / 33.69 dB, 8,013 / 33.44 and 7,685 / 32.95, on
+    ``--quality``'s curve or within 0.3 dB of it.  Pruning the hidden weights nearest zero
+    to 8,189 bytes instead gave 25.2 dB, and 32.47 dB after 1,500 QAT steps; QAT steps after
+    coarsening lowered the PSNR too (33.40 -> 33.18-33.25 dB at rates 3e-5 to 3e-4), so the
+    re-rounded network is used as it is.  ``network(f)`` leaves the model's steps at ``f``."""
+
+    def __init__(self, model: Siren, width: int, height: int) -> None:
+        if not model.quantized:
+            raise ValueError("Rescaler needs a quantized model (the output of fit_network)")
+        self.model, self.size = model, (width, height)
+        self.steps = [float(model.q_scale[i]) if s is None else s for i, s in enumerate(model.steps)]
+
+    def network(self, factor: float) -> QuantizedNetwork:
+        """The network with every weight step times ``factor`` (1: as trained)."""
+        self.model.set_steps([s * factor for s in self.steps])
+        return export_network(self.model, *self.size)
+
+    def _bisect(self, ok: Callable[[QuantizedNetwork], bool], passes_high: bool) -> float:
+        lo, hi = (math.log(f) for f in RESCALE_RANGE)
+        for _ in range(RESCALE_ITERATIONS):
+            mid = 0.5 * (lo + hi)
+            if ok(self.network(math.exp(mid))) == passes_high:
+                hi = mid
+            else:
+                lo = mid
+        return math.exp(hi if passes_high else lo)
+
+    def smallest(self, ok: Callable[[QuantizedNetwork], bool]) -> float | None:
+        """Smallest factor in RESCALE_RANGE whose network satisfies ``ok`` (assumed false
+        below a point, true above: a size limit); None if even the largest fails."""
+        if ok(self.network(RESCALE_RANGE[0])):
+            return RESCALE_RANGE[0]
+        if not ok(self.network(RESCALE_RANGE[1])):
+            return None
+        return self._bisect(ok, passes_high=True)
+
+    def largest(self, ok: Callable[[QuantizedNetwork], bool]) -> float | None:
+        """Largest factor in RESCALE_RANGE whose network satisfies ``ok`` (assumed true up
+        to a point: a PSNR floor); None if even the smallest fails."""
+        if not ok(self.network(RESCALE_RANGE[0])):
+            return None
+        if ok(self.network(RESCALE_RANGE[1])):
+            return RESCALE_RANGE[1]
+        return self._bisect(ok, passes_high=False)
 
 
 class Trimmer:
@@ -251,12 +338,6 @@ class Trimmer:
             else:
                 hi = mid - 1
         return lo
-
-
-def _apply_masks(model, net: QuantizedNetwork) -> None:
-    """Copy ``net``'s masks into the training model (zeroing the newly pruned weights)."""
-    for i, layer in enumerate(net.layers):
-        model.set_mask(i, torch.from_numpy(layer.weight.mask).to(model.mask(i).device))
 
 
 def _fits(max_bytes: int) -> Callable[[QuantizedNetwork], bool]:
@@ -349,32 +430,27 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
         attempts.append({"width": config.hidden_width, "prune": config.prune, "trained_bytes": trained})
         if trained >= lo_bytes or attempt == RETRIES:
             break
-        # The estimate was too high for this image: the untrimmed file is already below the
+        # The estimate was too high for this image: the trained file is already below the
         # tolerance band.  Plan again with the margin the shortfall asks for.
         margin = PLAN_MARGIN + (lo_bytes / trained - 1) * 1.5
         config = plan(base, bpp, w, h, c, exact=True, margin=margin)
         _check_planned(ctx, config)
     info: dict = {"mode": "target_bpp", "target_bpp": bpp, "max_bytes": max_bytes, "attempts": attempts}
-    net = fitted.network
-    trimmer = Trimmer(net)
-    k = trimmer.smallest_k(_fits(max_bytes))
-    if k is None:
-        raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
-    info["trimmed"] = k
-    if k > 0:
-        # Re-train at the trimmed masks, then trim again: fine-tuning moves the weights,
-        # which can move the coded size a little either way.
-        _apply_masks(fitted.model, trimmer.network(k))
-        t = time.perf_counter()
-        steps = max(1, int(config.qat_steps * TUNE_FRACTION))
-        fine_tune(fitted.model, image, config, steps, ctx.dev, progress, stage="tune")
-        seconds["tune"] = time.perf_counter() - t
-        trimmer = Trimmer(export_network(fitted.model, w, h))
-        k2 = trimmer.smallest_k(_fits(max_bytes))
-        if k2 is None:
+    t = time.perf_counter()
+    rescaler = Rescaler(fitted.model, w, h)
+    factor = rescaler.smallest(_fits(max_bytes))
+    net = rescaler.network(RESCALE_RANGE[1] if factor is None else factor)
+    info["step_factor"] = round(RESCALE_RANGE[1] if factor is None else factor, 4)
+    if factor is None:
+        # Even the coarsest steps leave the file too large (masks and biases dominate a
+        # network this size): prune the hidden weights nearest zero until it fits.
+        trimmer = Trimmer(net)
+        k = trimmer.smallest_k(_fits(max_bytes))
+        if k is None:
             raise InputError(f"cannot fit the network into {max_bytes} bytes even fully pruned")
-        info["trimmed_after_tune"] = k2
-        net = trimmer.network(k2)
+        info["trimmed"] = k
+        net = trimmer.network(k)
+    seconds["rescale"] = time.perf_counter() - t
     result = finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
     info["within_tolerance"] = result.report["bytes"] >= lo_bytes  # the file finish() wrote
     return result
@@ -400,27 +476,29 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
         results[q] = (config, fitted)
         return value >= target_psnr
 
-    # Bisection for the lowest passing level, assuming PSNR increases with the level.
+    # Bisection for the lowest passing level, assuming PSNR increases with the level.  The
+    # highest (slowest) level is trained only if every level below it misses.
     lo, hi = 1, QUALITY_LEVELS
-    if not attempt(hi):
-        best = tried[hi][0]
-        raise InputError(f"cannot reach {target_psnr:g} dB: the highest quality ({QUALITY_LEVELS}) "
-                         f"decodes to {best:.2f} dB")
     while lo < hi:
         mid = (lo + hi) // 2
         if attempt(mid):
             hi = mid
         else:
             lo = mid + 1
+    if lo not in tried and not attempt(lo):  # only the highest level can be untried here
+        raise InputError(f"cannot reach {target_psnr:g} dB: the highest quality ({QUALITY_LEVELS}) "
+                         f"decodes to {tried[lo][0]:.2f} dB")
     config, fitted = results[lo]
-    trimmer = Trimmer(fitted.network)
+    t = time.perf_counter()
+    rescaler = Rescaler(fitted.model, w, h)
 
     def good(net: QuantizedNetwork) -> bool:
         return psnr_db(image, decode(pack(net))) >= target_psnr
 
-    k = trimmer.largest_k(good) or 0
+    factor = rescaler.largest(good) or RESCALE_RANGE[0]  # the level passed: factor 1 is good
     info = {"mode": "target_psnr", "target_psnr": target_psnr, "quality": lo,
-            "tried": {str(q): {"psnr": p, "bytes": b} for q, (p, b) in sorted(tried.items())}, "trimmed": k}
-    seconds = {"search": time.perf_counter() - ctx.start}
-    return finish(image, trimmer.network(k), config, ctx.dev, ctx.start, seconds, fitted.restarts,
+            "tried": {str(q): {"psnr": p, "bytes": b} for q, (p, b) in sorted(tried.items())},
+            "step_factor": round(factor, 4)}
+    seconds = {"search": t - ctx.start, "rescale": time.perf_counter() - t}
+    return finish(image, rescaler.network(factor), config, ctx.dev, ctx.start, seconds, fitted.restarts,
                   {"rate_control": info})

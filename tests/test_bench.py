@@ -440,3 +440,31 @@ def test_meta_probe_moves_the_start_and_encodes_from_it(tmp_path: Path, capsys: 
             assert record["layers"][0]["corr"] > 0.9
         else:
             assert record["init"] == "random"
+
+
+def test_calibrate_estimate_recovers_the_bits_behind_the_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from unittest import mock
+
+    from sirencodec import ratecontrol as rc
+    from sirencodec.bench.run import write_results
+
+    calibrate = _benchmark_script("calibrate_estimate")
+    # Files whose sizes the estimate gives at 6.2 and 7.4 bits per hidden weight must calibrate back to them.
+    rows = []
+    for quality, width, bits in ((3, 20, 6.2), (6, 30, 7.4)):
+        config = calibrate.level_config(quality, width)
+        with mock.patch.object(rc, "hidden_weight_bits", lambda *a, b=bits: b):
+            size = rc.estimate_bytes(config, 128, 128, 1)
+        for image in ("a", "b"):
+            rows.append({"image": image, "codec": "siren", "setting": f"quality={quality}", "file": f"{image}/{quality}.srn",
+                         "bytes": size, "bpp": 8 * size / 128 ** 2, "psnr": 30.0, "ssim": 0.9, "encode_s": 1.0,
+                         "decode_s": 0.1, "width": 128, "height": 128, "channels": 1, "quality": quality,
+                         "hidden_width": width, "hidden_layers": config.hidden_layers})
+    write_results(tmp_path / "results.csv", rows)
+    assert calibrate.main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    table = eval(out.strip().splitlines()[-1].split("=", 1)[1])  # the printed tuple of pairs
+    assert [x for x, _ in table] == sorted(x for x, _ in table) and len(table) == 2
+    assert abs(table[0][1] - 6.2) < 0.02 and abs(table[1][1] - 7.4) < 0.02
+    write_results(tmp_path / "results.csv", [{**r, "codec": "jpeg"} for r in rows])
+    assert calibrate.main([str(tmp_path)]) == 2

@@ -44,6 +44,26 @@ def test_estimate_tracks_real_files():
         assert abs(estimate - real) / real < 0.08, (width, estimate, real)
 
 
+def test_fit_tied_bits_follow_weights_per_pixel_and_the_share():
+    # With quant_noise the estimate's bits per hidden weight come from the calibration table:
+    # more weights per pixel, finer steps; a 4x larger share, one bit fewer; clamped at the ends.
+    base = PRESETS["default"]
+    bits = [rc.hidden_weight_bits(dataclasses.replace(base, hidden_width=w), 256, 256, 1) for w in (32, 46, 62)]
+    assert bits[0] < bits[1] < bits[2]
+    x, y = rc.FIT_BITS[3]  # a calibration point is met exactly
+    width = next(w for w in range(8, 200) if abs(math.log2(rc.count_weights(w, 4, 1) / 65536) - x) < 0.01)
+    assert rc.hidden_weight_bits(dataclasses.replace(base, hidden_width=width), 256, 256, 1) == pytest.approx(y, abs=0.05)
+    coarse = dataclasses.replace(base, hidden_width=46, quant_noise=4 * base.quant_noise)
+    assert rc.hidden_weight_bits(coarse, 256, 256, 1) == pytest.approx(bits[1] - 1.0)
+    assert rc.hidden_weight_bits(dataclasses.replace(base, hidden_width=8), 4096, 4096, 1) == rc.FIT_BITS_CLAMP[0]
+    # Without the share, the older constants: the allocation's and the uniform range's.
+    assert rc.hidden_weight_bits(dataclasses.replace(base, quant_noise=None), 256, 256, 1) < 8
+    assert rc.hidden_weight_bits(dataclasses.replace(base, allocate_bits=False), 256, 256, 1) < 8
+    # And the estimate grows with the width on this path too (the planner's bisection needs it).
+    sizes = [rc.estimate_bytes(dataclasses.replace(base, hidden_width=w), 256, 256, 1) for w in range(20, 70, 7)]
+    assert sizes == sorted(sizes)
+
+
 def test_plan_scales_with_rate_and_image_size():
     widths = [rc.quality_config(QUICK, q, 256, 256, 1).hidden_width for q in range(1, rc.QUALITY_LEVELS + 1)]
     assert widths == sorted(widths) and len(set(widths)) == len(widths)
@@ -81,6 +101,33 @@ def test_trimmer_prunes_exactly_k_nearest_zero():
     assert sizes[0] > sizes[1] > sizes[2]
 
 
+def test_rescaler_coarser_steps_give_smaller_files_and_factor_one_is_the_trained_network():
+    img = textured(32, 32)
+    config = dataclasses.replace(QUICK, hidden_width=12, hidden_layers=2, bits=8)
+    fitted = fit_network(img, config, "cpu")
+    trained = pack(fitted.network)
+    rescaler = rc.Rescaler(fitted.model, 32, 32)
+    # Factor 1 keeps the trained weights' integers (only the bias ranges are refreshed).
+    for a, b in zip(fitted.network.layers, rescaler.network(1.0).layers):
+        assert np.array_equal(a.weight.q, b.weight.q) and a.weight.scale == b.weight.scale
+    sizes = [len(pack(rescaler.network(f))) for f in (1.0, 2.0, 4.0)]
+    assert sizes[0] > sizes[1] > sizes[2], sizes
+    errors = [np.mean((decode(pack(rescaler.network(f))).astype(float) - img) ** 2) for f in (1.0, 8.0)]
+    assert errors[1] > errors[0]
+    # The searches: the smallest factor that fits a limit lands just below it; the largest
+    # factor that keeps a PSNR floor keeps it; impossible goals give None.
+    limit = (sizes[1] + sizes[2]) // 2
+    f = rescaler.smallest(rc._fits(limit))
+    assert 2.0 <= f <= 4.0 and len(pack(rescaler.network(f))) <= limit
+    assert len(pack(rescaler.network(f * 0.98))) > limit
+    assert rescaler.smallest(rc._fits(10)) is None
+    assert rescaler.smallest(rc._fits(sizes[0])) == 1.0
+    floor = psnr(img, decode(pack(rescaler.network(3.0))))
+    f = rescaler.largest(lambda net: psnr(img, decode(pack(net))) >= floor)
+    assert f > 1.0 and psnr(img, decode(pack(rescaler.network(f)))) >= floor
+    assert rescaler.largest(lambda net: False) is None
+
+
 @pytest.mark.parametrize("bpp", [1.5, 3.0])
 def test_target_bpp_lands_within_tolerance_never_above(bpp):
     img = textured(64, 64)
@@ -90,6 +137,7 @@ def test_target_bpp_lands_within_tolerance_never_above(bpp):
     assert len(result.data) >= (1 - rc.TARGET_TOLERANCE) * limit
     assert result.report["bpp"] <= bpp
     assert result.report["rate_control"]["within_tolerance"]
+    assert result.report["rate_control"]["step_factor"] >= 1.0  # coarsened to fit, never refined
     assert result.report["psnr"] == pytest.approx(psnr(img, decode(result.data)))
 
 
@@ -119,6 +167,9 @@ def test_target_psnr_reaches_target_and_fails_clearly():
     assert info["mode"] == "target_psnr" and str(info["quality"]) in info["tried"]
     # Every level tried below the chosen one missed the target.
     assert all(v["psnr"] < 20.0 for q, v in info["tried"].items() if int(q) < info["quality"])
+    # Coarsening only shrinks the chosen level's file; the slowest level is trained only if needed.
+    assert len(result.data) <= info["tried"][str(info["quality"])]["bytes"] and info["step_factor"] >= 1.0
+    assert str(rc.QUALITY_LEVELS) not in info["tried"] or info["quality"] >= rc.QUALITY_LEVELS - 1
     with pytest.raises(InputError, match="cannot reach 90 dB"):
         rc.encode_target_psnr(img, 90.0, QUICK, "cpu")
 
