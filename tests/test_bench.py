@@ -468,3 +468,24 @@ def test_calibrate_estimate_recovers_the_bits_behind_the_sizes(tmp_path: Path, c
     assert abs(table[0][1] - 6.2) < 0.02 and abs(table[1][1] - 7.4) < 0.02
     write_results(tmp_path / "results.csv", [{**r, "codec": "jpeg"} for r in rows])
     assert calibrate.main([str(tmp_path)]) == 2
+
+
+def test_vs_curve_places_points_against_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.bench.run import write_results
+
+    vs_curve = _benchmark_script("vs_curve")
+    curve = [(0.25, 27.0), (0.5, 30.0), (1.0, 33.0)]  # 3 dB per doubling
+    write_results(tmp_path / "results.csv", [
+        {"image": "img", "codec": "siren", "setting": f"q{i}", "file": f"img/{i}.srn", "bytes": 100, "bpp": b,
+         "psnr": p, "ssim": 0.9, "encode_s": 1.0, "decode_s": 0.1, "width": 8, "height": 8, "channels": 1}
+        for i, (b, p) in enumerate(curve)])
+    d_db, d_rate = vs_curve.compare({"bpp": 0.5, "psnr": 31.5}, curve)
+    assert d_db == pytest.approx(1.5) and d_rate == pytest.approx(100 * (2 ** -0.5 - 1))
+    d_db, d_rate = vs_curve.compare({"bpp": 2.0, "psnr": 36.0}, curve)  # on the extended end segment
+    assert d_db == pytest.approx(0.0) and d_rate == pytest.approx(0.0, abs=1e-9)
+    probe = tmp_path / "p.jsonl"
+    probe.write_text(json.dumps({"image": "x/img.png", "bytes": 90, "bpp": 0.5, "psnr": 30.0, "tag": "t"}) + "\n"
+                     + json.dumps({"image": "other.png", "bytes": 90, "bpp": 0.5, "psnr": 30.0}) + "\n")
+    assert vs_curve.main([str(tmp_path), str(probe)]) == 0
+    captured = capsys.readouterr()
+    assert "+0.00 dB  +0.0 % rate" in captured.out and "other has fewer than two points" in captured.err
