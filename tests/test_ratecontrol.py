@@ -141,6 +141,18 @@ def test_target_bpp_lands_within_tolerance_never_above(bpp):
     assert result.report["psnr"] == pytest.approx(psnr(img, decode(result.data)))
 
 
+def test_target_bpp_prunes_when_even_the_coarsest_steps_do_not_fit(monkeypatch):
+    # With no room to coarsen, the fallback prunes the hidden weights nearest zero instead.
+    monkeypatch.setattr(rc, "RESCALE_RANGE", (1.0, 1.0))
+    img = textured(64, 64)
+    result = rc.encode_target_bpp(img, 3.0, QUICK, "cpu")
+    info = result.report["rate_control"]
+    assert info["attempts"][-1]["trained_bytes"] > info["max_bytes"]  # the trained file did not fit
+    assert info["step_factor"] == 1.0 and info["trimmed"] > 0
+    assert len(result.data) <= info["max_bytes"]
+    assert result.report["psnr"] == pytest.approx(psnr(img, decode(result.data)))
+
+
 def test_target_bpp_below_smallest_file_is_an_input_error():
     with pytest.raises(InputError, match="below the smallest file"):
         rc.encode_target_bpp(textured(16, 16), 0.05, QUICK, "cpu")
