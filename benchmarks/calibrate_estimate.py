@@ -17,7 +17,6 @@ import dataclasses
 import math
 import sys
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 
@@ -48,8 +47,7 @@ def fitted_bits(config, width: int, height: int, size: float) -> float:
     lo, hi = rc.FIT_BITS_CLAMP
     for _ in range(30):
         mid = 0.5 * (lo + hi)
-        with mock.patch.object(rc, "hidden_weight_bits", lambda *a: mid):
-            small = rc.estimate_bytes(config, width, height, 1) < size
+        small = rc.estimate_bytes(config, width, height, 1, hidden_bits=mid) < size
         lo, hi = (mid, hi) if small else (lo, mid)
     return round(hi, 3)
 

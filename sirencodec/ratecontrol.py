@@ -120,16 +120,20 @@ def hidden_weight_bits(config: FitConfig, width: int, height: int, channels: int
     return min(max(bits, FIT_BITS_CLAMP[0]), FIT_BITS_CLAMP[1])
 
 
-def estimate_bytes(config: FitConfig, width: int, height: int, channels: int) -> int:
+def estimate_bytes(config: FitConfig, width: int, height: int, channels: int,
+                   hidden_bits: float | None = None) -> int:
     """Size of a ``.srn`` file of ``config``'s network for a W x H image, by packing a
     synthetic network of that shape (exact header, masks, biases; integers whose coded
-    cost matches trained weights)."""
+    cost matches trained weights).  ``hidden_bits`` overrides :func:`hidden_weight_bits`
+    (what ``benchmarks/calibrate_estimate.py`` fits)."""
     shapes = layer_shapes(config.hidden_width, config.hidden_layers, channels)
     bits = layer_bits(config, len(shapes))
     dtypes = layer_bias_dtypes(config, len(shapes))
     bias_bits = layer_bias_bits(config, len(shapes))
     pruned = prune_targets(config, shapes)
-    hidden_used = max(2, int(2 ** hidden_weight_bits(config, width, height, channels)))
+    if hidden_bits is None:
+        hidden_bits = hidden_weight_bits(config, width, height, channels)
+    hidden_used = max(2, int(2 ** hidden_bits))
     rng = np.random.default_rng(12345)
     layers = []
     residual = config.seeded_residuals

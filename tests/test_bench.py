@@ -443,8 +443,6 @@ def test_meta_probe_moves_the_start_and_encodes_from_it(tmp_path: Path, capsys: 
 
 
 def test_calibrate_estimate_recovers_the_bits_behind_the_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
-    from unittest import mock
-
     from sirencodec import ratecontrol as rc
     from sirencodec.bench.run import write_results
 
@@ -453,8 +451,7 @@ def test_calibrate_estimate_recovers_the_bits_behind_the_sizes(tmp_path: Path, c
     rows = []
     for quality, width, bits in ((3, 20, 6.2), (6, 30, 7.4)):
         config = calibrate.level_config(quality, width)
-        with mock.patch.object(rc, "hidden_weight_bits", lambda *a, b=bits: b):
-            size = rc.estimate_bytes(config, 128, 128, 1)
+        size = rc.estimate_bytes(config, 128, 128, 1, hidden_bits=bits)
         for image in ("a", "b"):
             rows.append({"image": image, "codec": "siren", "setting": f"quality={quality}", "file": f"{image}/{quality}.srn",
                          "bytes": size, "bpp": 8 * size / 128 ** 2, "psnr": 30.0, "ssim": 0.9, "encode_s": 1.0,
