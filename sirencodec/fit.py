@@ -5,13 +5,15 @@
     qat    every layer fake-quantized (range-linear, straight-through gradients)
 
 Each stage runs Adam with its own cosine-decayed learning rate (see ``FitConfig``).  A
-stage whose loss turns NaN/Inf restarts from its own starting state at half the rate.
+stage whose loss turns NaN/Inf (or, fitting, collapses) goes back to its last checkpoint
+(every ``CHECKPOINT_EVERY`` steps) and goes on from there at half the rate.
 The result is a :class:`sirencodec.network.QuantizedNetwork` whose dequantized weights are
 bit-identical to those of the final forward pass.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -44,7 +46,10 @@ from .quant import export_network
 Progress = Callable[[str, int, int, "float | None"], None]
 STAGES = ("fit", "prune", "qat")
 PSNR_EVERY = 10  # steps between loss read-backs (each one is a device sync)
-COLLAPSE_DB = 8.0  # a stage whose batch PSNR falls this far below its best restarts
+COLLAPSE_DB = 8.0  # a fit whose batch PSNR falls this far below its best has diverged
+# Steps between a stage's checkpoints: on divergence it goes back to the last one (a multiple
+# of PSNR_EVERY, where the loss is read back; a checkpoint is a copy of some 20 k floats).
+CHECKPOINT_EVERY = 500
 
 
 @dataclass
@@ -53,7 +58,7 @@ class FitResult:
 
     network: QuantizedNetwork
     stage_seconds: dict[str, float]  # wall time per stage, restarts included
-    restarts: int  # total stage restarts after divergence
+    restarts: int  # returns to a checkpoint after divergence, all stages
     stage_lr: dict[str, float]  # base learning rate each stage finally completed with
     stage_psnr: dict[str, float]  # full-image PSNR (dB, float output) after each stage
     model: Siren  # the trained module, in its final (quantized) state
@@ -298,34 +303,51 @@ class _Trainer:
     def run(
         self, stage: str, steps: int, lr: float, before_step: Callable[[int], object] | None = None
     ) -> None:
-        """Train ``steps`` steps from base rate ``lr``; restart at half rate on divergence."""
+        """Train ``steps`` steps from base rate ``lr``.
+
+        On divergence (NaN/Inf, or in the fit stage a collapse) the stage goes back to its
+        last healthy checkpoint (taken every ``CHECKPOINT_EVERY`` steps; the stage's start
+        before the first) and goes on from there at half the rate, at most ``max_restarts``
+        times: a late collapse costs at most ``CHECKPOINT_EVERY`` steps, not the stage."""
         start = time.perf_counter()
-        snapshot = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        gen_state = self.batch_gen.get_state()
-        for attempt in range(self.config.max_restarts + 1):
-            if self._train(stage, steps, lr, before_step):
+        model = self.model
+        optimizer = torch.optim.Adam(list(model.parameters()), lr=lr)
+        state = _Checkpoint.take(0, model, optimizer, self.batch_gen, best=-math.inf)
+        restarts = 0
+        while True:
+            failed = self._train(stage, steps, lr, optimizer, state, before_step)
+            if failed is None:
                 break
-            if attempt == self.config.max_restarts:
+            if restarts == self.config.max_restarts:
                 raise InputError(
-                    f"training diverged in the {stage} stage {attempt + 1} times "
+                    f"training diverged in the {stage} stage {self.config.max_restarts + 1} times "
                     f"(last learning rate {lr:g}); lower the learning rate"
                 )
+            restarts += 1
             self.restarts += 1
             lr *= 0.5
-            self.model.load_state_dict(snapshot)
-            self.batch_gen.set_state(gen_state)
+            state = failed
+            state.restore(model, optimizer, self.batch_gen)
         self.final_lr[stage] = lr
         self.psnr[stage] = self.evaluate()
         self.seconds[stage] = time.perf_counter() - start
 
-    def _train(self, stage: str, steps: int, lr: float, before_step: Callable[[int], object] | None) -> bool:
-        """One attempt at a stage; False if the loss or the weights became NaN/Inf."""
+    def _train(
+        self,
+        stage: str,
+        steps: int,
+        lr: float,
+        optimizer: torch.optim.Optimizer,
+        start: "_Checkpoint",
+        before_step: Callable[[int], object] | None,
+    ) -> "_Checkpoint | None":
+        """Train from checkpoint ``start`` to the stage's end.  Returns None on success, or
+        the last healthy checkpoint if the loss or the weights became NaN/Inf (or collapsed)."""
         model = self.model
         params = list(model.parameters())
-        optimizer = torch.optim.Adam(params, lr=lr)
         lr_min = lr * self.config.lr_min_factor
-        best = -math.inf
-        for t in range(steps):
+        healthy, best = start, start.best
+        for t in range(start.step, steps):
             if before_step is not None:
                 before_step(t)
             for group in optimizer.param_groups:
@@ -340,7 +362,7 @@ class _Trainer:
             if (t + 1) % PSNR_EVERY == 0 or t + 1 == steps:
                 value = float(loss.detach())
                 if not math.isfinite(value):
-                    return False
+                    return healthy
                 psnr = psnr_from_mse(value)
                 # A sine network can also blow up without overflowing: a large step throws
                 # it into a bad region it never recovers from (seen at lr 2e-3 with small
@@ -348,11 +370,13 @@ class _Trainer:
                 # Only in the fit stage: pruning and quantization lower the PSNR by design.
                 best = max(best, psnr)
                 if stage == "fit" and psnr < best - COLLAPSE_DB:
-                    return False
+                    return healthy
+                if (t + 1) % CHECKPOINT_EVERY == 0 and t + 1 < steps and (stage != "fit" or psnr >= best - 1.0):
+                    healthy = _Checkpoint.take(t + 1, model, optimizer, self.batch_gen, best)
             if self.progress is not None:
                 self.progress(stage, t + 1, steps, psnr)
         # NaN can also hide in weights whose effect the last checked loss did not see yet.
-        return all(bool(torch.isfinite(p).all()) for p in params)
+        return None if all(bool(torch.isfinite(p).all()) for p in params) else healthy
 
     @torch.no_grad()
     def evaluate(self) -> float:
@@ -366,6 +390,32 @@ class _Trainer:
         if not math.isfinite(mse):
             return float("nan")
         return psnr_from_mse(mse)
+
+
+@dataclass
+class _Checkpoint:
+    """A stage's state at a step: the model (its tensors, and the bit widths that fixed
+    steps give), the optimizer, the batch generator, the best batch PSNR so far."""
+
+    step: int
+    model: dict[str, torch.Tensor]
+    bits: tuple[list[int], list[int | None]]
+    optimizer: dict
+    batches: torch.Tensor
+    best: float
+
+    @staticmethod
+    def take(step: int, model: Siren, optimizer: torch.optim.Optimizer, gen: torch.Generator,
+             best: float) -> "_Checkpoint":
+        return _Checkpoint(step, {k: v.detach().clone() for k, v in model.state_dict().items()},
+                           (list(model.bits), list(model.bias_bits)), copy.deepcopy(optimizer.state_dict()),
+                           gen.get_state(), best)
+
+    def restore(self, model: Siren, optimizer: torch.optim.Optimizer, gen: torch.Generator) -> None:
+        model.load_state_dict(self.model)
+        model.bits, model.bias_bits = list(self.bits[0]), list(self.bits[1])
+        optimizer.load_state_dict(copy.deepcopy(self.optimizer))
+        gen.set_state(self.batches)
 
 
 def _training_tensors(pixels: np.ndarray, channels: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -242,6 +242,31 @@ def test_collapse_without_nan_restarts_fit_stage(monkeypatch):
     assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
 
 
+def test_divergence_goes_back_to_the_last_checkpoint(monkeypatch):
+    # Checkpoints every 20 steps; the loss read back at step 30 is NaN: the stage resumes
+    # from step 20 at half the rate instead of starting over.
+    monkeypatch.setattr(fit_module, "CHECKPOINT_EVERY", 2 * fit_module.PSNR_EVERY)
+    _spoil_loss(monkeypatch, 3 * fit_module.PSNR_EVERY, float("nan"))
+    config = dataclasses.replace(TEST, fit_steps=5 * fit_module.PSNR_EVERY)
+    steps: list[int] = []
+    res = fit_network(_image(), config, CPU, progress=lambda s, t, n, p: steps.append(t) if s == "fit" else None)
+    n = fit_module.PSNR_EVERY
+    assert steps == list(range(1, 3 * n)) + list(range(2 * n + 1, 5 * n + 1))
+    assert res.restarts == 1 and res.stage_lr["fit"] == config.lr / 2
+    res.network.validate()
+    assert all(np.all(np.isfinite(layer.weight.dequantize())) for layer in res.network.layers)
+
+
+def test_checkpoints_do_not_change_an_undisturbed_fit(monkeypatch):
+    config = dataclasses.replace(TEST, fit_steps=4 * fit_module.PSNR_EVERY)
+    plain = fit_network(_image(), config, CPU)
+    monkeypatch.setattr(fit_module, "CHECKPOINT_EVERY", fit_module.PSNR_EVERY)
+    checked = fit_network(_image(), config, CPU)
+    assert checked.restarts == 0
+    for a, b in zip(plain.network.layers, checked.network.layers):
+        assert np.array_equal(a.weight.q, b.weight.q) and np.array_equal(a.bias, b.bias)
+
+
 def test_step_range_covers_the_range_with_the_fewest_bits():
     w = torch.tensor([[-0.30, 0.05], [0.50, 0.0]])
     mask = torch.tensor([[True, True], [True, False]])
