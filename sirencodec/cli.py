@@ -337,7 +337,9 @@ def _format_rate_control(rc: dict | None) -> str:
                 f"{trained}, steps x{rc['step_factor']:g}"
                 + (f", trimmed {rc['trimmed']} weights" if "trimmed" in rc else ""))
     tried = ", ".join(f"q{q} {v['psnr']:.2f} dB/{v['bytes']} B" for q, v in rc["tried"].items())
-    return (f"\n  target {rc['target_psnr']:g} dB: tried {tried}; chose quality {rc['quality']}, "
+    cands = ", ".join(f"q{c['quality']} x{c['step_factor']:g} {c['psnr']:.2f} dB/{c['bytes']} B"
+                      for c in rc.get("candidates", []))
+    return (f"\n  target {rc['target_psnr']:g} dB: tried {tried}; rescaled {cands}; chose quality {rc['quality']}, "
             f"steps x{rc['step_factor']:g}")
 
 

@@ -126,6 +126,12 @@ def test_rescaler_coarser_steps_give_smaller_files_and_factor_one_is_the_trained
     f = rescaler.largest(lambda net: psnr(img, decode(pack(net))) >= floor)
     assert f > 1.0 and psnr(img, decode(pack(rescaler.network(f)))) >= floor
     assert rescaler.largest(lambda net: False) is None
+    # Finer steps (bounds below 1) raise the PSNR of a coarsely quantized network.
+    coarse = rc.Rescaler(fit_network(img, dataclasses.replace(config, bits=4), "cpu").model, 32, 32)
+    at = {f: psnr(img, decode(pack(coarse.network(f)))) for f in (0.5, 1.0)}
+    assert at[0.5] > at[1.0] + 0.1, at
+    f = coarse.largest(lambda net: psnr(img, decode(pack(net))) >= at[0.5] - 0.01, rc.REFINE_RANGE)
+    assert 0.5 <= f < 1.0 and psnr(img, decode(pack(coarse.network(f)))) >= at[0.5] - 0.01
 
 
 @pytest.mark.parametrize("bpp", [1.5, 3.0])
@@ -179,11 +185,39 @@ def test_target_psnr_reaches_target_and_fails_clearly():
     assert info["mode"] == "target_psnr" and str(info["quality"]) in info["tried"]
     # Every level tried below the chosen one missed the target.
     assert all(v["psnr"] < 20.0 for q, v in info["tried"].items() if int(q) < info["quality"])
-    # Coarsening only shrinks the chosen level's file; the slowest level is trained only if needed.
-    assert len(result.data) <= info["tried"][str(info["quality"])]["bytes"] and info["step_factor"] >= 1.0
+    # The lowest passing level is coarsened (factor >= 1), the one below refined (< 1); the
+    # smallest file that reaches the target wins; the slowest level is trained only if needed.
+    assert len(result.data) == min(cand["bytes"] for cand in info["candidates"])
+    for cand in info["candidates"]:
+        assert cand["psnr"] >= 20.0
+        assert cand["bytes"] <= info["tried"][str(cand["quality"])]["bytes"] or cand["step_factor"] < 1.0
+        assert (cand["step_factor"] >= 1.0) == (info["tried"][str(cand["quality"])]["psnr"] >= 20.0)
     assert str(rc.QUALITY_LEVELS) not in info["tried"] or info["quality"] >= rc.QUALITY_LEVELS - 1
     with pytest.raises(InputError, match="cannot reach 90 dB"):
         rc.encode_target_psnr(img, 90.0, QUICK, "cpu")
+
+
+def test_target_psnr_refines_the_level_below_when_that_is_smaller(monkeypatch):
+    # Tiny networks barely feel their quantization steps; every trained network is made 32x
+    # coarser here so that, as with real ones, finer steps buy PSNR.  Quality 4 then misses
+    # 18 dB (17.5) and 5 passes (20.0): quality 4 refined is the smaller file.
+    real = rc.fit_network
+
+    def coarse(image, config, device, progress=None):
+        fitted = real(image, config, device, progress)
+        net = rc.Rescaler(fitted.model, image.shape[1], image.shape[0]).network(32.0)
+        return dataclasses.replace(fitted, network=net)
+
+    monkeypatch.setattr(rc, "fit_network", coarse)
+    img = textured(64, 64)
+    result = rc.encode_target_psnr(img, 18.0, dataclasses.replace(QUICK, fit_steps=150, seeded_residuals=False), "cpu")
+    info = result.report["rate_control"]
+    passing = min(int(q) for q, v in info["tried"].items() if v["psnr"] >= 18.0)
+    refined = [cand for cand in info["candidates"] if cand["step_factor"] < 1.0]
+    assert info["tried"][str(passing - 1)]["psnr"] < 18.0 and len(refined) == 1
+    assert info["quality"] == refined[0]["quality"] == passing - 1
+    assert len(result.data) == refined[0]["bytes"] < min(c["bytes"] for c in info["candidates"] if c is not refined[0])
+    assert psnr(img, decode(result.data)) == pytest.approx(refined[0]["psnr"], abs=1e-3) and refined[0]["psnr"] >= 18.0
 
 
 def run(args):
@@ -198,6 +232,17 @@ def test_cli_target_bpp_writes_file_at_or_below_target(tmp_path):
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
     assert out.stat().st_size == report["bytes"] <= 2.5 * 48 * 48 / 8
+
+
+def test_cli_target_psnr_summary_names_the_search(tmp_path):
+    src = tmp_path / "in.png"
+    img = smooth(32, 32)
+    Image.fromarray(img).save(src)
+    out = tmp_path / "o.srn"
+    r = run([src, "-o", out, "--preset", "test", "--target-psnr", "10"])
+    assert r.exit_code == 0, r.output
+    assert "target 10 dB: tried q" in r.output and "rescaled q" in r.output and "chose quality" in r.output
+    assert psnr(img, decode(out.read_bytes())) >= 10.0
 
 
 @pytest.mark.parametrize(
