@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from .config import MAX_FILE_BYTES
+from .config import LR_NARROW, LR_WIDE, LR_WIDE_FROM, MAX_FILE_BYTES
 from .errors import InputError, SrnError
 
 
@@ -222,7 +222,9 @@ def _preset_names():
 @click.option("--agp-t0", type=click.IntRange(0), help="AGP: first pruning step within stage 2.")
 @click.option("--agp-n", type=click.IntRange(1), help="AGP: number of pruning steps.")
 @click.option("--agp-dt", type=click.IntRange(1), help="AGP: steps between pruning steps.")
-@click.option("--lr", type=click.FloatRange(0, min_open=True), help="Learning rate of stage 1.")
+@click.option("--lr", type=click.FloatRange(0, min_open=True),
+              help=f"Learning rate of stage 1 (default: {LR_NARROW:g} for networks under {LR_WIDE_FROM} "
+                   f"wide, else {LR_WIDE:g}).")
 @click.option("--qat-lr", type=click.FloatRange(0, min_open=True), help="Learning rate of stage 3.")
 @click.option("--omega0", type=click.FloatRange(0, min_open=True), help="SIREN frequency omega0.")
 @click.option("--range-update-every", type=click.IntRange(1), help="QAT: refresh ranges every k steps.")

@@ -52,7 +52,7 @@ def encode(image: np.ndarray, config: FitConfig | None = None, device: str = "au
     dev = resolve_device(device)
     start = time.perf_counter()
     fitted = fit_network(image, config, dev, progress)
-    return finish(image, fitted.network, config, dev, start, fitted.stage_seconds, fitted.restarts)
+    return finish(image, fitted.network, fitted.config, dev, start, fitted.stage_seconds, fitted.restarts)
 
 
 def finish(image: np.ndarray, net: QuantizedNetwork, config: FitConfig, dev: torch.device, start: float,

@@ -29,7 +29,7 @@ MIN_BITS, MAX_BITS = 2, 16
 TILE_FLOATS = 1 << 22
 
 # --- encoder training (sirencodec.fit) -----------------------------------------------
-from dataclasses import dataclass  # noqa: E402  (appended section; the constants above need no imports)
+from dataclasses import dataclass, replace  # noqa: E402  (appended section; the constants above need no imports)
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,9 @@ class FitConfig:
     fit_steps: int = 12000
     prune_steps: int = 4500  # AGP pruning plus recovery
     qat_steps: int = 3000
-    lr: float = 2e-3  # Adam, fit stage (4096-pixel batches at 2e-3 collapsed: see fit.COLLAPSE_DB)
+    # Adam, fit stage; None: by the hidden width (default_lr).  4096-pixel batches at 2e-3
+    # collapsed (see fit.COLLAPSE_DB).
+    lr: float | None = None
     prune_lr: float | None = None  # None: lr * PRUNE_LR_FACTOR
     qat_lr: float = 3e-4  # (48, 4) QAT sweep: 1e-4 -0.07 dB, 1e-3 -0.9 dB vs 3e-4
     # Each stage's cosine ends at base lr * this.  0.01 against 0.05 (docs/results/rd-lrmin
@@ -113,6 +115,25 @@ class FitConfig:
     batch_pixels: int = 8192  # full batch up to this many pixels, random mini-batches above
     max_restarts: int = 3  # per stage, each halving the stage's learning rate
     seed: int = 0
+
+
+# The fit stage's learning rate when FitConfig.lr is None: narrow networks take a larger one.
+# Session 8, 3e-3 instead of 2e-3, dB at equal rate against docs/results/rd-cal's curves
+# (benchmarks/vs_curve.py; docs/results/rd-lr/ has the points): quality 2 (33 x 3) +0.33 /
+# +0.37 (cameraman / astronaut), quality 3 (34 x 4) +0.35 / 0.00 / +0.15 / +0.60 (and
+# chelsea, coffee); quality 4 (41 x 4) -0.63 / -0.84, quality 6 (52 x 4) -0.08 / -0.44.
+LR_NARROW, LR_WIDE = 3e-3, 2e-3
+LR_WIDE_FROM = 36  # hidden width from which LR_WIDE applies (the default preset's 48: 2e-3)
+
+
+def default_lr(hidden_width: int) -> float:
+    """The fit stage's base learning rate for a network this wide (FitConfig.lr = None)."""
+    return LR_NARROW if hidden_width < LR_WIDE_FROM else LR_WIDE
+
+
+def resolved(config: "FitConfig") -> "FitConfig":
+    """``config`` with its learning rate filled in (what training and reports use)."""
+    return config if config.lr is not None else replace(config, lr=default_lr(config.hidden_width))
 
 
 # A stage's share of the prune stage spent pruning (the rest recovers at the final masks),

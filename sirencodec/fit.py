@@ -30,6 +30,7 @@ from .config import (
     MIN_BITS,
     PRUNE_LR_FACTOR,
     FitConfig,
+    resolved,
 )
 from .errors import InputError
 from .model import Siren
@@ -62,6 +63,7 @@ class FitResult:
     stage_lr: dict[str, float]  # base learning rate each stage finally completed with
     stage_psnr: dict[str, float]  # full-image PSNR (dB, float output) after each stage
     model: Siren  # the trained module, in its final (quantized) state
+    config: FitConfig  # the configuration trained with, its learning rate resolved
 
 
 def fit_network(
@@ -72,6 +74,7 @@ def fit_network(
     ``progress(stage, step, total, psnr)`` is called after every step; ``psnr`` (dB, on the
     training batch) is given every ``PSNR_EVERY`` steps and on the last, else None."""
     pixels, channels = _check_image(image)
+    config = resolved(config)
     _check_config(config, channels)
     height, width = pixels.shape[:2]
     device = torch.device(device)
@@ -113,6 +116,7 @@ def fit_network(
         stage_lr=trainer.final_lr,
         stage_psnr=trainer.psnr,
         model=model,
+        config=config,
     )
 
 

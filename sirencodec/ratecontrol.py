@@ -410,7 +410,8 @@ def encode_quality(image: np.ndarray, quality: int, base: FitConfig, device: str
     _check_planned(ctx, config)
     fitted = fit_network(image, config, ctx.dev, progress)
     extra = {"rate_control": {"mode": "quality", "quality": quality, "nominal_bpp": QUALITY_BPP[quality - 1]}}
-    return finish(image, fitted.network, config, ctx.dev, ctx.start, fitted.stage_seconds, fitted.restarts, extra)
+    return finish(image, fitted.network, fitted.config, ctx.dev, ctx.start, fitted.stage_seconds, fitted.restarts,
+                  extra)
 
 
 def byte_budget(bpp: float, width: int, height: int) -> int:
@@ -468,7 +469,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
         info["trimmed"] = k
         net = trimmer.network(k)
     seconds["rescale"] = time.perf_counter() - t
-    result = finish(image, net, config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
+    result = finish(image, net, fitted.config, ctx.dev, ctx.start, seconds, fitted.restarts, {"rate_control": info})
     info["within_tolerance"] = result.report["bytes"] >= lo_bytes  # the file finish() wrote
     return result
 
@@ -490,7 +491,7 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
         data = pack(fitted.network)
         value = psnr_db(image, decode(data))
         tried[q] = (round(value, 3), len(data))
-        results[q] = (config, fitted)
+        results[q] = fitted
         return value >= target_psnr
 
     # Bisection for the lowest passing level, assuming PSNR increases with the level.  The
@@ -516,7 +517,7 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
     for q, bounds in ((lo, RESCALE_RANGE), (lo - 1, REFINE_RANGE)):
         if q not in results:
             continue
-        rescaler = Rescaler(results[q][1].model, w, h)
+        rescaler = Rescaler(results[q].model, w, h)
         factor = rescaler.largest(good, bounds)
         if factor is None:  # only the level below can miss at every factor
             continue
@@ -525,11 +526,11 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
         candidates.append({"quality": q, "step_factor": round(factor, 4), "bytes": len(data),
                            "psnr": round(psnr_db(image, decode(data)), 3), "network": net})
     chosen = min(candidates, key=lambda cand: cand["bytes"])
-    config, fitted = results[chosen["quality"]]
+    fitted = results[chosen["quality"]]
     info = {"mode": "target_psnr", "target_psnr": target_psnr, "quality": chosen["quality"],
             "tried": {str(q): {"psnr": p, "bytes": b} for q, (p, b) in sorted(tried.items())},
             "step_factor": chosen["step_factor"],
             "candidates": [{k: v for k, v in cand.items() if k != "network"} for cand in candidates]}
     seconds = {"search": t - ctx.start, "rescale": time.perf_counter() - t}
-    return finish(image, chosen["network"], config, ctx.dev, ctx.start, seconds, fitted.restarts,
+    return finish(image, chosen["network"], fitted.config, ctx.dev, ctx.start, seconds, fitted.restarts,
                   {"rate_control": info})

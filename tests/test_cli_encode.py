@@ -193,6 +193,19 @@ def test_quant_noise_reaches_the_encoder(tmp_path):
     assert r.exit_code == 2 and not (tmp_path / "bad.srn").exists()
 
 
+def test_report_gives_the_learning_rate_trained_with(tmp_path):
+    from sirencodec.config import default_lr
+
+    src = tmp_path / "in.png"
+    Image.fromarray(smooth_image(12, 16, 1)).save(src)
+    small = ["--preset", "default", "--width", "10", "--depth", "2", "--fit-steps", "20", "--prune-steps", "10",
+             "--qat-steps", "5", "--json"]
+    for extra, expected in (([], default_lr(10)), (["--lr", "0.0005"], 0.0005)):
+        r = run(srnenc, [src, "-o", tmp_path / "o.srn", *small, *extra])
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["config"]["lr"] == expected
+
+
 def test_bit_allocation_switch_reaches_the_encoder(tmp_path):
     src = tmp_path / "in.png"
     Image.fromarray(smooth_image(12, 16, 1)).save(src)

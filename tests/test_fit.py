@@ -225,6 +225,19 @@ def test_bad_inputs_raise_input_error():
             fit_network(_image(), dataclasses.replace(TEST, quant_noise=bad), CPU)
 
 
+def test_learning_rate_follows_the_width_unless_given():
+    from sirencodec.config import LR_NARROW, LR_WIDE, LR_WIDE_FROM, default_lr
+
+    assert default_lr(LR_WIDE_FROM - 1) == LR_NARROW > LR_WIDE == default_lr(LR_WIDE_FROM)
+    assert PRESETS["default"].lr is None and default_lr(PRESETS["default"].hidden_width) == LR_WIDE
+    config = dataclasses.replace(TEST, lr=None)  # 8 wide: the narrow rate
+    res = fit_network(_image(), config, CPU)
+    assert res.config.lr == LR_NARROW and res.stage_lr["fit"] == LR_NARROW
+    assert res.stage_lr["prune"] == pytest.approx(LR_NARROW * fit_module.PRUNE_LR_FACTOR)
+    given = fit_network(_image(), dataclasses.replace(TEST, lr=5e-4), CPU)
+    assert given.config.lr == 5e-4 and given.stage_lr["fit"] == 5e-4
+
+
 def test_presets_are_valid():
     assert {"fast", "default", "test"} <= set(PRESETS)
     for config in PRESETS.values():
