@@ -119,9 +119,10 @@ class FitConfig:
 
 # The fit stage's learning rate when FitConfig.lr is None: narrow networks take a larger one.
 # Session 8, 3e-3 instead of 2e-3, dB at equal rate against docs/results/rd-cal's curves
-# (benchmarks/vs_curve.py; docs/results/rd-lr/ has the points): quality 2 (33 x 3) +0.33 /
-# +0.37 (cameraman / astronaut), quality 3 (34 x 4) +0.35 / 0.00 / +0.15 / +0.60 (and
-# chelsea, coffee); quality 4 (41 x 4) -0.63 / -0.84, quality 6 (52 x 4) -0.08 / -0.44.
+# (benchmarks/vs_curve.py; docs/results/lr-probes/), cameraman / astronaut / chelsea / coffee:
+# quality 2 (33 x 3) +0.33 / +0.37 / +0.18 / +0.96, quality 3 (34 x 4) +0.35 / 0.00 / +0.15 /
+# +0.60; quality 4 (41 x 4) -0.63 / -0.84 / - / -, quality 6 (52 x 4) -0.08 / -0.44 / -0.70 / -.
+# 1.5e-3 at quality 6 lost too (-0.11 / -0.33 / - / -).
 LR_NARROW, LR_WIDE = 3e-3, 2e-3
 LR_WIDE_FROM = 36  # hidden width from which LR_WIDE applies (the default preset's 48: 2e-3)
 
