@@ -519,9 +519,12 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
             continue
         rescaler = Rescaler(results[q].model, w, h)
         factor = rescaler.largest(good, bounds)
-        if factor is None:  # only the level below can miss at every factor
+        if factor is not None:
+            net = rescaler.network(factor)
+        elif q == lo:  # the trained file passed; keep it as it is
+            factor, net = 1.0, results[q].network
+        else:  # the level below misses even at its finest steps
             continue
-        net = rescaler.network(factor)
         data = pack(net)
         candidates.append({"quality": q, "step_factor": round(factor, 4), "bytes": len(data),
                            "psnr": round(psnr_db(image, decode(data)), 3), "network": net})

@@ -220,6 +220,19 @@ def test_target_psnr_refines_the_level_below_when_that_is_smaller(monkeypatch):
     assert psnr(img, decode(result.data)) == pytest.approx(refined[0]["psnr"], abs=1e-3) and refined[0]["psnr"] >= 18.0
 
 
+def test_target_psnr_keeps_the_trained_file_when_no_rescaling_passes(monkeypatch):
+    # If re-exporting the passing level never passes (its trained file sat at the target
+    # exactly), the trained file itself is the answer, not an error.
+    monkeypatch.setattr(rc.Rescaler, "largest", lambda self, ok, bounds=None: None)
+    img = smooth(32, 32)
+    config = dataclasses.replace(QUICK, fit_steps=150, seeded_residuals=False)
+    result = rc.encode_target_psnr(img, 20.0, config, "cpu")
+    info = result.report["rate_control"]
+    assert [c["quality"] for c in info["candidates"]] == [info["quality"]] and info["step_factor"] == 1.0
+    assert len(result.data) == info["tried"][str(info["quality"])]["bytes"]
+    assert psnr(img, decode(result.data)) >= 20.0
+
+
 def run(args):
     return CliRunner().invoke(srnenc, [str(a) for a in args])
 
