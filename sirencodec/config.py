@@ -122,7 +122,8 @@ class FitConfig:
 # (benchmarks/vs_curve.py; docs/results/lr-probes/), cameraman / astronaut / chelsea / coffee:
 # quality 2 (33 x 3) +0.33 / +0.37 / +0.18 / +0.96, quality 3 (34 x 4) +0.35 / 0.00 / +0.15 /
 # +0.60; quality 4 (41 x 4) -0.63 / -0.84 / - / -, quality 6 (52 x 4) -0.08 / -0.44 / -0.70 / -.
-# 1.5e-3 at quality 6 lost too (-0.11 / -0.33 / - / -).
+# 1.5e-3 at quality 6 lost too (-0.11 / -0.33 / - / -); 2.5e-3 at quality 4 was level
+# (+0.10 / -0.17 / +0.03 / +0.04, against docs/results/rd-lr).
 LR_NARROW, LR_WIDE = 3e-3, 2e-3
 LR_WIDE_FROM = 36  # hidden width from which LR_WIDE applies (the default preset's 48: 2e-3)
 
