@@ -51,6 +51,7 @@ COLLAPSE_DB = 8.0  # a fit whose batch PSNR falls this far below its best has di
 # Steps between a stage's checkpoints: on divergence it goes back to the last one (a multiple
 # of PSNR_EVERY, where the loss is read back; a checkpoint is a copy of some 20 k floats).
 CHECKPOINT_EVERY = 500
+CHECKPOINT_FIT_DB = 1.0  # a fit's checkpoint is taken only within this of its best batch PSNR
 
 
 @dataclass
@@ -375,7 +376,7 @@ class _Trainer:
                 best = max(best, psnr)
                 if stage == "fit" and psnr < best - COLLAPSE_DB:
                     return healthy
-                if (t + 1) % CHECKPOINT_EVERY == 0 and t + 1 < steps and (stage != "fit" or psnr >= best - 1.0):
+                if (t + 1) % CHECKPOINT_EVERY == 0 and t + 1 < steps and (stage != "fit" or psnr >= best - CHECKPOINT_FIT_DB):
                     healthy = _Checkpoint.take(t + 1, model, optimizer, self.batch_gen, best)
             if self.progress is not None:
                 self.progress(stage, t + 1, steps, psnr)

@@ -259,12 +259,10 @@ class Rescaler:
                 lo = mid
         return math.exp(hi if passes_high else lo)
 
-    def smallest(self, ok: Callable[[QuantizedNetwork], bool],
-                 bounds: tuple[float, float] | None = None) -> float | None:
-        """Smallest factor in ``bounds`` (default RESCALE_RANGE) whose network satisfies
-        ``ok`` (assumed false below a point, true above: a size limit); None if even the
-        largest fails."""
-        lo, hi = RESCALE_RANGE if bounds is None else bounds
+    def smallest(self, ok: Callable[[QuantizedNetwork], bool]) -> float | None:
+        """Smallest factor in RESCALE_RANGE whose network satisfies ``ok`` (assumed false
+        below a point, true above: a size limit); None if even the largest fails."""
+        lo, hi = RESCALE_RANGE
         if ok(self.network(lo)):
             return lo
         if not ok(self.network(hi)):
