@@ -1,4 +1,5 @@
-"""sirencodec: an image codec whose bitstream is a pruned, quantized SIREN.
+"""sirencodec: an image codec whose bitstream is a neural network: a pruned, quantized SIREN
+(format version 3), or latent grids with a small synthesis network (version 4).
 
 Decoding needs numpy only::
 
@@ -7,13 +8,14 @@ Decoding needs numpy only::
 Writing a file from a quantized network description::
 
     data = sirencodec.pack(net)                              # net: QuantizedNetwork
+    data = sirencodec.pack_latent(net)                       # net: latentnet.LatentNetwork
 
 Encoding an image (trains a network; imports torch on first use)::
 
     result = sirencodec.encode(image, config)                # -> codec.EncodeResult
 """
 
-from .bitstream import pack, unpack
+from .bitstream import pack, pack_latent, unpack
 from .decoder import decode, inspect
 from .errors import FormatError, InputError, SrnError
 from .network import QuantizedLayer, QuantizedNetwork, QuantizedTensor
@@ -21,7 +23,7 @@ from .network import QuantizedLayer, QuantizedNetwork, QuantizedTensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "decode", "inspect", "pack", "unpack", "encode",
+    "decode", "inspect", "pack", "pack_latent", "unpack", "encode",
     "QuantizedNetwork", "QuantizedLayer", "QuantizedTensor",
     "SrnError", "FormatError", "InputError",
 ]

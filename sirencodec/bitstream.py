@@ -6,6 +6,9 @@ All multi-byte fields are little-endian, except the entropy-coded payload (big-e
 32-bit words, see entropy.py).
 
     file    = header(16) layer_record * (hidden_layers + 2) varint(payload_len) payload crc32(4)
+
+Version 4 files (latent-grid networks, format_spec.md section 10) have their own layout after
+the version byte: ``pack_latent`` / ``unpack_latent`` at the end of this file.
 """
 
 from __future__ import annotations
@@ -14,11 +17,23 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+import constriction
 import numpy as np
 
-from . import entropy, seeded
-from .config import FORMAT_VERSION, MAGIC, MAX_FILE_BYTES, MIN_BITS, MAX_BITS
+from . import entropy, latentnet, seeded
+from . import arm as sarm
+from .config import (
+    FORMAT_VERSION,
+    LATENT_VERSION,
+    MAGIC,
+    MAX_BITS,
+    MAX_FILE_BYTES,
+    MAX_LATENT_WORK,
+    MIN_BITS,
+    SIREN_VERSION,
+)
 from .errors import FormatError
+from .latentnet import LatentNetwork
 from .network import (
     QuantizedLayer,
     QuantizedNetwork,
@@ -44,9 +59,11 @@ KNOWN_FLAGS = {
     1: FLAG_BIAS_F16 | MODEL_MASK,
     2: FLAG_BIAS_F16 | FLAG_BIAS_Q | MODEL_MASK,
     3: FLAG_BIAS_F16 | FLAG_BIAS_Q | FLAG_WEIGHT_RESIDUAL | FLAG_BIAS_RESIDUAL | MODEL_MASK,
+    4: FLAG_BIAS_Q | MODEL_MASK,  # latent-grid files: every bias quantized, nothing seeded
 }
 # Version 1 = version 2 without quantized biases = version 3 without seeded residuals.
-READ_VERSIONS = (1, 2, FORMAT_VERSION)
+# Version 4 files hold a latent-grid network (their own layout after the first 4 bytes).
+READ_VERSIONS = (1, 2, 3, FORMAT_VERSION)
 BIAS_Q = struct.Struct("<BfH")  # bits, scale, zero point of a quantized bias
 
 
@@ -93,38 +110,45 @@ class Parsed:
 def pack(net: QuantizedNetwork) -> bytes:
     """Serialise ``net`` (validated first) into a complete `.srn` file."""
     net.validate()
-    out = bytearray(HEADER.pack(MAGIC, FORMAT_VERSION, net.width, net.height, net.channels,
+    out = bytearray(HEADER.pack(MAGIC, SIREN_VERSION, net.width, net.height, net.channels,
                                 net.hidden_layers, net.hidden_width, net.omega0_first, net.omega0_hidden))
     symbols = []
     for layer in net.layers:
-        t = layer.weight
-        mask = np.asarray(t.mask, dtype=bool)
-        values = np.asarray(t.q, dtype=np.int64)[mask]
-        model = entropy.choose_model(values)
-        symbols.append(entropy.LayerSymbols(mask, values, model))
-        flags = {"float16": FLAG_BIAS_F16, "quantized": FLAG_BIAS_Q}.get(layer.bias_dtype, 0)
-        if t.offset is not None:
-            flags |= FLAG_WEIGHT_RESIDUAL
-        if layer.bias_dtype == "quantized" and layer.bias_code.offset is not None:
-            flags |= FLAG_BIAS_RESIDUAL
-        out += struct.pack("<BBfH", t.bits, flags | (model.kind << MODEL_SHIFT), t.scale, t.zero_point)
-        pruned = mask.size - int(mask.sum())
-        out += _varint(pruned)
-        if pruned < mask.size:
-            out += struct.pack("<HH", model.lo, model.hi)
-            if model.parametric:
-                out += struct.pack("<Hf", model.center, model.param)
-        if layer.bias_dtype == "quantized":
-            code = layer.bias_code
-            out += BIAS_Q.pack(code.bits, code.scale, code.zero_point)
-            # The bias integers follow the layer's weights in the stream, uniform over 0..2^bits-1.
-            symbols.append(entropy.LayerSymbols(code.mask, np.asarray(code.q, np.int64).reshape(-1),
-                                                bias_model(code.bits)))
-        else:
-            out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
+        out += _layer_record(layer, symbols)
     payload = entropy.encode_stream(symbols)
     out += _varint(len(payload)) + payload
     out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+def _layer_record(layer: QuantizedLayer, symbols: list) -> bytes:
+    """One layer record (format_spec.md section 4); appends what the layer puts in the stream
+    (mask and weights, then the quantized bias) to ``symbols``."""
+    t = layer.weight
+    mask = np.asarray(t.mask, dtype=bool)
+    values = np.asarray(t.q, dtype=np.int64)[mask]
+    model = entropy.choose_model(values)
+    symbols.append(entropy.LayerSymbols(mask, values, model))
+    flags = {"float16": FLAG_BIAS_F16, "quantized": FLAG_BIAS_Q}.get(layer.bias_dtype, 0)
+    if t.offset is not None:
+        flags |= FLAG_WEIGHT_RESIDUAL
+    if layer.bias_dtype == "quantized" and layer.bias_code.offset is not None:
+        flags |= FLAG_BIAS_RESIDUAL
+    out = bytearray(struct.pack("<BBfH", t.bits, flags | (model.kind << MODEL_SHIFT), t.scale, t.zero_point))
+    pruned = mask.size - int(mask.sum())
+    out += _varint(pruned)
+    if pruned < mask.size:
+        out += struct.pack("<HH", model.lo, model.hi)
+        if model.parametric:
+            out += struct.pack("<Hf", model.center, model.param)
+    if layer.bias_dtype == "quantized":
+        code = layer.bias_code
+        out += BIAS_Q.pack(code.bits, code.scale, code.zero_point)
+        # The bias integers follow the layer's weights in the stream, uniform over 0..2^bits-1.
+        symbols.append(entropy.LayerSymbols(code.mask, np.asarray(code.q, np.int64).reshape(-1),
+                                            bias_model(code.bits)))
+    else:
+        out += np.asarray(layer.bias, dtype="<f2" if layer.bias_dtype == "float16" else "<f4").tobytes()
     return bytes(out)
 
 
@@ -182,17 +206,19 @@ def check_envelope(data: bytes) -> None:
     if data[3] not in READ_VERSIONS:
         raise FormatError(f"unsupported .srn format version {data[3]} (this decoder reads versions "
                           f"{', '.join(map(str, READ_VERSIONS))})")
-    if len(data) < HEADER.size + CRC_BYTES:
+    if len(data) < (LATENT_HEADER.size if data[3] == LATENT_VERSION else HEADER.size) + CRC_BYTES:
         raise FormatError(f"file truncated: {len(data)} bytes is shorter than the header and CRC")
     (stored,) = struct.unpack("<I", bytes(data[-CRC_BYTES:]))
     if zlib.crc32(bytes(data[:-CRC_BYTES])) != stored:
         raise FormatError("CRC-32 mismatch: the file is corrupt or truncated")
 
 
-def unpack(data: bytes) -> Parsed:
+def unpack(data: bytes) -> Parsed | ParsedLatent:
     """Parse and entropy-decode a `.srn` file.  Raises FormatError on any defect."""
     check_envelope(data)
     data = bytes(data)
+    if data[3] == LATENT_VERSION:
+        return unpack_latent(data)
     r = _Reader(data, len(data) - CRC_BYTES)
     h = dict(zip(HEADER_FIELDS, r.unpack(HEADER.format, "header")))
     check_dimensions(h["width"], h["height"], h["channels"])
@@ -330,3 +356,204 @@ def byte_breakdown(parsed: Parsed) -> tuple[SectionBytes, list[dict]]:
         sections.weights += b["weights"]
         sections.biases += b["biases"]
     return sections, per_layer
+
+
+# --- version 4: latent-grid networks (format_spec.md section 10) ------------------------
+
+LATENT_HEADER = struct.Struct("<3sBHHBB")  # magic, version, width, height, channels, kind
+KIND_LATENT = 1
+LATENT_TRIM_TRIES = 3  # trailing bytes the writer tries to drop from the latents' payload
+# Compact layer record (version 4): bits, then the model kind in the low 2 bits of a flags byte.
+# The zero point of weights and biases is 2**(bits - 1), nothing is pruned, and the weights'
+# model spans the whole alphabet around the zero point (entropy.choose_centered_model).
+V4_MODEL_MASK = 0x03
+
+
+@dataclass
+class LatentRecord:
+    """What a version 4 layer record says about one layer."""
+
+    shape: tuple[int, int]
+    bits: int
+    scale: float
+    bias_scale: float
+    model: entropy.WeightModel
+    bytes: int  # the record's size
+
+
+@dataclass
+class ParsedLatent:
+    network: LatentNetwork
+    records: list[LatentRecord]  # synthesis layers, the convolution (if any), ARM layers
+    reaches: list[int]
+    file_bytes: int
+    fixed_bytes: int  # header, shape record, reaches, both payload length fields
+    weights_payload_bytes: int
+    latents_payload_bytes: int
+
+
+def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
+    """Every layer of a latent network in file order, with whether its steps are powers of two."""
+    return ([(ly, False) for ly in net.synthesis] + ([(net.conv, False)] if net.conv is not None else [])
+            + [(ly, True) for ly in net.arm])
+
+
+def pack_latent(net: LatentNetwork) -> bytes:
+    """Serialise a latent-grid network (validated first) into a complete version 4 file."""
+    net.validate()
+    out = bytearray(LATENT_HEADER.pack(MAGIC, LATENT_VERSION, net.width, net.height, net.channels, KIND_LATENT))
+    out += bytes([len(net.grids), net.context, len(net.synthesis)])
+    out += bytes(ly.weight.shape[0] for ly in net.synthesis[:-1])
+    out += bytes([net.conv is not None, len(net.arm)])
+    out += bytes(ly.weight.shape[0] for ly in net.arm[:-1])
+    symbols = []
+    for layer, pow2 in latent_layers(net):
+        t = layer.weight
+        values = np.asarray(t.q, dtype=np.int64).reshape(-1)
+        model = entropy.choose_centered_model(values, t.bits)
+        out += bytes([t.bits, model.kind]) + _step_bytes(t.scale, pow2) + _step_bytes(layer.bias_code.scale, pow2)
+        if model.kind != entropy.UNIFORM:
+            out += struct.pack("<e", model.param)
+        symbols.append(entropy.LayerSymbols(np.ones(t.shape, dtype=bool), values, model))
+        symbols.append(entropy.LayerSymbols(np.ones((1, t.shape[0]), dtype=bool),
+                                            np.asarray(layer.bias_code.q, np.int64).reshape(-1), bias_model(t.bits)))
+    iarm = net.integer_arm()
+    enc = constriction.stream.queue.RangeEncoder()
+    try:
+        reaches = sarm.encode_grids(net.grids, iarm, enc)
+    except ValueError as exc:
+        raise FormatError(f"latents cannot be coded: {exc}") from None
+    out += bytes(reaches)
+    weights = entropy.encode_stream(symbols)
+    latents = _trim_latents(entropy._words_to_bytes(enc.get_compressed()), net, reaches, iarm)
+    out += _varint(len(weights)) + weights + _varint(len(latents)) + latents
+    out += struct.pack("<I", zlib.crc32(out))
+    return bytes(out)
+
+
+def _step_bytes(scale: float, pow2: bool) -> bytes:
+    """A step as the file stores it: -log2 (u8) for the ARM's power-of-two steps, else float16."""
+    if pow2:
+        return bytes([1 - int(np.frexp(scale)[1])])
+    return struct.pack("<e", scale)
+
+
+def _trim_latents(payload: bytes, net: LatentNetwork, reaches: list[int], iarm: sarm.IntegerArm) -> bytes:
+    """Drop trailing bytes while the zero-padded stream still decodes to the same latents."""
+    shapes = [g.shape for g in net.grids]
+    best = payload
+    for cut in range(1, LATENT_TRIM_TRIES + 1):
+        if cut > len(payload):
+            break
+        try:
+            back = sarm.decode_grids(_range_decoder(payload[:len(payload) - cut]), shapes, reaches, iarm)
+        except FormatError:
+            break
+        if not all(np.array_equal(a, b) for a, b in zip(back, net.grids)):
+            break
+        best = payload[:len(payload) - cut]
+    return best
+
+
+def _range_decoder(payload: bytes):
+    return constriction.stream.queue.RangeDecoder(entropy._bytes_to_words(payload))
+
+
+def unpack_latent(data: bytes) -> ParsedLatent:
+    """Parse and decode a version 4 file (envelope already checked)."""
+    r = _Reader(data, len(data) - CRC_BYTES)
+    _, _, width, height, channels, kind = r.unpack(LATENT_HEADER.format, "header")
+    if kind != KIND_LATENT:
+        raise FormatError(f"unknown network kind {kind} (version 4 defines {KIND_LATENT}: latent grids)")
+    check_dimensions(width, height, channels)
+    levels, context, n_synth = r.unpack("<BBB", "shape record")
+    if not 1 <= levels <= latentnet.max_levels(height, width):
+        raise FormatError(f"{levels} latent grids for a {width}x{height} image "
+                          f"(1..{latentnet.max_levels(height, width)})")
+    if not 1 <= context <= sarm.MAX_CONTEXT:
+        raise FormatError(f"ARM context {context} outside 1..{sarm.MAX_CONTEXT}")
+    if not 1 <= n_synth <= latentnet.MAX_SYNTH_LAYERS:
+        raise FormatError(f"{n_synth} synthesis layers (1..{latentnet.MAX_SYNTH_LAYERS})")
+    synth_widths = list(r.take(n_synth - 1, "shape record"))
+    has_conv, n_arm = r.unpack("<BB", "shape record")
+    if has_conv > 1:
+        raise FormatError(f"convolution flag {has_conv} (0 or 1)")
+    if not 1 <= n_arm <= sarm.MAX_ARM_LAYERS:
+        raise FormatError(f"{n_arm} ARM layers (1..{sarm.MAX_ARM_LAYERS})")
+    arm_widths = list(r.take(n_arm - 1, "shape record"))
+    if any(not 1 <= v <= latentnet.MAX_SYNTH_WIDTH for v in synth_widths):
+        raise FormatError(f"synthesis widths {synth_widths} outside 1..{latentnet.MAX_SYNTH_WIDTH}")
+    if any(not 1 <= v <= sarm.MAX_ARM_WIDTH for v in arm_widths):
+        raise FormatError(f"ARM widths {arm_widths} outside 1..{sarm.MAX_ARM_WIDTH}")
+    dims = [levels, *synth_widths, channels]
+    shapes = [(o, i, False) for o, i in zip(dims[1:], dims[:-1])]
+    if has_conv:
+        shapes.append((channels, 9 * channels, False))
+    adims = [context, *arm_widths, 2]
+    shapes += [(o, i, True) for o, i in zip(adims[1:], adims[:-1])]
+    records = [_read_latent_record(r, i, (o, inp), pow2) for i, (o, inp, pow2) in enumerate(shapes)]
+    reaches = list(r.take(levels, "latent reaches"))
+    weights = _read_payload(r, "weights payload")
+    latents = _read_payload(r, "latents payload")
+    if r.pos != r.end:
+        raise FormatError(f"{r.end - r.pos} unexpected bytes after the latents payload")
+    tensors = []
+    for rec in records:
+        tensors += [(rec.shape, 0, rec.model), ((1, rec.shape[0]), 0, bias_model(rec.bits))]
+    decoded = iter(entropy.decode_stream(weights, *map(list, zip(*tensors))))
+    layers = []
+    for rec in records:
+        (mask, values), (bias_mask, bias_values) = next(decoded), next(decoded)
+        zero = 1 << (rec.bits - 1)
+        code = QuantizedTensor(np.asarray(bias_values, np.int32).reshape(1, -1), bias_mask.reshape(1, -1),
+                               rec.bits, rec.bias_scale, zero)
+        layers.append(QuantizedLayer(QuantizedTensor(np.asarray(values, np.int32).reshape(rec.shape), mask,
+                                                     rec.bits, rec.scale, zero),
+                                     code.dequantize()[0], "quantized", code))
+    synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
+    grid_shapes = latentnet.grid_shapes(height, width, levels)
+    shell = LatentNetwork(width, height, channels, [np.zeros(s, np.int64) for s in grid_shapes],
+                          synthesis, conv, arm_layers)
+    shell.validate()  # chains, steps and limits, before any latent is decoded
+    work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(grid_shapes, reaches))
+    if work > MAX_LATENT_WORK:
+        raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
+    grids = sarm.decode_grids(_range_decoder(latents), grid_shapes, reaches, shell.integer_arm())
+    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
+    fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
+    return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents))
+
+
+def _read_latent_record(r: _Reader, i: int, shape: tuple[int, int], pow2: bool) -> LatentRecord:
+    what = f"layer {i}"
+    start = r.pos
+    bits, flags = r.unpack("<BB", what)
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise FormatError(f"{what}: bit width {bits} outside {MIN_BITS}..{MAX_BITS}")
+    if flags & ~V4_MODEL_MASK or flags not in entropy.MODEL_NAMES:
+        raise FormatError(f"{what}: unknown flags 0x{flags:02x}")
+    scales = []
+    for name in ("step", "bias step"):
+        if pow2:
+            (k,) = r.unpack("<B", what)
+            if k > sarm.FRAC_BITS:
+                raise FormatError(f"{what}: ARM {name} 2^-{k} finer than 2^-{sarm.FRAC_BITS}")
+            scales.append(2.0**-k)
+        else:
+            (v,) = r.unpack("<e", what)
+            if not (np.isfinite(v) and v > 0):
+                raise FormatError(f"{what}: {name} must be positive and finite, got {v}")
+            scales.append(float(v))
+    model = entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
+    if flags != entropy.UNIFORM:
+        (param,) = r.unpack("<e", what)
+        model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
+        model.validate(bits)
+    return LatentRecord(shape, bits, scales[0], scales[1], model, r.pos - start)
+
+
+def _read_payload(r: _Reader, what: str) -> bytes:
+    n = r.varint(f"{what} length")
+    if n > r.end - r.pos:
+        raise FormatError(f"{what} length {n} runs past the end of the file")
+    return r.take(n, what)

@@ -134,6 +134,8 @@ def srninfo(src: str, as_json: bool) -> None:
 
 
 def format_info(info: dict) -> str:
+    if info.get("kind") == "latent":
+        return _format_latent_info(info)
     kind = "gray" if info["channels"] == 1 else "RGB"
     lines = [
         f"file      {info['file']}: {info['total_bytes']} bytes, {info['bpp']:.4f} bpp, format version {info['format_version']}",
@@ -166,6 +168,29 @@ def format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
+def _format_latent_info(info: dict) -> str:
+    kind = "gray" if info["channels"] == 1 else "RGB"
+    lines = [
+        f"file      {info['file']}: {info['total_bytes']} bytes, {info['bpp']:.4f} bpp, format version {info['format_version']}",
+        f"image     {info['width']}x{info['height']} {kind}",
+        f"network   latent grids: {info['levels']} grids, {info['latents']} latents; synthesis "
+        f"{info['levels']} -> {' -> '.join(map(str, info['synthesis']))}{' + 3x3 conv' if info['conv'] else ''}; "
+        f"ARM {info['context']} -> {' -> '.join(map(str, info['arm']))}; {info['parameters']} parameters",
+        "",
+        f"{'grid':<6}{'shape':>10}{'reach':>7}{'nonzero':>9}",
+    ]
+    for i, g in enumerate(info["grids"]):
+        lines.append(f"{i:<6}{'x'.join(map(str, g['shape'])):>10}{g['reach']:>7}{g['nonzero']:>9}")
+    lines += ["", f"{'layer':<13}{'shape':>8}{'bits':>6}{'model':>10}{'record B':>10}"]
+    for ly in info["layers"]:
+        lines.append(f"{ly['index']:>2} {ly['kind']:<10}{'x'.join(map(str, ly['shape'])):>8}{ly['bits']:>6}"
+                     f"{ly['model']:>10}{ly['record_bytes']:>10}")
+    by = info["bytes"]
+    lines += ["", "bytes     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in by.items())
+              + f"  = {sum(by.values())} total"]
+    return "\n".join(lines)
+
+
 def _bias_label(layer: dict) -> str:
     """'f32', 'f16', 'q10' (quantized to 10 bits) or 'q10*' (a seeded residual)."""
     if layer["bias_dtype"] == "quantized":
@@ -174,6 +199,9 @@ def _bias_label(layer: dict) -> str:
 
 
 # --- srnenc ---------------------------------------------------------------------------
+
+_LATENT_DEFAULT_LAM = 1e-3
+_LATENT_DEFAULT_STEPS = 6000
 
 _FIT_OPTIONS = {  # CLI option -> FitConfig field
     "width": "hidden_width", "depth": "hidden_layers", "bits": "bits", "first_bits": "first_bits",
@@ -236,19 +264,31 @@ def _preset_names():
               help="Bits of the first layer's quantized biases; 0 stores them as float32.")
 @click.option("--batch-pixels", type=click.IntRange(1), help="Pixels per step (full batch up to this).")
 @click.option("--seed", type=int, help="Random seed (same seed, device and input: same file).")
+@click.option("--latent", is_flag=True,
+              help="Encode as a latent-grid network (format version 4; gray images) instead of a SIREN. "
+                   "Takes --lam, --latent-steps, --seed and --device only.")
+@click.option("--lam", type=click.FloatRange(0, min_open=True), metavar="LAMBDA",
+              help="--latent: rate weight in MSE + LAMBDA * bpp (pixels in 0..1); larger is smaller "
+                   f"(default {_LATENT_DEFAULT_LAM:g}, about 0.7 bpp on a 256x256 photograph).")
+@click.option("--latent-steps", type=click.IntRange(1), metavar="N",
+              help=f"--latent: training steps (default {_LATENT_DEFAULT_STEPS}).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @handle_errors("srnenc")
 def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, target_psnr: float | None,
-           preset: str | None, layer_prune: str | None, device: str, quiet: bool, as_json: bool,
-           **options) -> None:
+           preset: str | None, layer_prune: str | None, latent: bool, lam: float | None, latent_steps: int | None,
+           device: str, quiet: bool, as_json: bool, **options) -> None:
     """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file."""
     import dataclasses
 
     from .config import PRESETS
     from .imageio import atomic_write, load_image
 
+    if latent or lam is not None or latent_steps is not None:
+        return _srnenc_latent(src, dst, latent, lam, latent_steps, device, quiet, as_json,
+                              quality=quality, target_bpp=target_bpp, target_psnr=target_psnr, preset=preset,
+                              layer_prune=layer_prune, **options)
     fields = {_FIT_OPTIONS[k]: v for k, v in options.items() if v is not None}
     if fields.get("quant_noise") == 0:
         fields["quant_noise"] = None  # the uniform allocation's distortion
@@ -294,6 +334,43 @@ def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, ta
         click.echo(json.dumps(report), err=dst == "-")
     elif not quiet:
         click.echo(format_report(report), err=dst == "-")
+
+
+def _srnenc_latent(src: str, dst: str, latent: bool, lam: float | None, steps: int | None, device: str,
+                   quiet: bool, as_json: bool, **others) -> None:
+    from .codec import encode_latent
+    from .imageio import atomic_write, load_image
+    from .latentfit import LatentConfig
+
+    if not latent:
+        raise InputError("--lam and --latent-steps apply to --latent")
+    extra = sorted(f"--{k.replace('_', '-')}" for k, v in others.items() if v is not None and k != "seed")
+    if extra:
+        raise InputError(f"--latent takes --lam, --latent-steps, --seed and --device; drop {', '.join(extra)}")
+    config = LatentConfig(lam=_LATENT_DEFAULT_LAM if lam is None else lam,
+                          steps=_LATENT_DEFAULT_STEPS if steps is None else steps,
+                          seed=0 if others.get("seed") is None else others["seed"])
+    image, notes = load_image(read_input(src) if src == "-" else src)
+    for note in notes:
+        click.echo(f"srnenc: warning: {note}", err=True)
+    with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
+        result = encode_latent(image, config, device, bars.update)
+    if dst == "-":
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+    else:
+        with atomic_write(dst) as f:
+            f.write(result.data)
+    report = {"file": dst, **result.report}
+    if as_json:
+        click.echo(json.dumps(report), err=dst == "-")
+    elif not quiet:
+        sec = report["seconds"]
+        click.echo(f"{dst}: {report['bytes']} bytes, {report['bpp']:.4f} bpp, PSNR {report['psnr']:.2f} dB, "
+                   f"SSIM {report['ssim']:.4f}\n  latent grids {report['levels']}, lambda {config.lam:g}, "
+                   f"{config.steps} steps, device {report['device']}\n  time: fit {sec['fit']:.1f} s, "
+                   f"write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, total {sec['total']:.1f} s",
+                   err=dst == "-")
 
 
 # Options that fix the network; rate control chooses these itself.

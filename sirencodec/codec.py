@@ -97,3 +97,49 @@ def finish(image: np.ndarray, net: QuantizedNetwork, config: FitConfig, dev: tor
         **(extra or {}),
     }
     return EncodeResult(data, decoded, report)
+
+
+def encode_latent(image: np.ndarray, config=None, device: str = "auto",
+                  progress: Progress | None = None, bits: int = 8) -> EncodeResult:
+    """Encode a uint8 image as a latent-grid network (format version 4): train
+    (``latentfit.fit_latent``), quantize the weights to ``bits``, write, decode, measure.
+    ``progress(stage, step, total, psnr)`` as for ``encode``."""
+    from .bitstream import pack_latent
+    from .latentfit import LatentConfig, export, fit_latent
+
+    config = LatentConfig() if config is None else config
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3)):
+        raise InputError("expected a uint8 [H, W] or [H, W, C] image")
+    if image.ndim == 3:
+        raise InputError("the latent-grid encoder takes gray images only (for now); use the SIREN encoder for RGB")
+    if config.steps < 1 or config.lam <= 0:
+        raise InputError(f"latent encoding needs steps >= 1 and lam > 0, got {config.steps} and {config.lam}")
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    fitted = fit_latent(image, config, str(dev),
+                        None if progress is None else (lambda s, n, p, b: progress("latent", s, n, p)))
+    net = export(fitted, bits)
+    t = time.perf_counter()
+    data = pack_latent(net)
+    write_s = time.perf_counter() - t
+    t = time.perf_counter()
+    decoded = decode(data)
+    decode_s = time.perf_counter() - t
+    h, w = image.shape[:2]
+    report = {
+        "bytes": len(data),
+        "bpp": 8 * len(data) / (h * w),
+        "psnr": psnr(image, decoded),
+        "ssim": ssim(image, decoded),
+        "width": w,
+        "height": h,
+        "channels": net.channels,
+        "kind": "latent",
+        "levels": len(net.grids),
+        "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids],
+        "device": str(dev),
+        "seconds": {"fit": round(fitted.seconds, 3), "write": round(write_s, 3), "decode": round(decode_s, 3),
+                    "total": round(time.perf_counter() - start, 3)},
+        "config": {**dataclasses.asdict(config), "bits": bits},
+    }
+    return EncodeResult(data, decoded, report)

@@ -6,7 +6,12 @@ spec (`format_spec.md`), the numpy decoder and the torch encoder cannot drift ap
 
 # --- container ----------------------------------------------------------------------
 MAGIC = b"SRN"
-FORMAT_VERSION = 3  # 2 added quantized biases, 3 seeded residuals; readers also take 1 and 2
+# The newest format version: 2 added quantized biases, 3 seeded residuals, 4 latent-grid
+# networks.  A file carries the lowest version that describes it (format_spec.md section 9):
+# SIREN files are written as version 3 (their layout did not change), latent-grid files as 4.
+FORMAT_VERSION = 4
+SIREN_VERSION = 3
+LATENT_VERSION = 4
 
 # --- network defaults (the SIREN paper's omega_0) -------------------------------------
 DEFAULT_OMEGA0 = 30.0
@@ -23,6 +28,9 @@ MAX_WEIGHTS = 1 << 22  # total weight entries of all layers (4,194,304)
 # (64, 5) network is ~3.5e11; the cap is ~1.1e12 (about a minute on 2 cores).
 MAX_DECODE_WORK = 1 << 40
 MIN_BITS, MAX_BITS = 2, 16
+# Latent-grid files (version 4): latents x alphabet size (2 * reach + 1) summed over the grids
+# bounds the entropy decoder's work (a 256x256 file needs ~1e6; the cap takes ~10 s).
+MAX_LATENT_WORK = 1 << 28
 
 # --- decoder tiling -------------------------------------------------------------------
 # Activations of one tile hold at most this many float32 values (16 MiB) per buffer.

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bitstream import Parsed, byte_breakdown, unpack
+from .bitstream import Parsed, ParsedLatent, byte_breakdown, unpack
 from .entropy import MODEL_NAMES
 from .errors import FormatError
+from .latentnet import LatentNetwork
 
 
 def decode(data: bytes, size: tuple[int, int] | None = None, scale: float | None = None) -> np.ndarray:
@@ -17,7 +18,23 @@ def decode(data: bytes, size: tuple[int, int] | None = None, scale: float | None
     an output beyond the pixel cap."""
     parsed = unpack(data)
     width, height = render_size(parsed, size, scale)
-    return parsed.network.render(width, height)
+    net = parsed.network
+    if isinstance(net, LatentNetwork):
+        return _resample(net.render(), width, height)
+    return net.render(width, height)
+
+
+def _resample(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A latent-grid image is defined on its stored grid; other sizes are resampled from it
+    (Pillow's bicubic filter)."""
+    if pixels.shape[1] == width and pixels.shape[0] == height:
+        return pixels
+    from PIL import Image
+
+    from .network import check_dimensions
+
+    check_dimensions(width, height, 1)
+    return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC))
 
 
 def render_size(parsed: Parsed, size: tuple[int, int] | None, scale: float | None) -> tuple[int, int]:
@@ -39,6 +56,8 @@ def render_size(parsed: Parsed, size: tuple[int, int] | None, scale: float | Non
 def inspect(data: bytes) -> dict:
     """Header, per-layer coding facts and a byte breakdown that sums to the file size."""
     parsed = unpack(data)
+    if isinstance(parsed, ParsedLatent):
+        return _inspect_latent(parsed, data)
     net = parsed.network
     sec, layer_bytes = byte_breakdown(parsed)
     pixels = net.width * net.height
@@ -77,6 +96,7 @@ def inspect(data: bytes) -> dict:
     pruned = sum(li.pruned for li in parsed.layers)
     return {
         "format_version": parsed_version(data),
+        "kind": "siren",
         "width": net.width,
         "height": net.height,
         "channels": net.channels,
@@ -97,3 +117,43 @@ def inspect(data: bytes) -> dict:
 
 def parsed_version(data: bytes) -> int:
     return int(data[3])
+
+
+def _inspect_latent(parsed: ParsedLatent, data: bytes) -> dict:
+    net = parsed.network
+    names = (["synthesis"] * len(net.synthesis) + ["conv"] * (net.conv is not None) + ["arm"] * len(net.arm))
+    layers = []
+    for i, (rec, kind) in enumerate(zip(parsed.records, names)):
+        layers.append({"index": i, "kind": kind, "shape": list(rec.shape), "bits": rec.bits, "scale": rec.scale,
+                       "bias_scale": rec.bias_scale, "model": MODEL_NAMES[rec.model.kind],
+                       "record_bytes": rec.bytes})
+    grids = [{"shape": list(g.shape), "reach": reach, "nonzero": int(np.count_nonzero(g))}
+             for g, reach in zip(net.grids, parsed.reaches)]
+    pixels = net.width * net.height
+    breakdown = {
+        "header": parsed.fixed_bytes,
+        "layer_records": sum(rec.bytes for rec in parsed.records),
+        "weights": parsed.weights_payload_bytes,
+        "latents": parsed.latents_payload_bytes,
+        "crc": 4,
+    }
+    return {
+        "format_version": parsed_version(data),
+        "kind": "latent",
+        "width": net.width,
+        "height": net.height,
+        "channels": net.channels,
+        "levels": len(net.grids),
+        "context": net.context,
+        "synthesis": [ly.weight.shape[0] for ly in net.synthesis],
+        "conv": net.conv is not None,
+        "arm": [ly.weight.shape[0] for ly in net.arm],
+        "parameters": sum(int(np.prod(rec.shape)) + rec.shape[0] for rec in parsed.records),
+        "latents": sum(g.size for g in net.grids),
+        "grids": grids,
+        "layers": layers,
+        "bytes": breakdown,
+        "total_bytes": parsed.file_bytes,
+        "bpp": 8 * parsed.file_bytes / pixels,
+    }
+

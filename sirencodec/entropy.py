@@ -124,6 +124,31 @@ def choose_model(values: np.ndarray) -> WeightModel:
     return min(candidates, key=lambda m: cross_entropy_bits(m, values))
 
 
+def choose_centered_model(values: np.ndarray, bits: int) -> WeightModel:
+    """The cheapest model of ``values`` over the whole alphabet 0..2**bits - 1, centred on
+    2**(bits - 1), with a float16 parameter (format version 4's compact layer records store
+    only the kind and that parameter)."""
+    values = np.asarray(values, dtype=np.int64)
+    hi, center = (1 << bits) - 1, 1 << (bits - 1)
+    candidates = [WeightModel(UNIFORM, 0, hi)]
+    if values.size:
+        d = values - center
+        m = float(np.abs(d).mean())
+        var = float((d * d).mean())
+        for f in (0.7, 0.85, 1.0, 1.2, 1.45):
+            mm = max(m * f, 1e-3)
+            theta = (math.sqrt(1.0 + mm * mm) - 1.0) / mm
+            candidates.append(WeightModel(LAPLACE, 0, hi, center, unit_float16(theta)))
+            a = math.exp(-1.0 / (2.0 * max(var * f * f, 0.02)))
+            candidates.append(WeightModel(GAUSSIAN, 0, hi, center, unit_float16(a)))
+    return min(candidates, key=lambda m: cross_entropy_bits(m, values))
+
+
+def unit_float16(x: float) -> float:
+    """x as a float16 in [2**-14, 1 - 2**-11] (normal, strictly inside (0, 1))."""
+    return float(np.float16(min(max(x, 2.0**-14), 1.0 - 2.0**-11)))
+
+
 def _unit_float32(x: float) -> float:
     """x as a float32 strictly inside (0, 1)."""
     v = float(np.float32(min(max(x, 1e-30), 1.0 - 2.0**-24)))

@@ -75,3 +75,34 @@ def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
         if la.bias_code is not None:
             assert (la.bias_code.offset is None) == (lb.bias_code.offset is None)
         assert np.array_equal(ta.dequantize(), tb.dequantize())
+
+
+def random_latent_network(rng: np.random.Generator, *, width=13, height=9, channels=1, levels=4,
+                          synthesis=(5,), conv=True, context=8, arm=(4,), bits=7, latent_scale=1.5):
+    """A valid LatentNetwork (format version 4): Laplace latents, weights around the zero point,
+    power-of-two ARM steps; the output layer is biased to mid-gray so the image is not clipped."""
+    from sirencodec import latentnet
+
+    zero = 1 << (bits - 1)
+
+    def layer(o, n_in, pow2, spread):
+        q = np.clip(np.round(rng.laplace(zero, spread, (o, n_in))), 0, 2 * zero - 1).astype(np.int32)
+        qb = np.clip(np.round(rng.laplace(zero, spread, (1, o))), 0, 2 * zero - 1).astype(np.int32)
+        scale = 2.0 ** -int(rng.integers(6, 10)) if pow2 else float(np.float16(rng.uniform(0.002, 0.02)))
+        w = QuantizedTensor(q, np.ones(q.shape, dtype=bool), bits, scale, zero)
+        b = QuantizedTensor(qb, np.ones(qb.shape, dtype=bool), bits, scale, zero)
+        return QuantizedLayer(w, b.dequantize()[0], "quantized", b)
+
+    grids = [np.round(rng.laplace(0, latent_scale, s)).astype(np.int64)
+             for s in latentnet.grid_shapes(height, width, levels)]
+    dims = [levels, *synthesis, channels]
+    synth = [layer(o, i, False, zero / 4) for o, i in zip(dims[1:], dims[:-1])]
+    last = synth[-1]  # shift the output's bias to about 0.5
+    qb = last.bias_code.q.copy()
+    qb[:] = np.clip(zero + round(0.5 / last.bias_code.scale), 0, 2 * zero - 1)
+    code = QuantizedTensor(qb, last.bias_code.mask, bits, last.bias_code.scale, zero)
+    synth[-1] = QuantizedLayer(last.weight, code.dequantize()[0], "quantized", code)
+    conv_layer = layer(channels, 9 * channels, False, zero / 8) if conv else None
+    adims = [context, *arm, 2]
+    arm_layers = [layer(o, i, True, zero / 16) for o, i in zip(adims[1:], adims[:-1])]
+    return latentnet.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers)

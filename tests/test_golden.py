@@ -17,7 +17,8 @@ GOLDEN = Path(__file__).parent / "golden"
 V3 = ["tiny_seeded", "seeded_rgb"]  # format version 3, with seeded residuals
 V2 = ["tiny_gray", "qbias_rgb"]  # written by the version 2 writer (quantized biases); must still decode
 V1 = ["small_rgb", "wide_gray"]  # written by the version 1 writer; must still decode
-NAMES = V3 + V2 + V1
+V4 = ["latent_gray", "latent_rgb"]  # format version 4: latent-grid networks
+NAMES = V4 + V3 + V2 + V1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -37,6 +38,17 @@ def test_golden_vector_is_rewritten_byte_identically(name):
     data = (GOLDEN / f"{name}.srn").read_bytes()
     assert data[3] == 3
     assert sirencodec.pack(sirencodec.unpack(data).network) == data
+
+
+@pytest.mark.parametrize("name", V4)
+def test_latent_vector_is_rewritten_byte_identically(name):
+    from sirencodec.bitstream import pack_latent
+
+    data = (GOLDEN / f"{name}.srn").read_bytes()
+    assert data[3] == 4
+    parsed = sirencodec.unpack(data)
+    assert len(parsed.network.grids) > 1 and any(np.count_nonzero(g) for g in parsed.network.grids)
+    assert pack_latent(parsed.network) == data
 
 
 def test_v3_vectors_exercise_seeded_residuals():
@@ -64,12 +76,26 @@ def test_older_vector_rewrites_as_version_3_with_the_same_body(name, version):
     assert again[3] == 3 and again[:3] == data[:3] and again[4:-4] == data[4:-4]
 
 
+def spec_hex_dumps() -> list[str]:
+    """The hex dumps of format_spec.md's worked examples, in order (ASCII columns dropped)."""
+    spec = (Path(__file__).parent.parent / "format_spec.md").read_text()
+    dumps, current = [], []
+    for line in spec.splitlines() + [""]:
+        if line.startswith("    0000"):
+            current.append(line.split(":", 1)[1][:40].replace(" ", ""))
+        elif current:
+            dumps.append("".join(current))
+            current = []
+    return dumps
+
+
 def test_tiny_vector_matches_spec_hex_dump():
     """format_spec.md's worked example shows this file's bytes; keep them in step."""
-    spec = (Path(__file__).parent.parent / "format_spec.md").read_text()
     data = (GOLDEN / "tiny_seeded.srn").read_bytes()
-    hex_in_spec = "".join(
-        line.split("|")[0].split(":", 1)[1].replace(" ", "")
-        for line in spec.splitlines() if line.startswith("    0000")
-    )
-    assert hex_in_spec == data.hex()
+    assert spec_hex_dumps()[0] == data.hex()
+
+
+def test_latent_vector_matches_spec_hex_dump():
+    """Section 10's worked example shows the first 64 bytes of latent_gray.srn."""
+    data = (GOLDEN / "latent_gray.srn").read_bytes()
+    assert spec_hex_dumps()[1] == data[:64].hex()

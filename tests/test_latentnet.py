@@ -25,19 +25,24 @@ def test_upsample_rows_sum_to_one():
 def test_grid_shapes_halve_and_round_up():
     assert latentnet.grid_shapes(256, 192, 3) == [(256, 192), (128, 96), (64, 48)]
     assert latentnet.grid_shapes(5, 3, 4) == [(5, 3), (3, 2), (2, 1), (1, 1)]
+    assert latentnet.max_levels(5, 3) == 4 and latentnet.max_levels(256, 256) == 9
+    assert latentnet.max_levels(1, 1) == 1 and latentnet.grid_shapes(256, 256, 9)[-1] == (1, 1)
 
 
-def test_synthesis_matches_torch_layers():
+@pytest.mark.parametrize("channels", [1, 3])
+def test_synthesis_matches_torch_layers(channels):
     rng = np.random.default_rng(1)
     feats = rng.normal(size=(4, 9, 11))
-    layers = [(rng.normal(size=(6, 4)), rng.normal(size=6)), (rng.normal(size=(1, 6)), rng.normal(size=1))]
-    conv = (rng.normal(size=(3, 3)), 0.2)
+    layers = [(rng.normal(size=(6, 4)), rng.normal(size=6)), (rng.normal(size=(channels, 6)), rng.normal(size=channels))]
+    kernel = rng.normal(size=(channels, channels, 3, 3))
+    conv = (kernel.reshape(channels, 9 * channels), rng.normal(size=channels))
     got = latentnet.synthesize(feats, layers, conv)
     x = torch.from_numpy(feats)[None]
     h = F.conv2d(x, torch.from_numpy(layers[0][0])[:, :, None, None], torch.from_numpy(layers[0][1]))
     h = F.conv2d(torch.relu(h), torch.from_numpy(layers[1][0])[:, :, None, None], torch.from_numpy(layers[1][1]))
-    want = h + F.conv2d(h, torch.from_numpy(conv[0])[None, None], torch.tensor([conv[1]], dtype=torch.float64), padding=1)
-    assert np.abs(got - want[0, 0].numpy()).max() < 1e-12
+    want = h + F.conv2d(h, torch.from_numpy(kernel), torch.from_numpy(conv[1]), padding=1)
+    assert got.shape == (channels, 9, 11)
+    assert np.abs(got - want[0].numpy()).max() < 1e-12
 
 
 def test_render_clips_and_rounds_to_uint8():

@@ -17,7 +17,8 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 import sirencodec  # noqa: E402
-from netgen import random_network  # noqa: E402
+from sirencodec.bitstream import pack_latent  # noqa: E402
+from netgen import random_latent_network, random_network  # noqa: E402
 
 # Format version 3 vectors (written by this generator).
 VECTORS = {
@@ -37,12 +38,28 @@ SEEDS = {"tiny_seeded": 2026, "seeded_rgb": 2029}
 # qbias_rgb.  Version 1: small_rgb, wide_gray.
 V2_VECTORS = ("tiny_gray", "qbias_rgb")
 V1_VECTORS = ("small_rgb", "wide_gray")
+# Format version 4 vectors: latent-grid networks (format_spec.md section 10).
+LATENT_VECTORS = {
+    # The worked example of section 10: 12x8 gray, 3 grids, synthesis 3 -> 4 -> 1 with the
+    # 3x3 convolution, an ARM 8 -> 4 -> 2, 7-bit parameters.
+    "latent_gray": dict(width=12, height=8, channels=1, levels=3, synthesis=(4,), conv=True, context=8,
+                        arm=(4,), bits=7),
+    "latent_rgb": dict(width=9, height=7, channels=3, levels=4, synthesis=(5, 3), conv=True, context=12,
+                       arm=(3, 3), bits=9, latent_scale=2.5),
+}
+LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042}
 
 
 def main() -> None:
     for name, kw in VECTORS.items():
         net = random_network(np.random.default_rng(SEEDS[name]), **kw)
         data = sirencodec.pack(net)
+        (HERE / f"{name}.srn").write_bytes(data)
+        Image.fromarray(sirencodec.decode(data)).save(HERE / f"{name}.png")
+        print(f"{name}: {len(data)} bytes")
+    for name, kw in LATENT_VECTORS.items():
+        net = random_latent_network(np.random.default_rng(LATENT_SEEDS[name]), **kw)
+        data = pack_latent(net)
         (HERE / f"{name}.srn").write_bytes(data)
         Image.fromarray(sirencodec.decode(data)).save(HERE / f"{name}.png")
         print(f"{name}: {len(data)} bytes")
