@@ -156,6 +156,19 @@ def test_siren_rate_control_settings(gray_png: Path, tmp_path: Path):
     assert main([*argv[:-4], "--settings", "quality=2,target_bpp=1", "--device", "cpu"]) == 2
 
 
+def test_latent_grid_settings(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "siren", "--device", "cpu",
+            "--settings", "lam=0.002,latent_steps=40"]
+    assert main(argv) == 0
+    (row,) = _rows(out)
+    data = (out / row["file"]).read_bytes()
+    assert data[3] == 4 and int(row["bytes"]) == len(data)  # a version 4 (latent-grid) file
+    assert row["preset"] == "latent" and float(row["lam"]) == 0.002 and int(row["steps"]) == 40
+    for bad in ("lam=0.002,quality=3", "latent_steps=40", "lam=0.002,bits=8"):
+        assert main([*argv[:-1], bad]) == 2
+
+
 def test_cli_end_to_end_with_siren(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     out = tmp_path / "bench"
     argv = [str(gray_png), "-o", str(out), "--codecs", "jpeg,siren", "--preset", "test",

@@ -254,7 +254,7 @@ class SirenCodec(Codec):
         rate control (which then chooses the network itself).  Values may be typed already
         or strings from the command line.
         """
-        fields = {**_field_types(self.base), **RATE_SETTINGS}
+        fields = {**_field_types(self.base), **RATE_SETTINGS, **LATENT_SETTINGS}
         out: dict[str, Any] = {}
         for key, value in setting.items():
             if key not in fields:
@@ -264,12 +264,15 @@ class SirenCodec(Codec):
             out[key] = _coerce(key, value, fields[key])
         if len(set(out) & set(RATE_SETTINGS)) > 1:
             raise InputError(f"give one of {', '.join(RATE_SETTINGS)} per sirencodec setting")
+        if set(out) & set(LATENT_SETTINGS):
+            if "lam" not in out or set(out) - set(LATENT_SETTINGS):
+                raise InputError("a latent-grid setting is lam=L with optional latent_steps=N and nothing else")
         return out
 
     def config(self, setting: Setting) -> FitConfig:
         """The preset with the FitConfig fields of ``setting`` applied (value ranges are
         checked by the encoder; rate control then replaces the network)."""
-        fields = {k: v for k, v in self.normalize(setting).items() if k not in RATE_SETTINGS}
+        fields = {k: v for k, v in self.normalize(setting).items() if k not in RATE_SETTINGS and k not in LATENT_SETTINGS}
         try:
             return dataclasses.replace(self.base, **fields)
         except InputError:
@@ -278,14 +281,29 @@ class SirenCodec(Codec):
             raise InputError(f"invalid sirencodec setting {setting_label(setting)}: {error}") from None
 
     def columns(self, setting: Setting) -> dict[str, Any]:
-        rate = {k: v for k, v in self.normalize(setting).items() if k in RATE_SETTINGS}
+        norm = self.normalize(setting)
+        if "lam" in norm:
+            return {"preset": "latent", **dataclasses.asdict(self.latent_config(norm))}
+        rate = {k: v for k, v in norm.items() if k in RATE_SETTINGS}
         return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
+
+    def latent_config(self, norm: Mapping[str, Any]):
+        from sirencodec.latentfit import LatentConfig
+
+        steps = norm.get("latent_steps")
+        return LatentConfig(lam=norm["lam"], **({} if steps is None else {"steps": steps}))
 
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         from sirencodec import ratecontrol
         from sirencodec.codec import encode
 
         rate = self.normalize(setting)
+        if "lam" in rate:
+            from sirencodec.codec import encode_latent
+
+            result = encode_latent(image, self.latent_config(rate), self.device, self.progress)
+            self.last_result = result
+            return bytes(result.data)
         config = self.config(setting)
         if "quality" in rate:
             result = ratecontrol.encode_quality(image, rate["quality"], config, self.device, self.progress)
@@ -309,6 +327,9 @@ class SirenCodec(Codec):
 
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {"quality": (int,), "target_bpp": (float,)}
 """Sweep settings that run the encoder's rate control instead of a fixed network."""
+
+LATENT_SETTINGS: dict[str, tuple[type, ...]] = {"lam": (float,), "latent_steps": (int,)}
+"""Sweep settings of the latent-grid encoder (format version 4): ``lam=L[,latent_steps=N]``."""
 
 
 def _field_types(config: Any) -> dict[str, tuple[type, ...]]:
