@@ -1,5 +1,6 @@
 """Entropy coding of latent grids with an autoregressive model (ARM) that every decoder
-computes bit-identically.  numpy and constriction only (no torch).
+computes bit-identically.  numpy and constriction only (no torch); with entropy.py, the only
+modules that talk to constriction.
 
 A latent grid is a 2-D array of integers.  Each latent is coded with a discrete Laplace whose
 mean and scale a small ReLU MLP (the ARM) predicts from ``context`` causal neighbours in the
@@ -175,6 +176,36 @@ class _Rows:
 _Categorical = constriction.stream.model.Categorical
 
 
+def encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int = 3) -> tuple[bytes, list[int]]:
+    """The latents payload (big-endian words, trailing bytes dropped while the zero-padded
+    stream still decodes to the same grids; at most ``trim_tries`` of them) and each grid's reach.
+    Raises ValueError for latents the format cannot code."""
+    from .entropy import words_to_bytes
+
+    enc = constriction.stream.queue.RangeEncoder()
+    reaches = encode_grids(grids, arm, enc)
+    payload = words_to_bytes(enc.get_compressed())
+    shapes = [np.shape(g) for g in grids]
+    for _ in range(trim_tries):
+        if not payload:
+            break
+        try:
+            back = decode_latents(payload[:-1], shapes, reaches, arm)
+        except FormatError:
+            break
+        if not all(np.array_equal(a, b) for a, b in zip(back, grids)):
+            break
+        payload = payload[:-1]
+    return payload, reaches
+
+
+def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm) -> list[np.ndarray]:
+    """Inverse of ``encode_latents``; FormatError on a bad stream."""
+    from .entropy import bytes_to_words
+
+    return decode_grids(constriction.stream.queue.RangeDecoder(bytes_to_words(payload)), shapes, reaches, arm)
+
+
 def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder) -> list[int]:
     """Append every grid's latents to ``encoder`` (a constriction RangeEncoder), grid after
     grid in wavefront order; returns each grid's reach (stored in the file)."""
@@ -220,7 +251,7 @@ def _decode_grids(decoder, shapes, reaches, arm):
     for (h, w), reach in zip(shapes, reaches):
         if not 0 <= reach <= MAX_REACH:
             raise FormatError(f"latent reach {reach} outside 0..{MAX_REACH}")
-        gp = np.zeros((h + pad, w + 2 * pad), dtype=np.int64)
+        gp = np.zeros((h + pad, w + 2 * pad), dtype=np.int32)  # |latent| <= MAX_LATENT
         rows = _Rows(reach) if reach else None
         for t in range(alpha * (h - 1) + w):
             r = np.arange(max(0, -(-(t - w + 1) // alpha)), min(h - 1, t // alpha) + 1, dtype=np.int64)

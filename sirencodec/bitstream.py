@@ -17,7 +17,6 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-import constriction
 import numpy as np
 
 from . import entropy, latentnet, seeded
@@ -417,15 +416,12 @@ def pack_latent(net: LatentNetwork) -> bytes:
         symbols.append(entropy.LayerSymbols(np.ones(t.shape, dtype=bool), values, model))
         symbols.append(entropy.LayerSymbols(np.ones((1, t.shape[0]), dtype=bool),
                                             np.asarray(layer.bias_code.q, np.int64).reshape(-1), bias_model(t.bits)))
-    iarm = net.integer_arm()
-    enc = constriction.stream.queue.RangeEncoder()
     try:
-        reaches = sarm.encode_grids(net.grids, iarm, enc)
+        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), LATENT_TRIM_TRIES)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
     out += bytes(reaches)
     weights = entropy.encode_stream(symbols)
-    latents = _trim_latents(entropy._words_to_bytes(enc.get_compressed()), net, reaches, iarm)
     out += _varint(len(weights)) + weights + _varint(len(latents)) + latents
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
@@ -436,27 +432,6 @@ def _step_bytes(scale: float, pow2: bool) -> bytes:
     if pow2:
         return bytes([1 - int(np.frexp(scale)[1])])
     return struct.pack("<e", scale)
-
-
-def _trim_latents(payload: bytes, net: LatentNetwork, reaches: list[int], iarm: sarm.IntegerArm) -> bytes:
-    """Drop trailing bytes while the zero-padded stream still decodes to the same latents."""
-    shapes = [g.shape for g in net.grids]
-    best = payload
-    for cut in range(1, LATENT_TRIM_TRIES + 1):
-        if cut > len(payload):
-            break
-        try:
-            back = sarm.decode_grids(_range_decoder(payload[:len(payload) - cut]), shapes, reaches, iarm)
-        except FormatError:
-            break
-        if not all(np.array_equal(a, b) for a, b in zip(back, net.grids)):
-            break
-        best = payload[:len(payload) - cut]
-    return best
-
-
-def _range_decoder(payload: bytes):
-    return constriction.stream.queue.RangeDecoder(entropy._bytes_to_words(payload))
 
 
 def unpack_latent(data: bytes) -> ParsedLatent:
@@ -512,13 +487,12 @@ def unpack_latent(data: bytes) -> ParsedLatent:
                                      code.dequantize()[0], "quantized", code))
     synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
     grid_shapes = latentnet.grid_shapes(height, width, levels)
-    shell = LatentNetwork(width, height, channels, [np.zeros(s, np.int64) for s in grid_shapes],
-                          synthesis, conv, arm_layers)
-    shell.validate()  # chains, steps and limits, before any latent is decoded
+    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers)
+    shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
     work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(grid_shapes, reaches))
     if work > MAX_LATENT_WORK:
         raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
-    grids = sarm.decode_grids(_range_decoder(latents), grid_shapes, reaches, shell.integer_arm())
+    grids = sarm.decode_latents(latents, grid_shapes, reaches, shell.integer_arm())
     net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
     fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
     return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents))

@@ -1,5 +1,5 @@
-"""Entropy coding of sparsity masks and integer weights: the only module that talks to
-constriction.
+"""Entropy coding of sparsity masks and integer weights (latent grids: arm.py); with arm.py,
+the only modules that talk to constriction.
 
 All masks and weights of a file go into **one** range-coded stream (constriction's
 ``RangeEncoder``, 32-bit words, 24-bit model precision), layer by layer: first the layer's
@@ -178,7 +178,7 @@ def encode_stream(layers: list[LayerSymbols]) -> bytes:
         if kept and layer.model.hi > layer.model.lo:
             vals = (np.asarray(layer.values, dtype=np.int64) - layer.model.lo).astype(np.int32)
             enc.encode(vals, layer.model.categorical())
-    return _trim(_words_to_bytes(enc.get_compressed()), layers)
+    return _trim(words_to_bytes(enc.get_compressed()), layers)
 
 
 def ideal_bits(mask: np.ndarray, values: np.ndarray, model: WeightModel) -> tuple[float, float]:
@@ -202,7 +202,7 @@ def decode_stream(payload: bytes, shapes: list[tuple[int, int]], pruned: list[in
 
 
 def _decode_stream(payload, shapes, pruned, models):
-    dec = constriction.stream.queue.RangeDecoder(_bytes_to_words(payload))
+    dec = constriction.stream.queue.RangeDecoder(bytes_to_words(payload))
     out = []
     for (o, i), n_pruned, model in zip(shapes, pruned, models):
         total = o * i
@@ -225,13 +225,13 @@ def _binary_entropy(p: float) -> float:
     return 0.0 if p <= 0.0 or p >= 1.0 else -(p * math.log2(p) + (1 - p) * math.log2(1 - p))
 
 
-def _words_to_bytes(words: np.ndarray) -> bytes:
+def words_to_bytes(words: np.ndarray) -> bytes:
     # Big-endian words: the byte string runs from most to least significant, so the
     # trailing bytes of the final word are the least significant ones (see _trim).
     return np.asarray(words, dtype=">u4").tobytes()
 
 
-def _bytes_to_words(payload: bytes) -> np.ndarray:
+def bytes_to_words(payload: bytes) -> np.ndarray:
     padded = payload + b"\0" * (-len(payload) % 4)
     return np.frombuffer(padded, dtype=">u4").astype(np.uint32)
 

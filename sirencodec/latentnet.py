@@ -85,11 +85,11 @@ def upsample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None)) -> np.ndarray:
     """The grid upsampled to height x width (only the output ``rows``, when given)."""
-    g = np.asarray(grid, dtype=np.float64)
+    g = np.asarray(grid)
     ri, rw = upsample_taps(g.shape[0], height)
     ci, cw = upsample_taps(g.shape[1], width)
     ri, rw = ri[rows], rw[rows]
-    t = sum(rw[:, k, None] * g[ri[:, k]] for k in range(4))  # [rows, w]
+    t = sum(rw[:, k, None] * g[ri[:, k]] for k in range(4))  # [rows, w] float64; only these rows converted
     return sum(cw[None, :, k] * t[:, ci[:, k]] for k in range(4))  # [rows, W]
 
 
@@ -158,16 +158,21 @@ class LatentNetwork:
 
     def validate(self) -> None:
         """Raise FormatError unless the description is internally consistent and in limits."""
-        check_dimensions(self.width, self.height, self.channels)
         levels = len(self.grids)
-        if not 1 <= levels <= max_levels(self.height, self.width):
-            raise FormatError(f"{levels} latent grids for a {self.width}x{self.height} image "
-                              f"(1..{max_levels(self.height, self.width)})")
+        self.validate_layers(levels)
         for g, shape in zip(self.grids, grid_shapes(self.height, self.width, levels)):
             if g.shape != shape:
                 raise FormatError(f"latent grid of shape {g.shape}, expected {shape}")
             if g.size and np.abs(g).max() > sarm.MAX_LATENT:
                 raise FormatError(f"latent beyond +-{sarm.MAX_LATENT}")
+
+    def validate_layers(self, levels: int) -> None:
+        """Everything but the grids' contents, for ``levels`` grids (a reader checks this
+        before decoding or allocating any latent)."""
+        check_dimensions(self.width, self.height, self.channels)
+        if not 1 <= levels <= max_levels(self.height, self.width):
+            raise FormatError(f"{levels} latent grids for a {self.width}x{self.height} image "
+                              f"(1..{max_levels(self.height, self.width)})")
         _check_chain("synthesis", self.synthesis, levels, self.channels, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH)
         if self.conv is not None:
             _check_chain("convolution", [self.conv], 9 * self.channels, self.channels, 1, self.channels)

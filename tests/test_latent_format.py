@@ -109,20 +109,22 @@ def test_mutations_with_valid_crc_decode_or_raise_quickly(sample):
     """A crafted file with a correct CRC must still be parsed defensively: it decodes or
     raises FormatError, one line, in bounded time."""
     rng = np.random.default_rng(1)
-    start = time.perf_counter()
     outcomes = {True: 0, False: 0}
+    slowest = 0.0
     for _ in range(400):
         data = bytearray(sample[:-4])
         for _ in range(int(rng.integers(1, 4))):
             data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        start = time.perf_counter()
         try:
             sirencodec.decode(refresh_crc(bytes(data) + b"\0\0\0\0"))
             outcomes[True] += 1
         except FormatError as exc:
             assert str(exc) and "\n" not in str(exc)
             outcomes[False] += 1
+        slowest = max(slowest, time.perf_counter() - start)
     assert outcomes[False] > 0
-    assert time.perf_counter() - start < 30
+    assert slowest < 10  # no file, however crafted, makes the decoder hang
 
 
 def test_header_fields_are_checked(sample):
