@@ -133,13 +133,18 @@ def srninfo(src: str, as_json: bool) -> None:
     click.echo(format_info(info))
 
 
+def _file_lines(info: dict) -> list[str]:
+    kind = "gray" if info["channels"] == 1 else "RGB"
+    return [f"file      {info['file']}: {info['total_bytes']} bytes, {info['bpp']:.4f} bpp, "
+            f"format version {info['format_version']}",
+            f"image     {info['width']}x{info['height']} {kind}"]
+
+
 def format_info(info: dict) -> str:
     if info.get("kind") == "latent":
         return _format_latent_info(info)
-    kind = "gray" if info["channels"] == 1 else "RGB"
     lines = [
-        f"file      {info['file']}: {info['total_bytes']} bytes, {info['bpp']:.4f} bpp, format version {info['format_version']}",
-        f"image     {info['width']}x{info['height']} {kind}",
+        *_file_lines(info),
         f"network   SIREN 2 -> {info['hidden_width']} x ({info['hidden_layers']} hidden + first) -> "
         f"{info['channels']}, omega0 {info['omega0_first']:g}/{info['omega0_hidden']:g}, "
         f"{info['parameters']} parameters",
@@ -169,10 +174,8 @@ def format_info(info: dict) -> str:
 
 
 def _format_latent_info(info: dict) -> str:
-    kind = "gray" if info["channels"] == 1 else "RGB"
     lines = [
-        f"file      {info['file']}: {info['total_bytes']} bytes, {info['bpp']:.4f} bpp, format version {info['format_version']}",
-        f"image     {info['width']}x{info['height']} {kind}",
+        *_file_lines(info),
         f"network   latent grids: {info['levels']} grids, {info['latents']} latents; synthesis "
         f"{info['levels']} -> {' -> '.join(map(str, info['synthesis']))}{' + 3x3 conv' if info['conv'] else ''}; "
         f"ARM {info['context']} -> {' -> '.join(map(str, info['arm']))}; {info['parameters']} parameters",
@@ -283,7 +286,6 @@ def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, ta
     import dataclasses
 
     from .config import PRESETS
-    from .imageio import atomic_write, load_image
 
     if latent or lam is not None or latent_steps is not None:
         return _srnenc_latent(src, dst, latent, lam, latent_steps, device, quiet, as_json,
@@ -305,9 +307,7 @@ def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, ta
     mode = _rate_mode(quality, target_bpp, target_psnr, preset, fields)
     config = dataclasses.replace(PRESETS[preset or "default"], **fields)
 
-    image, notes = load_image(read_input(src) if src == "-" else src)
-    for note in notes:
-        click.echo(f"srnenc: warning: {note}", err=True)
+    image = _load_encoder_input(src)
 
     from . import ratecontrol
     from .codec import encode
@@ -322,6 +322,22 @@ def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, ta
             result = ratecontrol.encode_quality(image, level, config, device, bars.update)
         else:
             result = encode(image, config, device=device, progress=bars.update)
+    _emit(result, dst, quiet, as_json, format_report)
+
+
+def _load_encoder_input(src: str):
+    from .imageio import load_image
+
+    image, notes = load_image(read_input(src) if src == "-" else src)
+    for note in notes:
+        click.echo(f"srnenc: warning: {note}", err=True)
+    return image
+
+
+def _emit(result, dst: str, quiet: bool, as_json: bool, summary) -> None:
+    """Write the file (atomically, or to stdout) and print the report (JSON or ``summary``);
+    with the file on stdout the report goes to stderr."""
+    from .imageio import atomic_write
 
     if dst == "-":
         sys.stdout.buffer.write(result.data)
@@ -333,13 +349,12 @@ def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, ta
     if as_json:
         click.echo(json.dumps(report), err=dst == "-")
     elif not quiet:
-        click.echo(format_report(report), err=dst == "-")
+        click.echo(summary(report), err=dst == "-")
 
 
 def _srnenc_latent(src: str, dst: str, latent: bool, lam: float | None, steps: int | None, device: str,
                    quiet: bool, as_json: bool, **others) -> None:
     from .codec import encode_latent
-    from .imageio import atomic_write, load_image
     from .latentfit import LatentConfig
 
     if not latent:
@@ -350,27 +365,18 @@ def _srnenc_latent(src: str, dst: str, latent: bool, lam: float | None, steps: i
     config = LatentConfig(lam=_LATENT_DEFAULT_LAM if lam is None else lam,
                           steps=_LATENT_DEFAULT_STEPS if steps is None else steps,
                           seed=0 if others.get("seed") is None else others["seed"])
-    image, notes = load_image(read_input(src) if src == "-" else src)
-    for note in notes:
-        click.echo(f"srnenc: warning: {note}", err=True)
+    image = _load_encoder_input(src)
     with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
         result = encode_latent(image, config, device, bars.update)
-    if dst == "-":
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
-    else:
-        with atomic_write(dst) as f:
-            f.write(result.data)
-    report = {"file": dst, **result.report}
-    if as_json:
-        click.echo(json.dumps(report), err=dst == "-")
-    elif not quiet:
-        sec = report["seconds"]
-        click.echo(f"{dst}: {report['bytes']} bytes, {report['bpp']:.4f} bpp, PSNR {report['psnr']:.2f} dB, "
-                   f"SSIM {report['ssim']:.4f}\n  latent grids {report['levels']}, lambda {config.lam:g}, "
-                   f"{config.steps} steps, device {report['device']}\n  time: fit {sec['fit']:.1f} s, "
-                   f"write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, total {sec['total']:.1f} s",
-                   err=dst == "-")
+    _emit(result, dst, quiet, as_json, format_latent_report)
+
+
+def format_latent_report(r: dict) -> str:
+    sec, cfg = r["seconds"], r["config"]
+    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}\n"
+            f"  latent grids {r['levels']}, lambda {cfg['lam']:g}, {cfg['steps']} steps, device {r['device']}\n"
+            f"  time: fit {sec['fit']:.1f} s, write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, "
+            f"total {sec['total']:.1f} s")
 
 
 # Options that fix the network; rate control chooses these itself.

@@ -61,14 +61,8 @@ def finish(image: np.ndarray, net: QuantizedNetwork, config: FitConfig, dev: tor
 
     ``start``: ``time.perf_counter()`` when the encode began; ``extra``: report fields added
     by the caller (rate control's search)."""
-    t = time.perf_counter()
-    data = pack(net)
-    write_s = time.perf_counter() - t
-    t = time.perf_counter()
-    decoded = decode(data)
-    decode_s = time.perf_counter() - t
-
-    h, w = image.shape[:2]
+    data, decoded, measured = _write_and_measure(image, pack, net)
+    io_seconds = measured.pop("seconds")
     layers = []
     for i, layer in enumerate(net.layers):
         mask = layer.weight.mask
@@ -77,26 +71,41 @@ def finish(image: np.ndarray, net: QuantizedNetwork, config: FitConfig, dev: tor
     total_weights = net.num_weights
     pruned = sum(int(mask.size - mask.sum()) for mask in (ly.weight.mask for ly in net.layers))
     report = {
-        "bytes": len(data),
-        "bpp": 8 * len(data) / (h * w),
-        "psnr": psnr(image, decoded),
-        "ssim": ssim(image, decoded),
-        "width": w,
-        "height": h,
+        **measured,
         "channels": net.channels,
         "hidden_width": net.hidden_width,
         "hidden_layers": net.hidden_layers,
         "sparsity": pruned / total_weights,
         "layers": layers,
         "device": str(dev),
-        "seconds": {**{k: round(v, 3) for k, v in stage_seconds.items()},
-                    "write": round(write_s, 3), "decode": round(decode_s, 3),
+        "seconds": {**{k: round(v, 3) for k, v in stage_seconds.items()}, **io_seconds,
                     "total": round(time.perf_counter() - start, 3)},
         "restarts": restarts,
         "config": dataclasses.asdict(config),
         **(extra or {}),
     }
     return EncodeResult(data, decoded, report)
+
+
+def _write_and_measure(image: np.ndarray, writer, net) -> tuple[bytes, np.ndarray, dict]:
+    """``writer(net)`` -> bytes, decoded by the real decoder: (data, decoded, the report's
+    rate, quality and write/decode times) — every figure from the file itself."""
+    t = time.perf_counter()
+    data = writer(net)
+    write_s = time.perf_counter() - t
+    t = time.perf_counter()
+    decoded = decode(data)
+    decode_s = time.perf_counter() - t
+    h, w = image.shape[:2]
+    return data, decoded, {
+        "bytes": len(data),
+        "bpp": 8 * len(data) / (h * w),
+        "psnr": psnr(image, decoded),
+        "ssim": ssim(image, decoded),
+        "width": w,
+        "height": h,
+        "seconds": {"write": round(write_s, 3), "decode": round(decode_s, 3)},
+    }
 
 
 def encode_latent(image: np.ndarray, config=None, device: str = "auto",
@@ -119,26 +128,16 @@ def encode_latent(image: np.ndarray, config=None, device: str = "auto",
     fitted = fit_latent(image, config, str(dev),
                         None if progress is None else (lambda s, n, p, b: progress("latent", s, n, p)))
     net = export(fitted, bits)
-    t = time.perf_counter()
-    data = pack_latent(net)
-    write_s = time.perf_counter() - t
-    t = time.perf_counter()
-    decoded = decode(data)
-    decode_s = time.perf_counter() - t
-    h, w = image.shape[:2]
+    data, decoded, measured = _write_and_measure(image, pack_latent, net)
+    io_seconds = measured.pop("seconds")
     report = {
-        "bytes": len(data),
-        "bpp": 8 * len(data) / (h * w),
-        "psnr": psnr(image, decoded),
-        "ssim": ssim(image, decoded),
-        "width": w,
-        "height": h,
+        **measured,
         "channels": net.channels,
         "kind": "latent",
         "levels": len(net.grids),
         "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids],
         "device": str(dev),
-        "seconds": {"fit": round(fitted.seconds, 3), "write": round(write_s, 3), "decode": round(decode_s, 3),
+        "seconds": {"fit": round(fitted.seconds, 3), **io_seconds,
                     "total": round(time.perf_counter() - start, 3)},
         "config": {**dataclasses.asdict(config), "bits": bits},
     }

@@ -111,16 +111,7 @@ def choose_model(values: np.ndarray) -> WeightModel:
         med = int(np.clip(np.round(np.median(values)), lo, hi))
         mean = int(np.clip(np.round(values.mean()), lo, hi))
         for center in sorted({med, mean}):
-            d = values - center
-            m = float(np.abs(d).mean())
-            var = float((d * d).mean())
-            for f in (0.7, 0.85, 1.0, 1.2, 1.45):
-                # Laplace: E|d| = 2 theta / (1 - theta^2)  =>  theta = (sqrt(1 + m^2) - 1) / m.
-                mm = max(m * f, 1e-3)
-                theta = (math.sqrt(1.0 + mm * mm) - 1.0) / mm
-                candidates.append(WeightModel(LAPLACE, lo, hi, center, _unit_float32(theta)))
-                a = math.exp(-1.0 / (2.0 * max(var * f * f, 0.02)))
-                candidates.append(WeightModel(GAUSSIAN, lo, hi, center, _unit_float32(a)))
+            candidates += _parametric_candidates(values, lo, hi, center, _unit_float32)
     return min(candidates, key=lambda m: cross_entropy_bits(m, values))
 
 
@@ -132,16 +123,25 @@ def choose_centered_model(values: np.ndarray, bits: int) -> WeightModel:
     hi, center = (1 << bits) - 1, 1 << (bits - 1)
     candidates = [WeightModel(UNIFORM, 0, hi)]
     if values.size:
-        d = values - center
-        m = float(np.abs(d).mean())
-        var = float((d * d).mean())
-        for f in (0.7, 0.85, 1.0, 1.2, 1.45):
-            mm = max(m * f, 1e-3)
-            theta = (math.sqrt(1.0 + mm * mm) - 1.0) / mm
-            candidates.append(WeightModel(LAPLACE, 0, hi, center, unit_float16(theta)))
-            a = math.exp(-1.0 / (2.0 * max(var * f * f, 0.02)))
-            candidates.append(WeightModel(GAUSSIAN, 0, hi, center, unit_float16(a)))
+        candidates += _parametric_candidates(values, 0, hi, center, unit_float16)
     return min(candidates, key=lambda m: cross_entropy_bits(m, values))
+
+
+def _parametric_candidates(values: np.ndarray, lo: int, hi: int, center: int, rounded) -> list[WeightModel]:
+    """Laplace and Gaussian models around ``center`` at five spreads near the values' own;
+    ``rounded`` stores the parameter (float32 or float16, strictly inside (0, 1))."""
+    d = values - center
+    m = float(np.abs(d).mean())
+    var = float((d * d).mean())
+    out = []
+    for f in (0.7, 0.85, 1.0, 1.2, 1.45):
+        # Laplace: E|d| = 2 theta / (1 - theta^2)  =>  theta = (sqrt(1 + m^2) - 1) / m.
+        mm = max(m * f, 1e-3)
+        theta = (math.sqrt(1.0 + mm * mm) - 1.0) / mm
+        out.append(WeightModel(LAPLACE, lo, hi, center, rounded(theta)))
+        a = math.exp(-1.0 / (2.0 * max(var * f * f, 0.02)))
+        out.append(WeightModel(GAUSSIAN, lo, hi, center, rounded(a)))
+    return out
 
 
 def unit_float16(x: float) -> float:

@@ -38,13 +38,27 @@ def sample() -> bytes:
     return sirencodec.pack(net)
 
 
-def test_every_truncation_raises(sample):
-    for n in range(len(sample)):
+@pytest.fixture(scope="module")
+def latent_sample() -> bytes:
+    """A format version 4 file (latent grids), RGB, three grids."""
+    from sirencodec.bitstream import pack_latent
+    from netgen import random_latent_network
+
+    return pack_latent(random_latent_network(np.random.default_rng(11), width=11, height=7, channels=3,
+                                             levels=3, synthesis=(4,), arm=(3,), bits=6))
+
+
+@pytest.mark.parametrize("which", ["sample", "latent_sample"])
+def test_every_truncation_raises(which, request):
+    data = request.getfixturevalue(which)
+    for n in range(len(data)):
         with pytest.raises(FormatError):
-            sirencodec.decode(sample[:n])
+            sirencodec.decode(data[:n])
 
 
-def test_random_bit_flips_are_caught(sample):
+@pytest.mark.parametrize("which", ["sample", "latent_sample"])
+def test_random_bit_flips_are_caught(which, request):
+    sample = request.getfixturevalue(which)
     rng = np.random.default_rng(0)
     for _ in range(3000):
         data = bytearray(sample)

@@ -83,26 +83,9 @@ def test_writer_refuses_invalid_networks():
 
 
 @pytest.fixture(scope="module")
-def sample() -> bytes:
+def sample() -> bytes:  # truncations and bit flips of this file: tests/test_corruption.py
     return bitstream.pack_latent(random_latent_network(np.random.default_rng(11), width=11, height=7, channels=3,
                                                        levels=3, synthesis=(4,), arm=(3,), bits=6))
-
-
-def test_every_truncation_raises(sample):
-    for n in range(len(sample)):
-        with pytest.raises(FormatError):
-            sirencodec.decode(sample[:n])
-
-
-def test_random_bit_flips_are_caught(sample):
-    rng = np.random.default_rng(0)
-    for _ in range(1000):
-        data = bytearray(sample)
-        for _ in range(int(rng.integers(1, 4))):
-            pos = int(rng.integers(0, len(data)))
-            data[pos] ^= 1 << int(rng.integers(0, 8))
-        with pytest.raises(FormatError):
-            sirencodec.decode(bytes(data))
 
 
 def test_mutations_with_valid_crc_decode_or_raise_quickly(sample):
