@@ -420,6 +420,7 @@ def pack_latent(net: LatentNetwork) -> bytes:
         latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), LATENT_TRIM_TRIES)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
+    _check_latent_work([g.shape for g in net.grids], reaches)  # never write what a reader refuses
     out += bytes(reaches)
     weights = entropy.encode_stream(symbols)
     out += _varint(len(weights)) + weights + _varint(len(latents)) + latents
@@ -489,9 +490,7 @@ def unpack_latent(data: bytes) -> ParsedLatent:
     grid_shapes = latentnet.grid_shapes(height, width, levels)
     shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers)
     shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
-    work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(grid_shapes, reaches))
-    if work > MAX_LATENT_WORK:
-        raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
+    _check_latent_work(grid_shapes, reaches)
     grids = sarm.decode_latents(latents, grid_shapes, reaches, shell.integer_arm())
     net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
     fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
@@ -524,6 +523,12 @@ def _read_latent_record(r: _Reader, i: int, shape: tuple[int, int], pow2: bool) 
         model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
         model.validate(bits)
     return LatentRecord(shape, bits, scales[0], scales[1], model, r.pos - start)
+
+
+def _check_latent_work(shapes: list[tuple[int, int]], reaches: list[int]) -> None:
+    work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(shapes, reaches))
+    if work > MAX_LATENT_WORK:
+        raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
 
 
 def _read_payload(r: _Reader, what: str) -> bytes:

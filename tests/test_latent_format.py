@@ -75,6 +75,15 @@ def test_writer_refuses_invalid_networks():
     ):
         with pytest.raises(FormatError):
             bitstream.pack_latent(bad)
+    # Alphabets too wide for the reader's work cap: the writer refuses too.
+    import sirencodec.bitstream as bs
+
+    cap, bs.MAX_LATENT_WORK = bs.MAX_LATENT_WORK, 50
+    try:
+        with pytest.raises(FormatError, match="too costly"):
+            bitstream.pack_latent(net)
+    finally:
+        bs.MAX_LATENT_WORK = cap
     far = [g.copy() for g in net.grids]
     far[0][0, 0] = 4 * arm.MAX_REACH  # further from its predicted mean than any alphabet reaches
     with pytest.raises(FormatError):
