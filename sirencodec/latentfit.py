@@ -21,6 +21,7 @@ stage moved the curve from +44.8 % to -24.0 % BD-rate against JPEG (docs/results
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -135,7 +136,6 @@ class LatentFit:
     model: LatentModel
     grids: list[np.ndarray]  # the rounded latents, int64
     seconds: float
-    steps: int
 
 
 Progress = Callable[[int, int, float, float], None]  # (step, total, train PSNR, rate proxy bpp)
@@ -144,8 +144,6 @@ Progress = Callable[[int, int, float, float], None]  # (step, total, train PSNR,
 def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
                progress: Progress | None = None, progress_every: int = 200) -> LatentFit:
     """Train a latent model to ``pixels`` (uint8 [H, W]) and round its latents."""
-    import time
-
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
     h, w = pixels.shape
@@ -177,7 +175,7 @@ def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
             progress(s + 1, cfg.steps, -10 * math.log10(max(mse.item(), 1e-12)), bpp.item())
     grids = [torch.round(y.detach()).cpu().numpy().astype(np.int64) for y in model.latents]
-    return LatentFit(model=model.cpu(), grids=grids, seconds=time.perf_counter() - start, steps=cfg.steps)
+    return LatentFit(model=model.cpu(), grids=grids, seconds=time.perf_counter() - start)
 
 
 def _quantize(t: np.ndarray, bits: int, power_of_two: bool) -> QuantizedTensor:

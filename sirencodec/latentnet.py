@@ -19,6 +19,7 @@ Image definition, for an H x W image and L grids:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,18 +59,14 @@ def upsample_matrix(n_in: int, n_out: int) -> np.ndarray:
     maps to input coordinate (j + 1/2) * n_in / n_out - 1/2; taps beyond the edges are clamped
     onto the edge samples."""
     m = np.zeros((n_out, n_in), dtype=np.float64)
-    if n_in == n_out:
-        np.fill_diagonal(m, 1.0)
-        return m
-    src = (np.arange(n_out, dtype=np.float64) + 0.5) * (n_in / n_out) - 0.5
-    base = np.floor(src).astype(np.int64)
-    frac = src - base
+    idx, weights = upsample_taps(n_in, n_out)
     rows = np.arange(n_out)
-    for k in (-1, 0, 1, 2):
-        np.add.at(m, (rows, np.clip(base + k, 0, n_in - 1)), _cubic(frac - k))
+    for k in range(4):
+        np.add.at(m, (rows, idx[:, k]), weights[:, k])
     return m
 
 
+@functools.lru_cache(maxsize=64)  # render asks again for every band of rows; callers must not modify
 def upsample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     """The nonzero entries of ``upsample_matrix`` as 4 taps per output sample: (indices int
     [n_out, 4], weights float64 [n_out, 4]); applying them costs O(n_out), not O(n_in * n_out)."""
