@@ -204,7 +204,7 @@ def _bias_label(layer: dict) -> str:
 # --- srnenc ---------------------------------------------------------------------------
 
 _LATENT_DEFAULT_LAM = 1e-3
-_LATENT_DEFAULT_STEPS = 6000
+_LATENT_DEFAULT_STEPS = 8000
 
 _FIT_OPTIONS = {  # CLI option -> FitConfig field
     "width": "hidden_width", "depth": "hidden_layers", "bits": "bits", "first_bits": "first_bits",

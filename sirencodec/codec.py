@@ -109,12 +109,13 @@ def _write_and_measure(image: np.ndarray, writer, net) -> tuple[bytes, np.ndarra
 
 
 def encode_latent(image: np.ndarray, config=None, device: str = "auto",
-                  progress: Progress | None = None, bits: int = 8) -> EncodeResult:
+                  progress: Progress | None = None, bits: int | None = None) -> EncodeResult:
     """Encode a uint8 image as a latent-grid network (format version 4): train
-    (``latentfit.fit_latent``), quantize the weights to ``bits``, write, decode, measure.
+    (``latentfit.fit_latent``), quantize the weights (each layer's width chosen on real files
+    by ``latentfit.choose_bits``, or ``bits`` for every layer), write, decode, measure.
     ``progress(stage, step, total, psnr)`` as for ``encode``."""
     from .bitstream import pack_latent
-    from .latentfit import LatentConfig, export, fit_latent
+    from .latentfit import LatentConfig, choose_bits, export, fit_latent
 
     config = LatentConfig() if config is None else config
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3)):
@@ -127,7 +128,12 @@ def encode_latent(image: np.ndarray, config=None, device: str = "auto",
     start = time.perf_counter()
     fitted = fit_latent(image, config, str(dev),
                         None if progress is None else (lambda s, n, p, b: progress("latent", s, n, p)))
-    net = export(fitted, bits)
+    t = time.perf_counter()
+    if bits is None:
+        widths, net, _ = choose_bits(fitted, image, config.lam, pack_latent)
+    else:
+        widths, net = [bits] * (len(fitted.model.synthesis) + (fitted.model.conv is not None) + len(fitted.model.arm)), export(fitted, bits)
+    choose_s = time.perf_counter() - t
     data, decoded, measured = _write_and_measure(image, pack_latent, net)
     io_seconds = measured.pop("seconds")
     report = {
@@ -137,8 +143,9 @@ def encode_latent(image: np.ndarray, config=None, device: str = "auto",
         "levels": len(net.grids),
         "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids],
         "device": str(dev),
-        "seconds": {"fit": round(fitted.seconds, 3), **io_seconds,
+        "layer_bits": widths,
+        "seconds": {"fit": round(fitted.seconds, 3), "bits": round(choose_s, 3), **io_seconds,
                     "total": round(time.perf_counter() - start, 3)},
-        "config": {**dataclasses.asdict(config), "bits": bits},
+        "config": dataclasses.asdict(config),
     }
     return EncodeResult(data, decoded, report)
