@@ -203,7 +203,6 @@ def _bias_label(layer: dict) -> str:
 
 # --- srnenc ---------------------------------------------------------------------------
 
-_LATENT_DEFAULT_LAM = 1e-3
 _LATENT_DEFAULT_STEPS = 8000
 
 _FIT_OPTIONS = {  # CLI option -> FitConfig field
@@ -267,30 +266,43 @@ def _preset_names():
               help="Bits of the first layer's quantized biases; 0 stores them as float32.")
 @click.option("--batch-pixels", type=click.IntRange(1), help="Pixels per step (full batch up to this).")
 @click.option("--seed", type=int, help="Random seed (same seed, device and input: same file).")
-@click.option("--latent", is_flag=True,
-              help="Encode as a latent-grid network (format version 4; gray images) instead of a SIREN. "
-                   "Takes --lam, --latent-steps, --seed and --device only.")
+@click.option("--network", type=click.Choice(["latent", "siren"]),
+              help="Kind of network: 'latent' grids (format version 4; the default) or a 'siren' "
+                   "(format version 3; chosen by itself when a SIREN option such as --preset, --width, "
+                   "--bits or --prune is given).")
+@click.option("--latent", is_flag=True, help="Same as --network latent.")
 @click.option("--lam", type=click.FloatRange(0, min_open=True), metavar="LAMBDA",
-              help="--latent: rate weight in MSE + LAMBDA * bpp (pixels in 0..1); larger is smaller "
-                   f"(default {_LATENT_DEFAULT_LAM:g}, about 0.7 bpp on a 256x256 photograph).")
+              help="Latent network: a fixed rate weight in MSE + LAMBDA * bpp (pixels in 0..1) instead of "
+                   "rate control; larger is smaller (quality 4 is 0.001, about 0.65 bpp on a 256x256 photograph).")
 @click.option("--latent-steps", type=click.IntRange(1), metavar="N",
-              help=f"--latent: training steps (default {_LATENT_DEFAULT_STEPS}).")
+              help=f"Latent network: training steps (default {_LATENT_DEFAULT_STEPS}).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @handle_errors("srnenc")
 def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, target_psnr: float | None,
-           preset: str | None, layer_prune: str | None, latent: bool, lam: float | None, latent_steps: int | None,
-           device: str, quiet: bool, as_json: bool, **options) -> None:
+           preset: str | None, layer_prune: str | None, network: str | None, latent: bool, lam: float | None,
+           latent_steps: int | None, device: str, quiet: bool, as_json: bool, **options) -> None:
     """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file."""
     import dataclasses
 
     from .config import PRESETS
 
-    if latent or lam is not None or latent_steps is not None:
-        return _srnenc_latent(src, dst, latent, lam, latent_steps, device, quiet, as_json,
-                              quality=quality, target_bpp=target_bpp, target_psnr=target_psnr, preset=preset,
-                              layer_prune=layer_prune, **options)
+    siren_given = sorted(f"--{k.replace('_', '-')}" for k, v in
+                         {**options, "preset": preset, "layer_prune": layer_prune}.items()
+                         if v is not None and k != "seed")
+    latent_given = [name for name, v in (("--lam", lam), ("--latent-steps", latent_steps)) if v is not None]
+    if latent and network == "siren":
+        raise InputError("--latent and --network siren contradict each other")
+    kind = network or ("latent" if latent else "siren" if siren_given else "latent")
+    if kind == "latent":
+        if siren_given:
+            raise InputError(f"{', '.join(siren_given)} set a SIREN; give --network siren, or drop them "
+                             "for the latent network")
+        return _srnenc_latent(src, dst, quality, target_bpp, target_psnr, lam, latent_steps, options.get("seed"),
+                              device, quiet, as_json)
+    if latent_given:
+        raise InputError(f"{' and '.join(latent_given)} apply to the latent network, not a SIREN")
     fields = {_FIT_OPTIONS[k]: v for k, v in options.items() if v is not None}
     if fields.get("quant_noise") == 0:
         fields["quant_noise"] = None  # the uniform allocation's distortion
@@ -352,31 +364,44 @@ def _emit(result, dst: str, quiet: bool, as_json: bool, summary) -> None:
         click.echo(summary(report), err=dst == "-")
 
 
-def _srnenc_latent(src: str, dst: str, latent: bool, lam: float | None, steps: int | None, device: str,
-                   quiet: bool, as_json: bool, **others) -> None:
+def _srnenc_latent(src: str, dst: str, quality: int | None, target_bpp: float | None, target_psnr: float | None,
+                   lam: float | None, steps: int | None, seed: int | None, device: str, quiet: bool,
+                   as_json: bool) -> None:
+    import dataclasses
+
+    from . import latentrate
     from .codec import encode_latent
     from .latentfit import LatentConfig
 
-    if not latent:
-        raise InputError("--lam and --latent-steps apply to --latent")
-    extra = sorted(f"--{k.replace('_', '-')}" for k, v in others.items() if v is not None and k != "seed")
-    if extra:
-        raise InputError(f"--latent takes --lam, --latent-steps, --seed and --device; drop {', '.join(extra)}")
-    config = LatentConfig(lam=_LATENT_DEFAULT_LAM if lam is None else lam,
-                          steps=_LATENT_DEFAULT_STEPS if steps is None else steps,
-                          seed=0 if others.get("seed") is None else others["seed"])
+    given = [name for name, v in (("--quality", quality), ("--target-bpp", target_bpp),
+                                  ("--target-psnr", target_psnr), ("--lam", lam)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"{' and '.join(given)} cannot be combined; give one")
+    config = LatentConfig(steps=_LATENT_DEFAULT_STEPS if steps is None else steps, seed=0 if seed is None else seed)
     image = _load_encoder_input(src)
     with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
-        result = encode_latent(image, config, device, bars.update)
+        if target_bpp is not None:
+            result = latentrate.encode_target_bpp(image, target_bpp, config, device, bars.update)
+        elif target_psnr is not None:
+            result = latentrate.encode_target_psnr(image, target_psnr, config, device, bars.update)
+        elif lam is not None:
+            result = encode_latent(image, dataclasses.replace(config, lam=lam), device, bars.update)
+        else:
+            level = latentrate.DEFAULT_QUALITY if quality is None else quality
+            result = latentrate.encode_quality(image, level, config, device, bars.update)
     _emit(result, dst, quiet, as_json, format_latent_report)
 
 
 def format_latent_report(r: dict) -> str:
     sec, cfg = r["seconds"], r["config"]
+    mode = (f"quality {r['quality']}, " if "quality" in r else
+            f"target {r['target_bpp']:g} bpp ({r['budget_bytes']} bytes), " if "target_bpp" in r else
+            f"target {r['target_psnr']:g} dB, " if "target_psnr" in r else "")
     return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}\n"
-            f"  latent grids {r['levels']}, lambda {cfg['lam']:g}, {cfg['steps']} steps, device {r['device']}\n"
-            f"  time: fit {sec['fit']:.1f} s, write {sec['write']:.2f} s, decode {sec['decode']:.2f} s, "
-            f"total {sec['total']:.1f} s")
+            f"  latent network, {mode}lambda {r['lam']:.3g}, {r['levels']} grids, layer bits "
+            f"{','.join(map(str, r['layer_bits']))}, {cfg['steps']} steps, device {r['device']}\n"
+            f"  time: fit {sec['fit']:.1f} s, bits {sec['bits']:.1f} s, write {sec['write']:.2f} s, "
+            f"decode {sec['decode']:.2f} s, total {sec['total']:.1f} s")
 
 
 # Options that fix the network; rate control chooses these itself.

@@ -108,31 +108,53 @@ def _write_and_measure(image: np.ndarray, writer, net) -> tuple[bytes, np.ndarra
     }
 
 
-def encode_latent(image: np.ndarray, config=None, device: str = "auto",
-                  progress: Progress | None = None, bits: int | None = None) -> EncodeResult:
-    """Encode a uint8 image as a latent-grid network (format version 4): train
-    (``latentfit.fit_latent``), quantize the weights (each layer's width chosen on real files
-    by ``latentfit.choose_bits``, or ``bits`` for every layer), write, decode, measure.
-    ``progress(stage, step, total, psnr)`` as for ``encode``."""
-    from .bitstream import pack_latent
-    from .latentfit import LatentConfig, choose_bits, export, fit_latent
-
-    config = LatentConfig() if config is None else config
+def check_latent_input(image: np.ndarray, config) -> None:
+    """InputError unless ``image`` and ``config`` can be encoded as a latent-grid network."""
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3)):
         raise InputError("expected a uint8 [H, W] or [H, W, C] image")
-    if image.ndim == 3:
-        raise InputError("the latent-grid encoder takes gray images only (for now); use the SIREN encoder for RGB")
+    if image.ndim == 3 and image.shape[2] not in (1, 3):
+        raise InputError(f"expected 1 or 3 channels, got {image.shape[2]}")
     if config.steps < 1 or config.lam <= 0:
         raise InputError(f"latent encoding needs steps >= 1 and lam > 0, got {config.steps} and {config.lam}")
+
+
+def encode_latent(image: np.ndarray, config=None, device: str = "auto",
+                  progress: Progress | None = None, bits: int | None = None) -> EncodeResult:
+    """Encode a uint8 image (gray or RGB) as a latent-grid network (format version 4) at the
+    rate weight ``config.lam``: train (``latentfit.fit_latent``), quantize the weights (each
+    layer's width chosen on real files by ``latentfit.choose_bits``, or ``bits`` for every
+    layer), write, decode, measure. ``progress(stage, step, total, psnr)`` as for ``encode``.
+    Rate control (``--quality``, ``--target-bpp``, ``--target-psnr``): ``latentrate``."""
+    from .latentfit import LatentConfig, fit_latent
+
+    config = LatentConfig() if config is None else config
+    check_latent_input(image, config)
+    image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
     dev = resolve_device(device)
     start = time.perf_counter()
-    fitted = fit_latent(image, config, str(dev),
-                        None if progress is None else (lambda s, n, p, b: progress("latent", s, n, p)))
+    fitted = fit_latent(image, config, str(dev), latent_progress(progress))
+    return finish_latent(image, fitted, config, dev, start, bits)
+
+
+def latent_progress(progress: Progress | None):
+    return None if progress is None else (lambda s, n, p, b: progress("latent", s, n, p))
+
+
+def finish_latent(image: np.ndarray, fitted, config, dev: torch.device, start: float, bits: int | None = None,
+                  chosen: tuple | None = None, extra: dict | None = None) -> EncodeResult:
+    """Quantize ``fitted`` (``chosen``: choose_bits's result when the caller has it), write,
+    decode with the real decoder and build the report."""
+    from .bitstream import pack_latent
+    from .latentfit import choose_bits, export
+
     t = time.perf_counter()
-    if bits is None:
-        widths, net, _ = choose_bits(fitted, image, config.lam, pack_latent)
+    if chosen is not None:
+        widths, net, _ = chosen
+    elif bits is None:
+        widths, net, _ = choose_bits(fitted, image, fitted.lam, pack_latent)
     else:
-        widths, net = [bits] * (len(fitted.model.synthesis) + (fitted.model.conv is not None) + len(fitted.model.arm)), export(fitted, bits)
+        net = export(fitted, bits)
+        widths = [ly.weight.bits for ly in net.synthesis + ([net.conv] if net.conv else []) + net.arm]
     choose_s = time.perf_counter() - t
     data, decoded, measured = _write_and_measure(image, pack_latent, net)
     io_seconds = measured.pop("seconds")
@@ -142,10 +164,12 @@ def encode_latent(image: np.ndarray, config=None, device: str = "auto",
         "kind": "latent",
         "levels": len(net.grids),
         "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids],
-        "device": str(dev),
         "layer_bits": widths,
+        "lam": fitted.lam,
+        "device": str(dev),
         "seconds": {"fit": round(fitted.seconds, 3), "bits": round(choose_s, 3), **io_seconds,
                     "total": round(time.perf_counter() - start, 3)},
         "config": dataclasses.asdict(config),
+        **(extra or {}),
     }
     return EncodeResult(data, decoded, report)

@@ -20,6 +20,7 @@ stage moved the curve from +44.8 % to -24.0 % BD-rate against JPEG (docs/results
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -155,47 +156,90 @@ class LatentFit:
     model: LatentModel
     grids: list[np.ndarray]  # the rounded latents, int64
     seconds: float
+    lam: float  # the rate weight at the end of training (a controller may have moved it)
 
 
 Progress = Callable[[int, int, float, float], None]  # (step, total, train PSNR, rate proxy bpp)
+Control = Callable[[LatentFit, float], float]  # (the model so far, rounded; lam) -> the lam to go on with
+
+CONTROL_START = 0.1  # a controller is first asked after this share of the soft stage ...
+CONTROL_POINTS = 16  # ... and then this many times, evenly, until the soft stage ends
+
+
+def _planes(pixels: np.ndarray, device: str) -> torch.Tensor:
+    planes = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)  # [C, H, W]
+    return torch.from_numpy(planes.astype(np.float32) / 255.0).to(device)
+
+
+def _snapshot(model: LatentModel, seconds: float, lam: float) -> LatentFit:
+    grids = [torch.round(y.detach()).cpu().numpy().astype(np.int64) for y in model.latents]
+    return LatentFit(model=model, grids=grids, seconds=seconds, lam=lam)
+
+
+def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lam: float, lr: float,
+          temp: float | None) -> tuple[float, float]:
+    """One Adam step on MSE + lam * bpp: soft rounding at ``temp``, or rounded latents
+    (straight-through) when ``temp`` is None. Returns (MSE, rate proxy bpp)."""
+    if temp is not None:
+        noisy = [soft_round(y, temp) + torch.rand_like(y) - 0.5 for y in model.latents]
+        image = model.synthesize([soft_round(v, temp) for v in noisy])
+        bits = model.rate_bits(noisy, noisy)
+    else:
+        rounded = [y + (torch.round(y) - y).detach() for y in model.latents]
+        image = model.synthesize(rounded)
+        bits = model.rate_bits(rounded, rounded)
+    for g in opt.param_groups:
+        g["lr"] = lr
+    mse = torch.mean((image - target) ** 2)
+    bpp = bits / (model.size[0] * model.size[1])
+    loss = mse + lam * bpp
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return mse, bpp
 
 
 def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
-               progress: Progress | None = None, progress_every: int = 200) -> LatentFit:
-    """Train a latent model to ``pixels`` (uint8 [H, W] or [H, W, C]) and round its latents."""
+               progress: Progress | None = None, progress_every: int = 200,
+               control: Control | None = None) -> LatentFit:
+    """Train a latent model to ``pixels`` (uint8 [H, W] or [H, W, C]) and round its latents.
+    ``control`` (rate control) may move lam during the soft stage (CONTROL_POINTS times)."""
     start = time.perf_counter()
     torch.manual_seed(cfg.seed)
-    planes = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)  # [C, H, W]
-    c, h, w = planes.shape
-    target = torch.from_numpy(planes.astype(np.float32) / 255.0).to(device)
+    target = _planes(pixels, device)
+    c, h, w = target.shape
     model = LatentModel(h, w, cfg, c).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
+    first = round(CONTROL_START * soft_steps)
+    every = max(1, (soft_steps - first) // CONTROL_POINTS)
+    lam = cfg.lam
     for s in range(cfg.steps):
+        if control is not None and first <= s < soft_steps and (s - first) % every == 0:
+            lam = control(_snapshot(model, time.perf_counter() - start, lam), lam)
         if s < soft_steps:
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            noisy = [soft_round(y, temp) + torch.rand_like(y) - 0.5 for y in model.latents]
-            image = model.synthesize([soft_round(v, temp) for v in noisy])
-            bits = model.rate_bits(noisy, noisy)
+            mse, bpp = _step(model, opt, target, lam, lr, temp)
         else:
-            lr = cfg.hard_lr
-            rounded = [y + (torch.round(y) - y).detach() for y in model.latents]
-            image = model.synthesize(rounded)
-            bits = model.rate_bits(rounded, rounded)
-        for g in opt.param_groups:
-            g["lr"] = lr
-        mse = torch.mean((image - target) ** 2)
-        bpp = bits / (h * w)
-        loss = mse + cfg.lam * bpp
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+            mse, bpp = _step(model, opt, target, lam, cfg.hard_lr, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
             progress(s + 1, cfg.steps, -10 * math.log10(max(mse.item(), 1e-12)), bpp.item())
-    grids = [torch.round(y.detach()).cpu().numpy().astype(np.int64) for y in model.latents]
-    return LatentFit(model=model.cpu(), grids=grids, seconds=time.perf_counter() - start)
+    return _snapshot(model.cpu(), time.perf_counter() - start, lam)
+
+
+def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr: float,
+                  device: str = "cpu") -> LatentFit:
+    """``steps`` more rounded-latent (hard-stage) steps from ``fit`` at rate weight ``lam``
+    (a fresh Adam at ``lr``), on a copy: rate control's correction after training."""
+    start = time.perf_counter()
+    model = copy.deepcopy(fit.model).to(device)
+    target = _planes(pixels, device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(steps):
+        _step(model, opt, target, lam, lr, None)
+    return _snapshot(model.cpu(), fit.seconds + time.perf_counter() - start, lam)
 
 
 def _quantize(t: np.ndarray, bits: int, power_of_two: bool) -> QuantizedTensor:

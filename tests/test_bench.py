@@ -165,7 +165,13 @@ def test_latent_grid_settings(gray_png: Path, tmp_path: Path):
     data = (out / row["file"]).read_bytes()
     assert data[3] == 4 and int(row["bytes"]) == len(data)  # a version 4 (latent-grid) file
     assert row["preset"] == "latent" and float(row["lam"]) == 0.002 and int(row["steps"]) == 40
-    for bad in ("lam=0.002,quality=3", "latent_steps=40", "lam=0.002,bits=8"):
+    out2 = tmp_path / "bench2"
+    assert main([str(gray_png), "-o", str(out2), "--codecs", "siren", "--device", "cpu",
+                 "--settings", "latent_quality=3,latent_steps=40"]) == 0
+    (row,) = _rows(out2)
+    assert (out2 / row["file"]).read_bytes()[3] == 4 and int(row["latent_quality"]) == 3
+    assert float(row["lam"]) == 2e-3  # quality 3's rate weight
+    for bad in ("lam=0.002,quality=3", "latent_steps=40", "lam=0.002,bits=8", "lam=0.002,latent_quality=3"):
         assert main([*argv[:-1], bad]) == 2
 
 

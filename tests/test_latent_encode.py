@@ -55,8 +55,8 @@ def test_same_seed_same_file(encoded):
 
 
 def test_encoder_refuses_what_it_cannot_encode():
-    with pytest.raises(InputError, match="gray"):
-        encode_latent(np.zeros((8, 8, 3), np.uint8), LatentConfig(steps=1))
+    with pytest.raises(InputError, match="1 or 3 channels"):
+        encode_latent(np.zeros((8, 8, 2), np.uint8), LatentConfig(steps=1))
     with pytest.raises(InputError):
         encode_latent(np.zeros((8, 8), np.float32), LatentConfig(steps=1))
 
@@ -77,9 +77,8 @@ def test_cli_latent_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--latent", "--quality", "3"], "drop --quality"),
-    (["--latent", "--width", "20"], "drop --width"),
-    (["--lam", "0.01"], "apply to --latent"),
+    (["--latent", "--width", "20"], "--width set a SIREN"),
+    (["--preset", "test", "--lam", "0.01"], "--lam apply to the latent network"),
     (["--latent", "--lam", "0"], "x>0"),
 ])
 def test_cli_latent_refuses_bad_options(tmp_path, args, message):
@@ -88,13 +87,4 @@ def test_cli_latent_refuses_bad_options(tmp_path, args, message):
     out = tmp_path / "out.srn"
     r = run(srnenc, [src, "-o", out, *args])
     assert r.exit_code == 2 and message in r.output
-    assert not out.exists()
-
-
-def test_cli_latent_refuses_rgb_with_one_line(tmp_path):
-    src = tmp_path / "in.png"
-    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(src)
-    out = tmp_path / "out.srn"
-    r = run(srnenc, [src, "-o", out, "--latent", "--latent-steps", "2"])
-    assert r.exit_code == 2 and "gray" in r.output and r.output.count("\n") == 1
     assert not out.exists()

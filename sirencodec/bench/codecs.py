@@ -243,9 +243,10 @@ class SirenCodec(Codec):
         return f"{self.name}-{self.preset}"
 
     def default_sweep(self) -> list[Setting]:
-        from sirencodec.ratecontrol import QUALITY_LEVELS
+        """srnenc's default network at each --quality (the latent network's ladder)."""
+        from sirencodec.latentrate import QUALITY_LEVELS
 
-        return [{"quality": q} for q in range(1, QUALITY_LEVELS + 1)]
+        return [{"latent_quality": q} for q in range(1, QUALITY_LEVELS + 1)]
 
     def normalize(self, setting: Mapping[str, Any]) -> dict[str, Any]:
         """``setting`` with keys checked against FitConfig and values cast to the field types.
@@ -265,8 +266,9 @@ class SirenCodec(Codec):
         if len(set(out) & set(RATE_SETTINGS)) > 1:
             raise InputError(f"give one of {', '.join(RATE_SETTINGS)} per sirencodec setting")
         if set(out) & set(LATENT_SETTINGS):
-            if "lam" not in out or set(out) - set(LATENT_SETTINGS):
-                raise InputError("a latent-grid setting is lam=L with optional latent_steps=N and nothing else")
+            if len(set(out) & set(LATENT_MODES)) != 1 or set(out) - set(LATENT_SETTINGS):
+                raise InputError("a latent-grid setting is one of lam=L, latent_quality=Q, latent_target_bpp=X, "
+                                 "with optional latent_steps=N and nothing else")
         return out
 
     def config(self, setting: Setting) -> FitConfig:
@@ -282,8 +284,9 @@ class SirenCodec(Codec):
 
     def columns(self, setting: Setting) -> dict[str, Any]:
         norm = self.normalize(setting)
-        if "lam" in norm:
-            return {"preset": "latent", **dataclasses.asdict(self.latent_config(norm))}
+        if set(norm) & set(LATENT_MODES):
+            modes = {k: v for k, v in norm.items() if k in LATENT_MODES and k != "lam"}
+            return {"preset": "latent", **modes, **dataclasses.asdict(self.latent_config(norm))}
         rate = {k: v for k, v in norm.items() if k in RATE_SETTINGS}
         return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
 
@@ -291,17 +294,25 @@ class SirenCodec(Codec):
         from sirencodec.latentfit import LatentConfig
 
         steps = norm.get("latent_steps")
-        return LatentConfig(lam=norm["lam"], **({} if steps is None else {"steps": steps}))
+        return LatentConfig(**{k: v for k, v in (("lam", norm.get("lam")), ("steps", steps)) if v is not None})
 
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         from sirencodec import ratecontrol
         from sirencodec.codec import encode
 
         rate = self.normalize(setting)
-        if "lam" in rate:
+        if set(rate) & set(LATENT_MODES):
+            from sirencodec import latentrate
             from sirencodec.codec import encode_latent
 
-            result = encode_latent(image, self.latent_config(rate), self.device, self.progress)
+            config = self.latent_config(rate)
+            if "latent_quality" in rate:
+                result = latentrate.encode_quality(image, rate["latent_quality"], config, self.device, self.progress)
+            elif "latent_target_bpp" in rate:
+                result = latentrate.encode_target_bpp(image, rate["latent_target_bpp"], config, self.device,
+                                                      self.progress)
+            else:
+                result = encode_latent(image, config, self.device, self.progress)
             self.last_result = result
             return bytes(result.data)
         config = self.config(setting)
@@ -328,8 +339,12 @@ class SirenCodec(Codec):
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {"quality": (int,), "target_bpp": (float,)}
 """Sweep settings that run the encoder's rate control instead of a fixed network."""
 
-LATENT_SETTINGS: dict[str, tuple[type, ...]] = {"lam": (float,), "latent_steps": (int,)}
-"""Sweep settings of the latent-grid encoder (format version 4): ``lam=L[,latent_steps=N]``."""
+LATENT_SETTINGS: dict[str, tuple[type, ...]] = {"lam": (float,), "latent_quality": (int,),
+                                                "latent_target_bpp": (float,), "latent_steps": (int,)}
+"""Sweep settings of the latent-grid encoder (format version 4, srnenc's default network): one of
+``lam=L`` (a fixed rate weight), ``latent_quality=Q`` (srnenc --quality) or
+``latent_target_bpp=X`` (srnenc --target-bpp), with optional ``latent_steps=N``."""
+LATENT_MODES = ("lam", "latent_quality", "latent_target_bpp")
 
 
 def _field_types(config: Any) -> dict[str, tuple[type, ...]]:

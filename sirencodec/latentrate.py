@@ -1,0 +1,309 @@
+"""Rate control for latent-grid networks: ``--quality``, ``--target-bpp``, ``--target-psnr``.
+
+A latent network's rate is set by one number, the rate weight ``lam`` of its training loss
+MSE + lam * bpp (``latentfit``). So rate control here is control of ``lam``:
+
+* **Quality** ``1..QUALITY_LEVELS``: a fixed ladder of ``lam``, halving from level to level
+  (one training run). Halving ``lam`` raises both rate and PSNR, so the levels are monotone;
+  what a level gives depends on the image (README table).
+* **Target bpp** (one training run): the run starts from a ``lam`` guessed from the ladder's
+  typical rates and a controller moves ``lam`` during the soft stage: ``CONTROL_POINTS``
+  times it packs the rounded model so far with the real writer and steers the file's bytes
+  towards the budget ``floor(bpp * pixels / 8)`` (the hard stage that follows takes a few
+  per cent off). After training, while the file (every layer's width chosen by
+  ``latentfit.choose_bits``) lies outside ``[(1 - TARGET_TOLERANCE) * budget, budget]``, up
+  to ``REFINE_ROUNDS`` short hard-stage refinements at a moved ``lam`` correct it, and the
+  largest file within the budget wins; if none is in the band, the last gives up weight
+  precision until it fits (``fit_budget``), and a file short of the band gains precision
+  until it reaches it (``fill_budget``); if nothing fits, training runs once more at a
+  ``lam`` scaled from the miss. Never above the budget: if nothing fits, an error.
+* **Target PSNR** (one training run): the same controller steers the PSNR that the real
+  decoder gets from the rounded model towards the target plus ``PSNR_MARGIN``; after
+  training, refinements at smaller ``lam`` lift a file that misses (one at a larger ``lam``
+  shrinks a file well above the target, if it still passes), then weights are coarsened while the decoded PSNR stays at or above the target (the smallest such file).
+  An error if the target is out of the network's reach.
+
+Every figure steering or checking these is a real packed file or a real decode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from .bitstream import pack_latent
+from .codec import EncodeResult, check_latent_input, finish_latent, latent_progress, resolve_device
+from .errors import InputError
+from .fit import Progress
+from .latentfit import LatentConfig, LatentFit, choose_bits, export, fit_latent, refine_latent
+from .latentnet import LatentNetwork
+from .metrics import psnr as psnr_db
+
+# --quality 1..8: lam halves per level. Level 5, the default, sits near 0.9 bpp and 34-35 dB
+# on the bundled 256 x 256 gray images (docs/results/latent-v5).
+QUALITY_LAMS = (8e-3, 4e-3, 2e-3, 1e-3, 5e-4, 2.5e-4, 1.25e-4, 6.25e-5)
+QUALITY_LEVELS = len(QUALITY_LAMS)
+DEFAULT_QUALITY = 5
+
+# Starting points for the controllers, from the session-9 curve (docs/results/latent-v4,
+# mean of four images): at lam 1e-3 a file of about REF_BPP and REF_PSNR; bpp ~ lam^-RATE_SLOPE,
+# PSNR falls PSNR_SLOPE dB per e-fold of lam.
+REF_LAM, REF_BPP, REF_PSNR = 1e-3, 0.64, 32.3
+RATE_SLOPE = 0.49
+PSNR_SLOPE = 2.5
+# The controllers start below the guess: too large a lam early zeroes latents for good (they
+# do not come back once the rounding has settled), too small a one only costs a later move.
+START_BIAS = 0.25
+
+TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * budget, budget]
+CONTROL_AIM = 1.0  # the controller steers the file towards this share of the budget: the hard
+# stage after it shrinks the file by a few per cent (128 x 128 crop of cameraman: -5 %)
+AIM = 0.975  # refinements aim at this share of the budget
+PSNR_MARGIN = 0.1  # --target-psnr's controller aims this many dB above the target
+OVERSHOOT = 0.2  # a trained file this many dB above the target gets one refinement at a larger lam
+GAIN = 0.7  # share of the measured miss the controller corrects at each point
+MAX_MOVE = 1.5  # ... moving lam by at most this factor (either way) at once
+WIDTHS_EVERY = 4  # --target-bpp's controller chooses layer widths at every this many points
+REFINE_ROUNDS = 3
+REFINE_STEPS = 400  # hard-stage steps per refinement round (lr: the config's hard_lr)
+REFINE_RATE_SLOPE = 0.06  # -d ln(bytes) / d ln(lam) of one refinement round (measured: 2x lam, -4 %)
+REFINE_MOVE = 4.0
+LAM_RANGE = (1e-6, 1.0)
+MAX_FILL_BITS = 12  # fill_budget widens layers up to this
+
+
+def quality_lam(quality: int) -> float:
+    if not 1 <= quality <= QUALITY_LEVELS:
+        raise InputError(f"--quality must be 1..{QUALITY_LEVELS}, got {quality}")
+    return QUALITY_LAMS[quality - 1]
+
+
+def byte_budget(bpp: float, width: int, height: int) -> int:
+    return math.floor(bpp * width * height / 8)
+
+
+def _clamp_lam(lam: float) -> float:
+    return min(max(lam, LAM_RANGE[0]), LAM_RANGE[1])
+
+
+def _moved(lam: float, log_ratio: float, limit: float) -> float:
+    """lam * exp(log_ratio), the move limited to a factor ``limit`` either way."""
+    return _clamp_lam(lam * math.exp(max(-math.log(limit), min(math.log(limit), log_ratio))))
+
+
+def encode_quality(image: np.ndarray, quality: int, base: LatentConfig | None = None, device: str = "auto",
+                   progress: Progress | None = None) -> EncodeResult:
+    from .codec import encode_latent
+
+    base = LatentConfig() if base is None else base
+    result = encode_latent(image, dataclasses.replace(base, lam=quality_lam(quality)), device, progress)
+    result.report["quality"] = quality
+    return result
+
+
+class _Run:
+    """One rate-controlled encode: the image, its budget of time and the search's log."""
+
+    def __init__(self, image: np.ndarray, base: LatentConfig | None, device: str, progress: Progress | None):
+        self.base = LatentConfig() if base is None else base
+        check_latent_input(image, self.base)
+        self.image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+        self.height, self.width = self.image.shape[:2]
+        self.dev = resolve_device(device)
+        self.progress = progress
+        self.start = time.perf_counter()
+        self.log: list[dict] = []  # what the search tried, for the report
+
+    def fit(self, lam: float, control) -> LatentFit:
+        cfg = dataclasses.replace(self.base, lam=lam)
+        return fit_latent(self.image, cfg, str(self.dev), latent_progress(self.progress), control=control)
+
+    def refine(self, fitted: LatentFit, lam: float) -> LatentFit:
+        return refine_latent(fitted, self.image, lam, REFINE_STEPS, self.base.hard_lr, str(self.dev))
+
+    def psnr(self, net: LatentNetwork) -> float:
+        return psnr_db(self.image, net.render())
+
+    def finish(self, fitted: LatentFit, chosen: tuple, extra: dict) -> EncodeResult:
+        return finish_latent(self.image, fitted, dataclasses.replace(self.base, lam=fitted.lam), self.dev,
+                             self.start, chosen=chosen, extra={**extra, "search": self.log})
+
+
+def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None = None, device: str = "auto",
+                      progress: Progress | None = None) -> EncodeResult:
+    """The file closest below ``bpp`` (real bytes) this search finds; an error if none fits."""
+    run = _Run(image, base, device, progress)
+    if not bpp > 0:
+        raise InputError(f"--target-bpp must be positive, got {bpp}")
+    budget = byte_budget(bpp, run.width, run.height)
+    low = math.ceil((1 - TARGET_TOLERANCE) * budget)
+
+    widths: list[int] = []
+
+    def control(snapshot: LatentFit, lam: float) -> float:
+        # Every WIDTHS_EVERY points the layer widths are chosen afresh (choose_bits takes
+        # seconds); in between the file is packed with the last widths chosen.
+        if len(run.log) % WIDTHS_EVERY == 0 or not widths:
+            widths[:] = choose_bits(snapshot, run.image, lam, pack_latent)[0]
+        net = export(snapshot, widths)
+        size = len(pack_latent(net))
+        # lam moves the latents' bytes, not the header's and weights': steer those alone
+        fixed = len(pack_latent(dataclasses.replace(net, grids=[np.zeros_like(g) for g in net.grids])))
+        room = max(CONTROL_AIM * budget - fixed, 1.0)
+        new = _moved(lam, GAIN * math.log(max(size - fixed, 1.0) / room) / RATE_SLOPE, MAX_MOVE)
+        run.log.append({"stage": "control", "lam": lam, "bytes": size, "next_lam": new})
+        return new
+
+    lam = _clamp_lam(START_BIAS * REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
+    for attempt in range(2):
+        fitted = run.fit(lam, control)
+        chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+        run.log.append({"stage": "trained", "lam": fitted.lam, "bytes": len(chosen[2])})
+        best = None  # the largest file within the budget so far: (fitted, chosen)
+        for round_ in range(REFINE_ROUNDS + 1):
+            size = len(chosen[2])
+            if size <= budget and (best is None or size > len(best[1][2])):
+                best = fitted, chosen
+            if low <= size <= budget or round_ == REFINE_ROUNDS:
+                break
+            new = _moved(fitted.lam, math.log(size / (AIM * budget)) / REFINE_RATE_SLOPE, REFINE_MOVE)
+            fitted = run.refine(fitted, new)
+            chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+            run.log.append({"stage": "refine", "lam": fitted.lam, "bytes": len(chosen[2])})
+        if best is None or len(best[1][2]) < low:  # over the budget: give up weight precision
+            coarsened = fit_budget(fitted, run.image, budget, chosen)
+            if coarsened is not None:
+                run.log.append({"stage": "coarsen", "lam": fitted.lam, "bytes": len(coarsened[2])})
+                if best is None or len(coarsened[2]) > len(best[1][2]):
+                    best = fitted, coarsened
+        if best is not None and len(best[1][2]) < low:  # below the band: spend the rest on precision
+            best = best[0], fill_budget(best[0], run.image, low, budget, best[1])
+            run.log.append({"stage": "fill", "lam": best[0].lam, "bytes": len(best[1][2])})
+        if best is not None:
+            return run.finish(best[0], best[1], {"target_bpp": bpp, "budget_bytes": budget})
+        lam = _moved(fitted.lam, math.log(len(chosen[2]) / (AIM * budget)) / RATE_SLOPE, MAX_MOVE * 2)
+        run.log.append({"stage": "retrain", "lam": lam})
+    raise InputError(f"--target-bpp {bpp:g}: no latent network found within {budget} bytes "
+                     f"(smallest tried: {min(e['bytes'] for e in run.log if 'bytes' in e)} bytes)")
+
+
+def fit_budget(fitted: LatentFit, image: np.ndarray, budget: int, chosen: tuple) -> tuple | None:
+    """Coarsen layer widths, one bit at a time where it costs the least distortion per byte
+    saved, until the file fits ``budget`` bytes; None if even 2-bit layers do not fit."""
+    widths, net, data = chosen
+    current = _mse(net, image)
+    while len(data) > budget:
+        best = None
+        for i, b in enumerate(widths):
+            if b <= 2:
+                continue
+            trial = widths[:i] + [b - 1] + widths[i + 1:]
+            trial_net = export(fitted, trial)
+            trial_data = pack_latent(trial_net)
+            saved = len(data) - len(trial_data)
+            if saved <= 0:
+                continue
+            m = _mse(trial_net, image)
+            score = (m - current) / saved
+            if best is None or score < best[0]:
+                best = (score, trial, trial_net, trial_data, m)
+        if best is None:
+            return None
+        _, widths, net, data, current = best
+    return widths, net, data
+
+
+def fill_budget(fitted: LatentFit, image: np.ndarray, low: int, budget: int, chosen: tuple) -> tuple:
+    """Widen layers, one bit at a time where it removes the most distortion per byte added,
+    while the file stays within ``budget`` and until it reaches ``low`` bytes: a file short of
+    the band spends the rest on weight precision (small PSNR gains, but the budget is the
+    user's)."""
+    widths, net, data = chosen
+    current = _mse(net, image)
+    while len(data) < low:
+        best = None
+        for i, b in enumerate(widths):
+            if b >= MAX_FILL_BITS:
+                continue
+            trial = widths[:i] + [b + 1] + widths[i + 1:]
+            trial_net = export(fitted, trial)
+            trial_data = pack_latent(trial_net)
+            added = len(trial_data) - len(data)
+            if not 0 < added <= budget - len(data):
+                continue
+            m = _mse(trial_net, image)
+            score = (current - m) / added
+            if best is None or score > best[0]:
+                best = (score, trial, trial_net, trial_data, m)
+        if best is None:
+            break
+        _, widths, net, data, current = best
+    return widths, net, data
+
+
+def _mse(net: LatentNetwork, image: np.ndarray) -> float:
+    return float(np.mean((net.render().astype(np.float64) - image) ** 2))
+
+
+def encode_target_psnr(image: np.ndarray, target: float, base: LatentConfig | None = None, device: str = "auto",
+                       progress: Progress | None = None) -> EncodeResult:
+    """The smallest file this search finds whose decoded PSNR is at least ``target`` dB."""
+    run = _Run(image, base, device, progress)
+    if not 0 < target < 100:
+        raise InputError(f"--target-psnr must be in (0, 100) dB, got {target}")
+
+    def control(snapshot: LatentFit, lam: float) -> float:
+        got = run.psnr(export(snapshot, 8))
+        new = _moved(lam, GAIN * (got - target - PSNR_MARGIN) / PSNR_SLOPE, MAX_MOVE)
+        run.log.append({"stage": "control", "lam": lam, "psnr": round(got, 3), "next_lam": new})
+        return new
+
+    lam = _clamp_lam(START_BIAS * REF_LAM * math.exp(-(target + PSNR_MARGIN - REF_PSNR) / PSNR_SLOPE))
+    fitted = run.fit(lam, control)
+    chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+    got = run.psnr(chosen[1])
+    run.log.append({"stage": "trained", "lam": fitted.lam, "bytes": len(chosen[2]), "psnr": round(got, 3)})
+    for _ in range(REFINE_ROUNDS):
+        if got >= target:
+            break
+        fitted = run.refine(fitted, _clamp_lam(fitted.lam / REFINE_MOVE))
+        chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+        got = run.psnr(chosen[1])
+        run.log.append({"stage": "refine", "lam": fitted.lam, "bytes": len(chosen[2]), "psnr": round(got, 3)})
+    if got < target:
+        raise InputError(f"--target-psnr {target:g}: the latent network reached {got:.2f} dB at most "
+                         f"(lam {fitted.lam:.3g}); try a lower target")
+    if got >= target + OVERSHOOT:  # well above: one refinement at a larger lam, kept if it still passes
+        tighter = run.refine(fitted, _clamp_lam(fitted.lam * REFINE_MOVE))
+        tight_chosen = choose_bits(tighter, run.image, tighter.lam, pack_latent)
+        tight_got = run.psnr(tight_chosen[1])
+        run.log.append({"stage": "tighten", "lam": tighter.lam, "bytes": len(tight_chosen[2]),
+                        "psnr": round(tight_got, 3)})
+        if tight_got >= target and len(tight_chosen[2]) < len(chosen[2]):
+            fitted, chosen = tighter, tight_chosen
+    chosen = _coarsen_above(fitted, run, target, chosen)
+    return run.finish(fitted, chosen, {"target_psnr": target})
+
+
+def _coarsen_above(fitted: LatentFit, run: _Run, target: float, chosen: tuple) -> tuple:
+    """Drop layer widths one bit at a time (the largest byte saving first) while the decoded
+    PSNR stays at or above ``target``."""
+    widths, net, data = chosen
+    improved = True
+    while improved:
+        improved = False
+        trials = []
+        for i, b in enumerate(widths):
+            if b > 2:
+                trial = widths[:i] + [b - 1] + widths[i + 1:]
+                trial_net = export(fitted, trial)
+                trials.append((len(pack_latent(trial_net)), trial, trial_net))
+        for size, trial, trial_net in sorted(trials, key=lambda t: t[0]):
+            if size < len(data) and run.psnr(trial_net) >= target:
+                widths, net, data = trial, trial_net, pack_latent(trial_net)
+                improved = True
+                break
+    return widths, net, data
