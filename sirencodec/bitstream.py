@@ -397,8 +397,11 @@ def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
             + [(ly, True) for ly in net.arm])
 
 
-def pack_latent(net: LatentNetwork) -> bytes:
-    """Serialise a latent-grid network (validated first) into a complete version 4 file."""
+def pack_latent(net: LatentNetwork, trim_tries: int = LATENT_TRIM_TRIES) -> bytes:
+    """Serialise a latent-grid network (validated first) into a complete version 4 file.
+    ``trim_tries``: trailing payload bytes dropped while the stream still decodes (each try
+    decodes the latents once); 0 gives a valid file at most that many bytes longer, fast —
+    what rate control's search packs, before the real file is written."""
     net.validate()
     out = bytearray(LATENT_HEADER.pack(MAGIC, LATENT_VERSION, net.width, net.height, net.channels, KIND_LATENT))
     out += bytes([len(net.grids), net.context, len(net.synthesis)])
@@ -417,7 +420,7 @@ def pack_latent(net: LatentNetwork) -> bytes:
         symbols.append(entropy.LayerSymbols(np.ones((1, t.shape[0]), dtype=bool),
                                             np.asarray(layer.bias_code.q, np.int64).reshape(-1), bias_model(t.bits)))
     try:
-        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), LATENT_TRIM_TRIES)
+        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
     _check_latent_work([g.shape for g in net.grids], reaches)  # never write what a reader refuses

@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from .bitstream import pack_latent
+from .bitstream import LATENT_TRIM_TRIES, pack_latent
 from .codec import EncodeResult, check_latent_input, finish_latent, latent_progress, resolve_device
 from .errors import InputError
 from .fit import Progress
@@ -73,6 +73,14 @@ REFINE_RATE_SLOPE = 0.06  # -d ln(bytes) / d ln(lam) of one refinement round (me
 REFINE_MOVE = 4.0
 LAM_RANGE = (1e-6, 1.0)
 MAX_FILL_BITS = 12  # fill_budget widens layers up to this
+
+
+def quick_pack(net: LatentNetwork) -> bytes:
+    """A valid file without the writer's trailing-byte trimming (a few bytes longer at most,
+    several times faster): what the search packs. Sizes from it bound the real file's from
+    above, so a network that fits the budget here fits it written; the chosen network is
+    then written by ``pack_latent`` itself."""
+    return pack_latent(net, trim_tries=0)
 
 
 def quality_lam(quality: int) -> float:
@@ -139,7 +147,9 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
     if not bpp > 0:
         raise InputError(f"--target-bpp must be positive, got {bpp}")
     budget = byte_budget(bpp, run.width, run.height)
-    low = math.ceil((1 - TARGET_TOLERANCE) * budget)
+    # quick_pack's sizes may exceed the written file's by LATENT_TRIM_TRIES bytes: the band's
+    # floor is raised by as much, so that the written file lands in it too
+    low = math.ceil((1 - TARGET_TOLERANCE) * budget) + LATENT_TRIM_TRIES
 
     widths: list[int] = []
 
@@ -147,11 +157,11 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         # Every WIDTHS_EVERY points the layer widths are chosen afresh (choose_bits takes
         # seconds); in between the file is packed with the last widths chosen.
         if len(run.log) % WIDTHS_EVERY == 0 or not widths:
-            widths[:] = choose_bits(snapshot, run.image, lam, pack_latent)[0]
+            widths[:] = choose_bits(snapshot, run.image, lam, quick_pack)[0]
         net = export(snapshot, widths)
-        size = len(pack_latent(net))
+        size = len(quick_pack(net))
         # lam moves the latents' bytes, not the header's and weights': steer those alone
-        fixed = len(pack_latent(dataclasses.replace(net, grids=[np.zeros_like(g) for g in net.grids])))
+        fixed = len(quick_pack(dataclasses.replace(net, grids=[np.zeros_like(g) for g in net.grids])))
         room = max(CONTROL_AIM * budget - fixed, 1.0)
         new = _moved(lam, GAIN * math.log(max(size - fixed, 1.0) / room) / RATE_SLOPE, MAX_MOVE)
         run.log.append({"stage": "control", "lam": lam, "bytes": size, "next_lam": new})
@@ -160,7 +170,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
     lam = _clamp_lam(START_BIAS * REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
     for attempt in range(2):
         fitted = run.fit(lam, control)
-        chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+        chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
         run.log.append({"stage": "trained", "lam": fitted.lam, "bytes": len(chosen[2])})
         best = None  # the largest file within the budget so far: (fitted, chosen)
         for round_ in range(REFINE_ROUNDS + 1):
@@ -171,7 +181,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
                 break
             new = _moved(fitted.lam, math.log(size / (AIM * budget)) / REFINE_RATE_SLOPE, REFINE_MOVE)
             fitted = run.refine(fitted, new)
-            chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+            chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
             run.log.append({"stage": "refine", "lam": fitted.lam, "bytes": len(chosen[2])})
         if best is None or len(best[1][2]) < low:  # over the budget: give up weight precision
             coarsened = fit_budget(fitted, run.image, budget, chosen)
@@ -202,7 +212,7 @@ def fit_budget(fitted: LatentFit, image: np.ndarray, budget: int, chosen: tuple)
                 continue
             trial = widths[:i] + [b - 1] + widths[i + 1:]
             trial_net = export(fitted, trial)
-            trial_data = pack_latent(trial_net)
+            trial_data = quick_pack(trial_net)
             saved = len(data) - len(trial_data)
             if saved <= 0:
                 continue
@@ -230,7 +240,7 @@ def fill_budget(fitted: LatentFit, image: np.ndarray, low: int, budget: int, cho
                 continue
             trial = widths[:i] + [b + 1] + widths[i + 1:]
             trial_net = export(fitted, trial)
-            trial_data = pack_latent(trial_net)
+            trial_data = quick_pack(trial_net)
             added = len(trial_data) - len(data)
             if not 0 < added <= budget - len(data):
                 continue
@@ -263,14 +273,14 @@ def encode_target_psnr(image: np.ndarray, target: float, base: LatentConfig | No
 
     lam = _clamp_lam(START_BIAS * REF_LAM * math.exp(-(target + PSNR_MARGIN - REF_PSNR) / PSNR_SLOPE))
     fitted = run.fit(lam, control)
-    chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+    chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
     got = run.psnr(chosen[1])
     run.log.append({"stage": "trained", "lam": fitted.lam, "bytes": len(chosen[2]), "psnr": round(got, 3)})
     for _ in range(REFINE_ROUNDS):
         if got >= target:
             break
         fitted = run.refine(fitted, _clamp_lam(fitted.lam / REFINE_MOVE))
-        chosen = choose_bits(fitted, run.image, fitted.lam, pack_latent)
+        chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
         got = run.psnr(chosen[1])
         run.log.append({"stage": "refine", "lam": fitted.lam, "bytes": len(chosen[2]), "psnr": round(got, 3)})
     if got < target:
@@ -278,7 +288,7 @@ def encode_target_psnr(image: np.ndarray, target: float, base: LatentConfig | No
                          f"(lam {fitted.lam:.3g}); try a lower target")
     if got >= target + OVERSHOOT:  # well above: one refinement at a larger lam, kept if it still passes
         tighter = run.refine(fitted, _clamp_lam(fitted.lam * REFINE_MOVE))
-        tight_chosen = choose_bits(tighter, run.image, tighter.lam, pack_latent)
+        tight_chosen = choose_bits(tighter, run.image, tighter.lam, quick_pack)
         tight_got = run.psnr(tight_chosen[1])
         run.log.append({"stage": "tighten", "lam": tighter.lam, "bytes": len(tight_chosen[2]),
                         "psnr": round(tight_got, 3)})
@@ -300,10 +310,10 @@ def _coarsen_above(fitted: LatentFit, run: _Run, target: float, chosen: tuple) -
             if b > 2:
                 trial = widths[:i] + [b - 1] + widths[i + 1:]
                 trial_net = export(fitted, trial)
-                trials.append((len(pack_latent(trial_net)), trial, trial_net))
+                trials.append((len(quick_pack(trial_net)), trial, trial_net))
         for size, trial, trial_net in sorted(trials, key=lambda t: t[0]):
             if size < len(data) and run.psnr(trial_net) >= target:
-                widths, net, data = trial, trial_net, pack_latent(trial_net)
+                widths, net, data = trial, trial_net, quick_pack(trial_net)
                 improved = True
                 break
     return widths, net, data

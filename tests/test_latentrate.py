@@ -69,6 +69,8 @@ def fitted():
 
 def test_fit_budget_and_fill_budget_move_the_real_file(fitted):
     image, fit, chosen = fitted
+    quick, real = lr.quick_pack(chosen[1]), pack_latent(chosen[1])
+    assert len(real) <= len(quick) <= len(real) + 3 and np.array_equal(decode(quick), decode(real))
     size = len(chosen[2])
     smaller = lr.fit_budget(fit, image, size - 40, chosen)
     assert smaller is not None and len(smaller[2]) <= size - 40
