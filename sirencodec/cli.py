@@ -226,15 +226,16 @@ def _preset_names():
 @click.argument("src", metavar="IMAGE")
 @click.option("-o", "--output", "dst", required=True, metavar="OUT.srn", help="Output file ('-' for stdout).")
 @click.option("--quality", type=click.IntRange(1, 8), metavar="1..8",
-              help="Quality level: higher is larger and better (default 5 when no network option is given).")
+              help="Quality level: higher is larger and better (default 5 when no SIREN network option is given).")
 @click.option("--target-bpp", type=click.FloatRange(0, min_open=True), metavar="BPP",
               help="Largest file at or below BPP bits per pixel (aims within 5 % below).")
 @click.option("--target-psnr", type=click.FloatRange(0, min_open=True), metavar="DB",
-              help="Smallest file found that decodes to at least DB dB PSNR (several training runs).")
+              help="Smallest file found that decodes to at least DB dB PSNR (latent: one training run; "
+                   "SIREN: several).")
 @click.option("--preset", type=click.Choice(_preset_names()),
-              help="Settings to start from: its training always, its fixed network unless --quality or "
-                   "--target-* is given. Without --preset and network options, srnenc runs --quality 5 "
-                   "with the 'default' preset's training. The options below override single fields.")
+              help="SIREN settings to start from: its training always, its fixed network unless --quality or "
+                   "--target-* is given. With --network siren and no network options, srnenc runs --quality 5 "
+                   "with the 'default' preset's training. The options below, up to --seed, set SIREN fields.")
 @click.option("--bits", type=click.IntRange(2, 16), help="Bits per weight (the first layer keeps the preset's first-bits unless --first-bits); with bit allocation, the precision the layers' steps are balanced around.")
 @click.option("--bit-allocation/--no-bit-allocation", default=None,
               help="Move precision between layers by their measured sensitivity, at equal estimated distortion (default: on; off keeps every layer at its --bits).")
@@ -283,7 +284,11 @@ def _preset_names():
 def srnenc(src: str, dst: str, quality: int | None, target_bpp: float | None, target_psnr: float | None,
            preset: str | None, layer_prune: str | None, network: str | None, latent: bool, lam: float | None,
            latent_steps: int | None, device: str, quiet: bool, as_json: bool, **options) -> None:
-    """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file."""
+    """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file.
+
+    By default a latent-grid network at --quality 5; --quality, --target-bpp, --target-psnr
+    or --lam set its rate. SIREN options (--preset, --width, --bits, --prune, ...) or
+    --network siren encode a SIREN instead."""
     import dataclasses
 
     from .config import PRESETS

@@ -16,6 +16,11 @@ Training minimises ``MSE + lam * bpp`` (MSE of pixels in [0, 1]) with Adam in tw
 
 Measured with ``benchmarks/latent_probe.py`` on the cameraman crop, 6,000 steps: the soft
 stage moved the curve from +44.8 % to -24.0 % BD-rate against JPEG (docs/results/latent-soft).
+
+After training, ``choose_bits`` picks each layer's bit width by the same trade-off measured
+on real files, and ``export`` gives the file's description. ``fit_latent`` takes a
+``control`` (rate control, ``latentrate``) that may move lam during the soft stage, and
+``refine_latent`` continues a trained model in the hard stage at another lam.
 """
 
 from __future__ import annotations
@@ -177,9 +182,9 @@ def _snapshot(model: LatentModel, seconds: float, lam: float) -> LatentFit:
 
 
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lam: float, lr: float,
-          temp: float | None) -> tuple[float, float]:
+          temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
     """One Adam step on MSE + lam * bpp: soft rounding at ``temp``, or rounded latents
-    (straight-through) when ``temp`` is None. Returns (MSE, rate proxy bpp)."""
+    (straight-through) when ``temp`` is None. Returns (MSE, rate proxy bpp), detached scalars."""
     if temp is not None:
         noisy = [soft_round(y, temp) + torch.rand_like(y) - 0.5 for y in model.latents]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
@@ -196,7 +201,7 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return mse, bpp
+    return mse.detach(), bpp.detach()
 
 
 def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
