@@ -59,8 +59,9 @@ PSNR_SLOPE = 2.5
 START_BIAS = 0.25
 
 TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * budget, budget]
-CONTROL_AIM = 1.0  # the controller steers the file towards this share of the budget: the hard
-# stage after it shrinks the file by a few per cent (128 x 128 crop of cameraman: -5 %)
+CONTROL_AIM = 1.03  # the controller steers the file towards this share of the budget: the hard
+# stage after it shrinks the file by a few per cent (128 x 128 crops: -3 to -5 %; cameraman
+# 256 x 256 at 0.8 bpp: -6.7 %), which brings it into the band
 AIM = 0.975  # refinements aim at this share of the budget
 PSNR_MARGIN = 0.1  # --target-psnr's controller aims this many dB above the target
 OVERSHOOT = 0.2  # a trained file this many dB above the target gets one refinement at a larger lam
