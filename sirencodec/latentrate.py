@@ -33,12 +33,13 @@ import math
 import time
 
 import numpy as np
+import torch
 
 from .bitstream import LATENT_TRIM_TRIES, pack_latent
 from .codec import EncodeResult, check_latent_input, finish_latent, latent_progress, resolve_device
 from .errors import InputError
 from .fit import Progress
-from .latentfit import LatentConfig, LatentFit, choose_bits, export, fit_latent, refine_latent
+from .latentfit import LOG_B_MIN, LatentConfig, LatentFit, LatentModel, choose_bits, export, fit_latent, refine_latent
 from .latentnet import LatentNetwork
 from .metrics import psnr as psnr_db
 
@@ -105,6 +106,7 @@ def _moved(lam: float, log_ratio: float, limit: float) -> float:
 
 def encode_quality(image: np.ndarray, quality: int, base: LatentConfig | None = None, device: str = "auto",
                    progress: Progress | None = None) -> EncodeResult:
+    """One training run at quality ``quality``'s lam (``base``'s other settings)."""
     from .codec import encode_latent
 
     base = LatentConfig() if base is None else base
@@ -114,7 +116,7 @@ def encode_quality(image: np.ndarray, quality: int, base: LatentConfig | None = 
 
 
 class _Run:
-    """One rate-controlled encode: the image, its budget of time and the search's log."""
+    """One rate-controlled encode: the image, the device, the start time and the search's log."""
 
     def __init__(self, image: np.ndarray, base: LatentConfig | None, device: str, progress: Progress | None):
         self.base = LatentConfig() if base is None else base
@@ -148,6 +150,10 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
     if not bpp > 0:
         raise InputError(f"--target-bpp must be positive, got {bpp}")
     budget = byte_budget(bpp, run.width, run.height)
+    empty = _empty_file_bytes(run)
+    if empty > budget:
+        raise InputError(f"--target-bpp {bpp:g} allows {budget} bytes; a latent network for this image takes "
+                         f"at least about {empty} (every latent zero)")
     # quick_pack's sizes may exceed the written file's by LATENT_TRIM_TRIES bytes: the band's
     # floor is raised by as much, so that the written file lands in it too
     low = math.ceil((1 - TARGET_TOLERANCE) * budget) + LATENT_TRIM_TRIES
@@ -199,6 +205,21 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         run.log.append({"stage": "retrain", "lam": lam})
     raise InputError(f"--target-bpp {bpp:g}: no latent network found within {budget} bytes "
                      f"(smallest tried: {min(e['bytes'] for e in run.log if 'bytes' in e)} bytes)")
+
+
+def _empty_file_bytes(run: _Run) -> int:
+    """The file of a network whose latents are all zero and whose ARM predicts them at its
+    smallest scale, the synthesis at 2 bits: about the least any latent network for this
+    image costs (budgets below it are refused before training)."""
+    model = LatentModel(run.height, run.width, run.base, 1 if run.image.ndim == 2 else run.image.shape[2])
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.arm[-1].bias[1] = LOG_B_MIN
+    grids = [np.zeros(tuple(y.shape), dtype=np.int64) for y in model.latents]
+    fit = LatentFit(model=model, grids=grids, seconds=0.0, lam=run.base.lam)
+    synthesis = len(model.synthesis) + (model.conv is not None)
+    return len(quick_pack(export(fit, [2] * synthesis + [8] * len(model.arm))))
 
 
 def fit_budget(fitted: LatentFit, image: np.ndarray, budget: int, chosen: tuple) -> tuple | None:

@@ -88,6 +88,11 @@ def test_target_psnr_reaches_the_target():
     assert result.report["target_psnr"] == 22.0 and result.report["search"][-1]["stage"] != "control"
 
 
+def test_target_bpp_below_an_empty_network_fails_fast():
+    with pytest.raises(InputError, match="at least about"):
+        lr.encode_target_bpp(tiny(), 0.05, LatentConfig(steps=5000), "cpu")  # 4 bytes: refused before training
+
+
 def test_target_psnr_out_of_reach_is_an_error():
     with pytest.raises(InputError, match="try a lower target"):
         lr.encode_target_psnr(tiny(), 80.0, LatentConfig(steps=60), "cpu")
