@@ -9,8 +9,8 @@ MSE + lam * bpp (``latentfit``). So rate control here is control of ``lam``:
 * **Target bpp** (one training run): the run starts from a ``lam`` guessed from the ladder's
   typical rates and a controller moves ``lam`` during the soft stage: ``CONTROL_POINTS``
   times it packs the rounded model so far with the real writer and steers the file's bytes
-  towards the budget ``floor(bpp * pixels / 8)`` (the hard stage that follows takes a few
-  per cent off). After training, while the file (every layer's width chosen by
+  towards ``CONTROL_AIM`` (103 %) of the budget ``floor(bpp * pixels / 8)``, as the hard
+  stage that follows takes a few per cent off. After training, while the file (every layer's width chosen by
   ``latentfit.choose_bits``) lies outside ``[(1 - TARGET_TOLERANCE) * budget, budget]``, up
   to ``REFINE_ROUNDS`` short hard-stage refinements at a moved ``lam`` correct it, and the
   largest file within the budget wins; if none is in the band, the last gives up weight
