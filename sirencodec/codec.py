@@ -108,14 +108,16 @@ def _write_and_measure(image: np.ndarray, writer, net) -> tuple[bytes, np.ndarra
     }
 
 
-def check_latent_input(image: np.ndarray, config) -> None:
-    """InputError unless ``image`` and ``config`` can be encoded as a latent-grid network."""
+def latent_input(image: np.ndarray, config) -> np.ndarray:
+    """``image`` as the latent encoder trains on it ([H, W] or [H, W, 3]); InputError unless
+    it and ``config`` can be encoded as a latent-grid network."""
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim in (2, 3)):
         raise InputError("expected a uint8 [H, W] or [H, W, C] image")
     if image.ndim == 3 and image.shape[2] not in (1, 3):
         raise InputError(f"expected 1 or 3 channels, got {image.shape[2]}")
     if config.steps < 1 or config.lam <= 0:
         raise InputError(f"latent encoding needs steps >= 1 and lam > 0, got {config.steps} and {config.lam}")
+    return image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
 
 
 def encode_latent(image: np.ndarray, config=None, device: str = "auto",
@@ -128,8 +130,7 @@ def encode_latent(image: np.ndarray, config=None, device: str = "auto",
     from .latentfit import LatentConfig, fit_latent
 
     config = LatentConfig() if config is None else config
-    check_latent_input(image, config)
-    image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+    image = latent_input(image, config)
     dev = resolve_device(device)
     start = time.perf_counter()
     fitted = fit_latent(image, config, str(dev), latent_progress(progress))
@@ -142,21 +143,24 @@ def latent_progress(progress: Progress | None):
 
 def finish_latent(image: np.ndarray, fitted, config, dev: torch.device, start: float, bits: int | None = None,
                   chosen: tuple | None = None, extra: dict | None = None) -> EncodeResult:
-    """Quantize ``fitted`` (``chosen``: choose_bits's result when the caller has it), write,
-    decode with the real decoder and build the report."""
+    """Quantize ``fitted`` (``chosen``: (widths, network, bytes) from rate control's search,
+    whose bytes are rewritten by the real writer), write, decode with the real decoder and
+    build the report."""
     from .bitstream import pack_latent
     from .latentfit import choose_bits, export
 
     t = time.perf_counter()
+    writer = pack_latent
     if chosen is not None:
         widths, net, _ = chosen
     elif bits is None:
-        widths, net, _ = choose_bits(fitted, image, fitted.lam, pack_latent)
+        widths, net, written = choose_bits(fitted, image, fitted.lam, pack_latent)
+        writer = lambda _: written  # noqa: E731 - choose_bits already wrote the real file
     else:
         net = export(fitted, bits)
         widths = [ly.weight.bits for ly in net.synthesis + ([net.conv] if net.conv else []) + net.arm]
     choose_s = time.perf_counter() - t
-    data, decoded, measured = _write_and_measure(image, pack_latent, net)
+    data, decoded, measured = _write_and_measure(image, writer, net)
     io_seconds = measured.pop("seconds")
     report = {
         **measured,

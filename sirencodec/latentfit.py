@@ -38,6 +38,7 @@ from torch import nn
 from . import arm as sarm
 from . import latentnet
 from .latentnet import LatentNetwork
+from .metrics import mse
 from .network import QuantizedLayer, QuantizedTensor
 
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
@@ -265,7 +266,7 @@ def _quantize(t: np.ndarray, bits: int, power_of_two: bool) -> QuantizedTensor:
     return QuantizedTensor(q, np.ones(q.shape, dtype=bool), bits, scale, zero)
 
 
-def _layer(weight: np.ndarray, bias: np.ndarray, bits: int, power_of_two: bool) -> QuantizedLayer:
+def quantized_layer(weight: np.ndarray, bias: np.ndarray, bits: int, power_of_two: bool) -> QuantizedLayer:
     w = _quantize(weight, bits, power_of_two)
     code = _quantize(np.asarray(bias).reshape(1, -1), bits, power_of_two)
     return QuantizedLayer(w, code.dequantize()[0], "quantized", code)
@@ -285,10 +286,11 @@ def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
     def np_(p: torch.Tensor) -> np.ndarray:
         return p.detach().cpu().double().numpy()
 
+    first_arm = len(modules) - len(m.arm)  # the ARM's layers take power-of-two steps
     layers = []
-    for module, b in zip(modules, widths):
+    for k, (module, b) in enumerate(zip(modules, widths)):
         weight = np_(module.weight)
-        layers.append(_layer(weight.reshape(weight.shape[0], -1), np_(module.bias), b, module in m.arm))
+        layers.append(quantized_layer(weight.reshape(weight.shape[0], -1), np_(module.bias), b, k >= first_arm))
     n_syn = len(m.synthesis)
     conv = layers[n_syn] if m.conv is not None else None
     return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
@@ -310,8 +312,7 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
         data = writer(net)
         key = tuple(widths[:len(net.synthesis) + (net.conv is not None)])  # the ARM's widths move no pixel
         if key not in mses:
-            image = net.render()
-            mses[key] = float(np.mean((image.astype(np.float64) - pixels) ** 2)) / 255.0**2
+            mses[key] = mse(pixels, net.render()) / 255.0**2
         return mses[key] + lam * 8 * len(data) / (h * w), net, data
 
     n = len(list(fit.model.synthesis)) + (fit.model.conv is not None) + len(list(fit.model.arm))

@@ -33,14 +33,15 @@ import math
 import time
 
 import numpy as np
-import torch
 
 from .bitstream import LATENT_TRIM_TRIES, pack_latent
-from .codec import EncodeResult, check_latent_input, finish_latent, latent_progress, resolve_device
+from .codec import EncodeResult, finish_latent, latent_input, latent_progress, resolve_device
 from .errors import InputError
 from .fit import Progress
-from .latentfit import LOG_B_MIN, LatentConfig, LatentFit, LatentModel, choose_bits, export, fit_latent, refine_latent
-from .latentnet import LatentNetwork
+from .latentfit import (LOG_B_MIN, MIN_WEIGHT_BITS, LatentConfig, LatentFit, choose_bits, export,
+                        fit_latent, levels_for, quantized_layer, refine_latent)
+from .latentnet import LatentNetwork, grid_shapes
+from .metrics import mse
 from .metrics import psnr as psnr_db
 
 # --quality 1..8: lam halves per level. Level 5, the default, sits near 0.9 bpp and 34-35 dB
@@ -120,8 +121,7 @@ class _Run:
 
     def __init__(self, image: np.ndarray, base: LatentConfig | None, device: str, progress: Progress | None):
         self.base = LatentConfig() if base is None else base
-        check_latent_input(image, self.base)
-        self.image = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
+        self.image = latent_input(image, self.base)
         self.height, self.width = self.image.shape[:2]
         self.dev = resolve_device(device)
         self.progress = progress
@@ -211,15 +211,29 @@ def _empty_file_bytes(run: _Run) -> int:
     """The file of a network whose latents are all zero and whose ARM predicts them at its
     smallest scale, the synthesis at 2 bits: about the least any latent network for this
     image costs (budgets below it are refused before training)."""
-    model = LatentModel(run.height, run.width, run.base, 1 if run.image.ndim == 2 else run.image.shape[2])
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.arm[-1].bias[1] = LOG_B_MIN
-    grids = [np.zeros(tuple(y.shape), dtype=np.int64) for y in model.latents]
-    fit = LatentFit(model=model, grids=grids, seconds=0.0, lam=run.base.lam)
-    synthesis = len(model.synthesis) + (model.conv is not None)
-    return len(quick_pack(export(fit, [2] * synthesis + [8] * len(model.arm))))
+    cfg, channels = run.base, 1 if run.image.ndim == 2 else run.image.shape[2]
+    levels = levels_for(run.height, run.width, cfg.levels)
+
+    def zero_layers(dims: list[int], bits: int, pow2: bool, last_bias=None) -> list:
+        return [quantized_layer(np.zeros((o, i)), np.zeros(o) if last_bias is None or k < len(dims) - 2 else last_bias,
+                       bits, pow2) for k, (i, o) in enumerate(zip(dims, dims[1:]))]
+
+    net = LatentNetwork(run.width, run.height, channels,
+                        [np.zeros(s, np.int64) for s in grid_shapes(run.height, run.width, levels)],
+                        zero_layers([levels, *cfg.hidden, channels], 2, False),
+                        zero_layers([9 * channels, channels], 2, False)[0] if cfg.conv else None,
+                        zero_layers([cfg.context, *cfg.arm_hidden, 2], 8, True, np.array([0.0, LOG_B_MIN])))
+    return len(quick_pack(net))
+
+
+def _one_bit_moves(fitted: LatentFit, widths: list[int], step: int, limit: int):
+    """Every ``widths`` with one layer's width moved by ``step`` (not past ``limit``), as
+    (widths, network, quick_pack bytes)."""
+    for i, b in enumerate(widths):
+        if (b + step - limit) * step <= 0:
+            trial = widths[:i] + [b + step] + widths[i + 1:]
+            net = export(fitted, trial)
+            yield trial, net, quick_pack(net)
 
 
 def fit_budget(fitted: LatentFit, image: np.ndarray, budget: int, chosen: tuple) -> tuple | None:
@@ -229,19 +243,12 @@ def fit_budget(fitted: LatentFit, image: np.ndarray, budget: int, chosen: tuple)
     current = _mse(net, image)
     while len(data) > budget:
         best = None
-        for i, b in enumerate(widths):
-            if b <= 2:
-                continue
-            trial = widths[:i] + [b - 1] + widths[i + 1:]
-            trial_net = export(fitted, trial)
-            trial_data = quick_pack(trial_net)
+        for trial, trial_net, trial_data in _one_bit_moves(fitted, widths, -1, MIN_WEIGHT_BITS):
             saved = len(data) - len(trial_data)
-            if saved <= 0:
-                continue
-            m = _mse(trial_net, image)
-            score = (m - current) / saved
-            if best is None or score < best[0]:
-                best = (score, trial, trial_net, trial_data, m)
+            if saved > 0:
+                m = _mse(trial_net, image)
+                if best is None or (m - current) / saved < best[0]:
+                    best = ((m - current) / saved, trial, trial_net, trial_data, m)
         if best is None:
             return None
         _, widths, net, data, current = best
@@ -257,19 +264,12 @@ def fill_budget(fitted: LatentFit, image: np.ndarray, low: int, budget: int, cho
     current = _mse(net, image)
     while len(data) < low:
         best = None
-        for i, b in enumerate(widths):
-            if b >= MAX_FILL_BITS:
-                continue
-            trial = widths[:i] + [b + 1] + widths[i + 1:]
-            trial_net = export(fitted, trial)
-            trial_data = quick_pack(trial_net)
+        for trial, trial_net, trial_data in _one_bit_moves(fitted, widths, +1, MAX_FILL_BITS):
             added = len(trial_data) - len(data)
-            if not 0 < added <= budget - len(data):
-                continue
-            m = _mse(trial_net, image)
-            score = (current - m) / added
-            if best is None or score > best[0]:
-                best = (score, trial, trial_net, trial_data, m)
+            if 0 < added <= budget - len(data):
+                m = _mse(trial_net, image)
+                if best is None or (current - m) / added > best[0]:
+                    best = ((current - m) / added, trial, trial_net, trial_data, m)
         if best is None:
             break
         _, widths, net, data, current = best
@@ -277,7 +277,7 @@ def fill_budget(fitted: LatentFit, image: np.ndarray, low: int, budget: int, cho
 
 
 def _mse(net: LatentNetwork, image: np.ndarray) -> float:
-    return float(np.mean((net.render().astype(np.float64) - image) ** 2))
+    return mse(image, net.render())
 
 
 def encode_target_psnr(image: np.ndarray, target: float, base: LatentConfig | None = None, device: str = "auto",
@@ -327,15 +327,10 @@ def _coarsen_above(fitted: LatentFit, run: _Run, target: float, chosen: tuple) -
     improved = True
     while improved:
         improved = False
-        trials = []
-        for i, b in enumerate(widths):
-            if b > 2:
-                trial = widths[:i] + [b - 1] + widths[i + 1:]
-                trial_net = export(fitted, trial)
-                trials.append((len(quick_pack(trial_net)), trial, trial_net))
-        for size, trial, trial_net in sorted(trials, key=lambda t: t[0]):
-            if size < len(data) and run.psnr(trial_net) >= target:
-                widths, net, data = trial, trial_net, quick_pack(trial_net)
+        trials = sorted(_one_bit_moves(fitted, widths, -1, MIN_WEIGHT_BITS), key=lambda t: len(t[2]))
+        for trial, trial_net, trial_data in trials:
+            if len(trial_data) < len(data) and run.psnr(trial_net) >= target:
+                widths, net, data = trial, trial_net, trial_data
                 improved = True
                 break
     return widths, net, data

@@ -17,12 +17,17 @@ def _check_pair(reference: np.ndarray, decoded: np.ndarray) -> None:
         raise InputError("metrics are defined on uint8 images only")
 
 
-def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
-    """``10 * log10(255**2 / MSE)`` over all samples; ``inf`` for identical images."""
+def mse(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """Mean squared error over all samples (pixel values as stored: 0..255 for uint8)."""
     _check_pair(reference, decoded)
     diff = reference.astype(np.float64) - decoded.astype(np.float64)
-    mse = float(np.mean(diff * diff))
-    return math.inf if mse == 0.0 else 10.0 * math.log10(255.0**2 / mse)
+    return float(np.mean(diff * diff))
+
+
+def psnr(reference: np.ndarray, decoded: np.ndarray) -> float:
+    """``10 * log10(255**2 / MSE)`` over all samples; ``inf`` for identical images."""
+    error = mse(reference, decoded)
+    return math.inf if error == 0.0 else 10.0 * math.log10(255.0**2 / error)
 
 
 def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
