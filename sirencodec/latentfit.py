@@ -52,7 +52,7 @@ MIN_WEIGHT_BITS = 2  # choose_bits goes no lower
 @dataclass(frozen=True)
 class LatentConfig:
     lam: float = 1e-3  # loss = MSE + lam * bpp
-    steps: int = 8000
+    steps: int = 12000
     hard_fraction: float = 0.1
     lr: float = 1e-2
     hard_lr: float = 1e-4
@@ -73,6 +73,19 @@ def soft_round(y: torch.Tensor, temp: float) -> torch.Tensor:
     """C3's soft rounding: a smooth staircase that tends to round() as ``temp`` -> 0."""
     m = torch.floor(y) + 0.5
     return m + 0.5 * torch.tanh((y - m) / temp) / math.tanh(0.5 / temp)
+
+
+def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tensor:
+    """int64 [context * N]: where each latent's ``context`` causal neighbours (``arm.OFFSETS``)
+    lie in the grids of ``shapes``, each zero-padded by 3 above, left and right, flattened and
+    laid end to end; row k of the [context, N] view holds every latent's k-th neighbour."""
+    parts, offset = [], 0
+    for h, w in shapes:
+        rows, cols = torch.arange(3, h + 3)[:, None], torch.arange(3, w + 3)[None, :]
+        parts.append(torch.stack([((rows + dy) * (w + 6) + cols + dx).reshape(-1)
+                                  for dy, dx in sarm.OFFSETS[:context]]) + offset)
+        offset += (h + 3) * (w + 6)
+    return torch.cat(parts, 1).reshape(-1)
 
 
 class LatentModel(nn.Module):
@@ -98,6 +111,7 @@ class LatentModel(nn.Module):
             nn.init.zeros_(self.conv.weight)
             nn.init.zeros_(self.conv.bias)
         self.context = cfg.context
+        self.register_buffer("context_index", context_index(shapes, cfg.context), persistent=False)
         adims = [cfg.context, *cfg.arm_hidden, 2]
         self.arm = nn.ModuleList([nn.Linear(i, o) for i, o in zip(adims, adims[1:])])
 
@@ -133,18 +147,16 @@ class LatentModel(nn.Module):
     def laplace_params(self, ys: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and scale of every latent of grids ``ys`` (flattened, grid after grid) from its
         causal neighbours."""
-        rows = []
-        for y in ys:
-            h, w = y.shape
-            yp = torch.nn.functional.pad(y, (3, 3, 3, 0))
-            rows.append(torch.stack([yp[3 + dy: 3 + dy + h, 3 + dx: 3 + dx + w]
-                                     for dy, dx in sarm.OFFSETS[:self.context]], -1).reshape(-1, self.context))
-        a = torch.cat(rows)
+        # One index_select from the zero-padded grids, laid end to end (its backward is one
+        # index_add; 8 slices per grid took 1.7x as long). Features first, [context, N]: on a
+        # CPU, addmm with the long dimension last runs the ARM 2.4x faster than [N, context].
+        flat = torch.cat([torch.nn.functional.pad(y, (3, 3, 3, 0)).reshape(-1) for y in ys])
+        a = flat.index_select(0, self.context_index).reshape(self.context, -1)
         for i, layer in enumerate(self.arm):
-            a = layer(a)
+            a = torch.addmm(layer.bias[:, None], layer.weight, a)
             if i < len(self.arm) - 1:
                 a = torch.relu(a)
-        return a[:, 0], torch.exp(a[:, 1].clamp(LOG_B_MIN, LOG_B_MAX))
+        return a[0], torch.exp(a[1].clamp(LOG_B_MIN, LOG_B_MAX))
 
     def rate_bits(self, coded: list[torch.Tensor], contexts: list[torch.Tensor]) -> torch.Tensor:
         """Laplace code length of ``coded`` (integers or noisy values) given ``contexts``."""

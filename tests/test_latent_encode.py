@@ -88,3 +88,29 @@ def test_cli_latent_refuses_bad_options(tmp_path, args, message):
     r = run(srnenc, [src, "-o", out, *args])
     assert r.exit_code == 2 and message in r.output
     assert not out.exists()
+
+
+def test_cli_default_steps_are_the_configs():
+    from sirencodec import cli
+    assert cli._LATENT_DEFAULT_STEPS == LatentConfig().steps
+
+
+def test_context_index_gathers_the_causal_neighbours():
+    """The training ARM's one index_select reads, for every latent, the neighbours arm.OFFSETS
+    name (zero outside the grid), grid after grid: the same contexts the coder uses."""
+    import torch
+    from sirencodec import arm as sarm
+    from sirencodec.latentfit import context_index
+    rng = np.random.default_rng(0)
+    shapes = [(5, 7), (3, 4), (1, 1)]
+    grids = [rng.integers(-9, 10, s) for s in shapes]
+    flat = torch.cat([torch.nn.functional.pad(torch.from_numpy(g), (3, 3, 3, 0)).reshape(-1) for g in grids])
+    got = flat.index_select(0, context_index(shapes, 12)).reshape(12, -1).numpy()
+    want = []
+    for g in grids:
+        h, w = g.shape
+        for r in range(h):
+            for c in range(w):
+                want.append([g[r + dy, c + dx] if 0 <= r + dy < h and 0 <= c + dx < w else 0
+                             for dy, dx in sarm.OFFSETS[:12]])
+    assert np.array_equal(got.T, np.array(want))
