@@ -13,7 +13,7 @@ from .latentfit import LatentConfig
 from .latentrate import DEFAULT_QUALITY, encode_quality
 from .metrics import psnr
 
-DEMO_STEPS = 2000  # of srnenc's 8,000
+DEMO_STEPS = 2000  # of srnenc's 12,000
 ROOT = Path(__file__).resolve().parent.parent
 
 
