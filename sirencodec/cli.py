@@ -203,7 +203,7 @@ def _bias_label(layer: dict) -> str:
 
 # --- srnenc ---------------------------------------------------------------------------
 
-_LATENT_DEFAULT_STEPS = 12000  # LatentConfig.steps (test_cli_encode checks; latentfit imports torch, so not imported here)
+_LATENT_DEFAULT_STEPS = 12000  # LatentConfig.steps (tests/test_latent_encode.py checks; latentfit imports torch, so not imported here)
 
 _FIT_OPTIONS = {  # CLI option -> FitConfig field
     "width": "hidden_width", "depth": "hidden_layers", "bits": "bits", "first_bits": "first_bits",
