@@ -47,6 +47,10 @@ LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
 LOG_B_MIN = sarm.LOG_SCALE_MIN
 LOG_B_MAX = sarm.LOG_SCALE_MIN + sarm.SCALE_TABLE / sarm.SCALE_STEPS
 MIN_WEIGHT_BITS = 2  # choose_bits goes no lower
+# ... and starts here. The ARM's few weights (8 -> 8 -> 8 -> 2) set every latent's code length:
+# at 8 bits its quantization made cameraman's latents 19 % dearer than the float ARM it was
+# trained as (docs/results/latent-v7); from 12 bits choose_bits settles at 10-11 for it.
+START_BITS = 12
 
 
 @dataclass(frozen=True)
@@ -314,7 +318,7 @@ def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
 
 
 def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable[[LatentNetwork], bytes],
-                start: int = 8, lowest: int = MIN_WEIGHT_BITS) -> tuple[list[int], LatentNetwork, bytes]:
+                start: int = START_BITS, lowest: int = MIN_WEIGHT_BITS) -> tuple[list[int], LatentNetwork, bytes]:
     """Each layer's bit width by the training's own trade-off, measured on real files:
     layer after layer (file order), the width drops from ``start`` while the cost
     MSE(decoded uint8 / 255) + lam * bpp(``writer``'s bytes) falls. A coarser step saves
