@@ -10,10 +10,12 @@ MSE + lam * bpp (``latentfit``). So rate control here is control of ``lam``:
   typical rates and a controller moves ``lam`` during the soft stage: ``CONTROL_POINTS``
   times it packs the rounded model so far with the real writer and steers the file's bytes
   towards ``CONTROL_AIM`` (103 %) of the budget ``floor(bpp * pixels / 8)``, as the hard
-  stage that follows takes a few per cent off. After training, while the file (every layer's width chosen by
-  ``latentfit.choose_bits``) lies outside ``[(1 - TARGET_TOLERANCE) * budget, budget]``, up
-  to ``REFINE_ROUNDS`` short hard-stage refinements at a moved ``lam`` correct it, and the
-  largest file within the budget wins; if none is in the band, the last gives up weight
+  stage that follows takes a few per cent off (the file at each point has its layer widths
+  chosen afresh by ``latentfit.choose_bits``). After training, while the file lies outside
+  ``[(1 - TARGET_TOLERANCE) * budget, budget]``, up to ``REFINE_ROUNDS`` short hard-stage
+  refinements of the trained network correct it, each at a ``lam`` from the rate's slope
+  measured over the refinements so far (``_refine_lam``), and the largest file within the
+  budget wins; if none is in the band, the last gives up weight
   precision until it fits (``fit_budget``), and a file short of the band gains precision
   until it reaches it (``fill_budget``); if nothing fits, training runs once more at a
   ``lam`` scaled from the miss. Never above the budget: if nothing fits, an error.
@@ -69,11 +71,12 @@ PSNR_MARGIN = 0.1  # --target-psnr's controller aims this many dB above the targ
 OVERSHOOT = 0.2  # a trained file this many dB above the target gets one refinement at a larger lam
 GAIN = 0.7  # share of the measured miss the controller corrects at each point
 MAX_MOVE = 1.5  # ... moving lam by at most this factor (either way) at once
-WIDTHS_EVERY = 4  # --target-bpp's controller chooses layer widths at every this many points
 REFINE_ROUNDS = 3
 REFINE_STEPS = 400  # hard-stage steps per refinement round (lr: the config's hard_lr)
 REFINE_RATE_SLOPE = 0.06  # -d ln(bytes) / d ln(lam) of one refinement round (measured: 2x lam, -4 %)
-REFINE_MOVE = 4.0
+REFINE_MOVE = 4.0  # --target-psnr's refinements move lam by this factor
+REFINE_RANGE = 16.0  # --target-bpp's refinements keep lam within this factor of the trained one
+SLOPE_RANGE = (0.02, 0.5)  # a measured refinement slope is clamped to this (noise, wrong sign)
 LAM_RANGE = (1e-6, 1.0)
 MAX_FILL_BITS = 12  # fill_budget widens layers up to this
 
@@ -158,15 +161,11 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
     # floor is raised by as much, so that the written file lands in it too
     low = math.ceil((1 - TARGET_TOLERANCE) * budget) + LATENT_TRIM_TRIES
 
-    widths: list[int] = []
-
     def control(snapshot: LatentFit, lam: float) -> float:
-        # Every WIDTHS_EVERY points the layer widths are chosen afresh (choose_bits takes
-        # seconds); in between the file is packed with the last widths chosen.
-        if len(run.log) % WIDTHS_EVERY == 0 or not widths:
-            widths[:] = choose_bits(snapshot, run.image, lam, quick_pack)[0]
-        net = export(snapshot, widths)
-        size = len(quick_pack(net))
+        # The layer widths are chosen afresh at every point (a second or two): at widths
+        # chosen a few points earlier, the ARM's quantization moved the bytes by up to 15 %.
+        _, net, data = choose_bits(snapshot, run.image, lam, quick_pack)
+        size = len(data)
         # lam moves the latents' bytes, not the header's and weights': steer those alone
         fixed = len(quick_pack(dataclasses.replace(net, grids=[np.zeros_like(g) for g in net.grids])))
         room = max(CONTROL_AIM * budget - fixed, 1.0)
@@ -176,19 +175,23 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
 
     lam = _clamp_lam(START_BIAS * REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
     for attempt in range(2):
-        fitted = run.fit(lam, control)
-        chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
-        run.log.append({"stage": "trained", "lam": fitted.lam, "bytes": len(chosen[2])})
+        trained = run.fit(lam, control)
+        chosen = choose_bits(trained, run.image, trained.lam, quick_pack)
+        run.log.append({"stage": "trained", "lam": trained.lam, "bytes": len(chosen[2])})
         best = None  # the largest file within the budget so far: (fitted, chosen)
+        fitted, tried = trained, [(trained.lam, len(chosen[2]))]
         for round_ in range(REFINE_ROUNDS + 1):
             size = len(chosen[2])
             if size <= budget and (best is None or size > len(best[1][2])):
                 best = fitted, chosen
             if low <= size <= budget or round_ == REFINE_ROUNDS:
                 break
-            new = _moved(fitted.lam, math.log(size / (AIM * budget)) / REFINE_RATE_SLOPE, REFINE_MOVE)
-            fitted = run.refine(fitted, new)
+            # Every refinement starts from the trained network, at a lam from the rate's
+            # slope measured so far (assumed REFINE_RATE_SLOPE until two points exist).
+            new = _refine_lam(tried, AIM * budget, trained.lam)
+            fitted = run.refine(trained, new)
             chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
+            tried.append((new, len(chosen[2])))
             run.log.append({"stage": "refine", "lam": fitted.lam, "bytes": len(chosen[2])})
         if best is None or len(best[1][2]) < low:  # over the budget: give up weight precision
             coarsened = fit_budget(fitted, run.image, budget, chosen)
@@ -201,10 +204,24 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
             run.log.append({"stage": "fill", "lam": best[0].lam, "bytes": len(best[1][2])})
         if best is not None:
             return run.finish(best[0], best[1], {"target_bpp": bpp, "budget_bytes": budget})
-        lam = _moved(fitted.lam, math.log(len(chosen[2]) / (AIM * budget)) / RATE_SLOPE, MAX_MOVE * 2)
+        lam = _moved(trained.lam, math.log(len(chosen[2]) / (AIM * budget)) / RATE_SLOPE, MAX_MOVE * 2)
         run.log.append({"stage": "retrain", "lam": lam})
     raise InputError(f"--target-bpp {bpp:g}: no latent network found within {budget} bytes "
                      f"(smallest tried: {min(e['bytes'] for e in run.log if 'bytes' in e)} bytes)")
+
+
+def _refine_lam(tried: list[tuple[float, int]], aim: float, trained_lam: float) -> float:
+    """The lam of the next refinement: from the tried (lam, bytes) point nearest ``aim``, along
+    the slope -d ln(bytes) / d ln(lam) measured between the two nearest (REFINE_RATE_SLOPE
+    while only one exists), within REFINE_RANGE of the trained lam either way."""
+    ranked = sorted(tried, key=lambda t: abs(math.log(t[1] / aim)))
+    (lam0, size0), slope = ranked[0], REFINE_RATE_SLOPE
+    if len(ranked) > 1:
+        lam1, size1 = ranked[1]
+        if lam1 != lam0 and size1 != size0:
+            slope = min(max(-math.log(size1 / size0) / math.log(lam1 / lam0), SLOPE_RANGE[0]), SLOPE_RANGE[1])
+    new = lam0 * math.exp(math.log(size0 / aim) / slope)
+    return _clamp_lam(min(max(new, trained_lam / REFINE_RANGE), trained_lam * REFINE_RANGE))
 
 
 def _empty_file_bytes(run: _Run) -> int:

@@ -143,3 +143,23 @@ def test_cli_network_conflicts_one_line_exit_2(tmp_path, args, message):
     r = run([src, "-o", out, *args])
     assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
     assert not out.exists()
+
+
+def test_refine_lam_measures_the_slope_and_lands_on_the_aim():
+    """Refinements start from the trained lam with the assumed slope, then follow the slope
+    measured between the points tried: on a rate curve steeper than assumed they overshoot
+    once and then land within 1 % of the aim, never beyond REFINE_RANGE of the trained lam."""
+    def size(lam):
+        return 5000 * (lam / 1e-3) ** -0.15
+
+    aim, tried = 5600, [(1e-3, size(1e-3))]
+    first = lr._refine_lam(tried, aim, 1e-3)
+    assert first == pytest.approx(1e-3 * (5000 / 5600) ** (1 / lr.REFINE_RATE_SLOPE))
+    for _ in range(3):
+        lam = lr._refine_lam(tried, aim, 1e-3)
+        assert 1e-3 / lr.REFINE_RANGE <= lam <= 1e-3 * lr.REFINE_RANGE
+        tried.append((lam, size(lam)))
+    assert tried[1][1] > aim  # the assumed slope overshoots
+    assert abs(tried[-1][1] / aim - 1) < 0.01
+    # a target out of reach: clamped to the range
+    assert lr._refine_lam([(1e-3, 5000)], 50000, 1e-3) == pytest.approx(1e-3 / lr.REFINE_RANGE)
