@@ -2,6 +2,7 @@
 real files, small images, few training steps."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -72,10 +73,15 @@ def test_fit_budget_and_fill_budget_move_the_real_file(fitted):
     quick, real = lr.quick_pack(chosen[1]), pack_latent(chosen[1])
     assert len(real) <= len(quick) <= len(real) + 3 and np.array_equal(decode(quick), decode(real))
     size = len(chosen[2])
-    smaller = lr.fit_budget(fit, image, size - 40, chosen)
+    smaller = lr.fit_budget(fit, image, size - 40, chosen, max_loss_db=math.inf)
     assert smaller is not None and len(smaller[2]) <= size - 40
     assert len(pack_latent(smaller[1])) == len(smaller[2])
-    assert lr.fit_budget(fit, image, 10, chosen) is None  # not even 2-bit layers fit 10 bytes
+    assert lr.fit_budget(fit, image, 10, chosen, max_loss_db=math.inf) is None  # not even 2-bit layers fit 10 bytes
+    # a cap on the PSNR it may cost: below what 40 bytes cost, it gives up; above, it fits
+    before, after = psnr(image, chosen[1].render()), psnr(image, smaller[1].render())
+    assert before > after
+    assert lr.fit_budget(fit, image, size - 40, chosen, max_loss_db=0.5 * (before - after)) is None
+    assert lr.fit_budget(fit, image, size - 40, chosen, max_loss_db=before - after + 1e-6) is not None
     larger = lr.fill_budget(fit, image, size + 20, size + 60, chosen)
     assert size + 20 <= len(larger[2]) <= size + 60
     assert sum(larger[0]) > sum(chosen[0])
