@@ -49,7 +49,7 @@ LOG_B_MAX = sarm.LOG_SCALE_MIN + sarm.SCALE_TABLE / sarm.SCALE_STEPS
 MIN_WEIGHT_BITS = 2  # choose_bits goes no lower
 # ... and starts here. The ARM's few weights (8 -> 8 -> 8 -> 2) set every latent's code length:
 # at 8 bits its quantization made cameraman's latents 19 % dearer than the float ARM it was
-# trained as (docs/results/latent-v7); from 12 bits choose_bits settles at 10-11 for it.
+# trained as (docs/results/latent-v7); from 12 bits it chose 8, 11 and 10 for its three layers.
 START_BITS = 12
 
 
