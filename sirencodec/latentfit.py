@@ -186,10 +186,10 @@ class LatentFit:
 
 
 Progress = Callable[[int, int, float, float], None]  # (step, total, train PSNR, rate proxy bpp)
-Control = Callable[[LatentFit, float], float]  # (the model so far, rounded; lam) -> the lam to go on with
+Control = Callable[[LatentFit, float, int], float]  # (the model so far, rounded; lam; point 0..CONTROL_POINTS) -> the lam to go on with
 
 CONTROL_START = 0.1  # a controller is first asked after this share of the soft stage ...
-CONTROL_POINTS = 16  # ... and then this many times, evenly, until the soft stage ends
+CONTROL_POINTS = 16  # ... and then this many times more, evenly, until the soft stage ends
 
 
 def _planes(pixels: np.ndarray, device: str) -> torch.Tensor:
@@ -242,7 +242,7 @@ def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
     lam = cfg.lam
     for s in range(cfg.steps):
         if control is not None and first <= s < soft_steps and (s - first) % every == 0:
-            lam = control(_snapshot(model, time.perf_counter() - start, lam), lam)
+            lam = control(_snapshot(model, time.perf_counter() - start, lam), lam, (s - first) // every)
         if s < soft_steps:
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac

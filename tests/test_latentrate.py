@@ -57,6 +57,10 @@ def test_target_bpp_lands_in_the_band_and_never_above(bpp):
     budget = lr.byte_budget(bpp, 96, 96)
     assert result.report["budget_bytes"] == budget
     assert (1 - lr.TARGET_TOLERANCE) * budget <= len(result.data) <= budget, result.report["search"]
+    search = result.report["search"]
+    for entry, after in zip(search, search[1:]):  # a trained file over the budget is not refined: that adds bytes
+        if entry["stage"] == "trained" and entry["bytes"] > budget:
+            assert after["stage"] != "refine", search
     assert result.report["bytes"] == len(result.data)
     assert result.report["psnr"] == pytest.approx(psnr(image, decode(result.data)), abs=1e-9)
 
@@ -151,21 +155,36 @@ def test_cli_network_conflicts_one_line_exit_2(tmp_path, args, message):
     assert not out.exists()
 
 
-def test_refine_lam_measures_the_slope_and_lands_on_the_aim():
-    """Refinements start from the trained lam with the assumed slope, then follow the slope
-    measured between the points tried: on a rate curve steeper than assumed they overshoot
-    once and then land within 1 % of the aim, never beyond REFINE_RANGE of the trained lam."""
+def test_secant_lam_measures_the_slope_and_lands_on_the_aim():
+    """From one point the assumed slope, then the slope measured between the points tried: on
+    a rate curve steeper than assumed the search overshoots once and then lands within 1 % of
+    the aim, never beyond ``reach`` of the centre."""
     def size(lam):
         return 5000 * (lam / 1e-3) ** -0.15
 
-    aim, tried = 5600, [(1e-3, size(1e-3))]
-    first = lr._refine_lam(tried, aim, 1e-3)
-    assert first == pytest.approx(1e-3 * (5000 / 5600) ** (1 / lr.REFINE_RATE_SLOPE))
+    def next_lam(tried, aim):
+        return lr._secant_lam(tried, aim, lr.REFINE_RATE_SLOPE, lr.SLOPE_RANGE, 1e-3, lr.REFINE_RANGE)
+
+    aim, tried = 5100, [(1e-3, size(1e-3))]
+    assert next_lam(tried, aim) == pytest.approx(1e-3 * (5000 / 5100) ** (1 / lr.REFINE_RATE_SLOPE))
     for _ in range(3):
-        lam = lr._refine_lam(tried, aim, 1e-3)
+        lam = next_lam(tried, aim)
         assert 1e-3 / lr.REFINE_RANGE <= lam <= 1e-3 * lr.REFINE_RANGE
         tried.append((lam, size(lam)))
     assert tried[1][1] > aim  # the assumed slope overshoots
     assert abs(tried[-1][1] / aim - 1) < 0.01
     # a target out of reach: clamped to the range
-    assert lr._refine_lam([(1e-3, 5000)], 50000, 1e-3) == pytest.approx(1e-3 / lr.REFINE_RANGE)
+    assert next_lam([(1e-3, 5000)], 50000) == pytest.approx(1e-3 / lr.REFINE_RANGE)
+
+
+def test_target_bpp_restarts_a_start_that_misses(monkeypatch):
+    """A first guess 30x too large: the bytes at the first control point miss the aim, so
+    training restarts at a smaller lam (and ends in the band, never above the budget)."""
+    monkeypatch.setattr(lr, "REF_LAM", lr.REF_LAM * 30)
+    image = crop()
+    result = lr.encode_target_bpp(image, 0.7, QUICK, "cpu")
+    budget = lr.byte_budget(0.7, 96, 96)
+    starts = [e for e in result.report["search"] if e["stage"] == "start"]
+    assert len(starts) >= 2 and starts[1]["lam"] < starts[0]["lam"] / 2, starts
+    assert abs(math.log(starts[0]["bytes"] / (lr.START_AIM * budget))) > lr.START_TOLERANCE
+    assert (1 - lr.TARGET_TOLERANCE) * budget <= len(result.data) <= budget, result.report["search"]
