@@ -62,11 +62,11 @@ DEFAULT_QUALITY = 5
 REF_LAM, REF_BPP, REF_PSNR = 1e-3, 0.64, 32.3
 RATE_SLOPE = 0.49
 PSNR_SLOPE = 2.5
-# --target-psnr's controller starts below its guess: too large a lam early zeroes latents for
-# good (they do not come back once the rounding has settled; a 96 x 96 crop started at 4x this
-# stayed at 15-18 dB whatever lam followed), too small a one only costs later moves.
-# (--target-bpp restarts a start that misses instead.)
-PSNR_START_BIAS = 0.25
+# --target-psnr's controller starts at its guess, but at most at the ladder's largest lam: a
+# lam far too large early zeroes latents for good (a 96 x 96 crop started at 0.059 stayed at
+# 15-18 dB whatever lam followed), while each e-fold lam is moved later costs PSNR at the
+# same rate (docs/results/latent-v8). (--target-bpp restarts a start that misses instead.)
+PSNR_START_CAP = QUALITY_LAMS[0]
 
 TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * budget, budget]
 # --target-bpp chooses lam at the first control point (latentfit.CONTROL_START, a tenth of
@@ -193,9 +193,9 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         """A start whose bytes at the first control point missed the aim: train again."""
 
     def check_start(snapshot: LatentFit, lam: float, point: int) -> float:
-        # At a fixed lam the bytes barely move after the first control point (POINT0_SPREAD),
-        # while a lam moved later moves them little and costs PSNR: so lam is chosen at the
-        # first point, by restarting, and then held.
+        # At a fixed lam the bytes move a few per cent after the first control point, while a
+        # lam moved later moves them little and costs PSNR: so lam is chosen at the first
+        # point, by restarting, and then held.
         if point == 0:
             size = len(choose_bits(snapshot, run.image, lam, quick_pack)[2])
             starts.append((lam, size))
@@ -221,7 +221,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         best = None  # the largest file within the budget so far: (fitted, chosen)
         trained_bytes = len(chosen[2])
         # Refinements add bytes: the trained point counts as a refinement at its own lam
-        # that added REFINE_ADDS, so that _refine_lam's slope is measured among like points.
+        # that added REFINE_ADDS, so that the secant's slope is measured among like points.
         fitted, tried = trained, [(trained.lam, trained_bytes * (1 + REFINE_ADDS))]
         for round_ in range(REFINE_ROUNDS + 1):
             size = len(chosen[2])
@@ -248,8 +248,8 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         if best is not None:
             return run.finish(best[0], best[1], {"target_bpp": bpp, "budget_bytes": budget})
         # Training once more, the first point's aim corrected by how far this image's trained
-        # file moved from its first point's bytes (POINT0_SPREAD).
-        drift = trained_bytes / starts[-1][1]
+        # file moved from its first point's bytes.
+        drift = trained_bytes / starts[-1][1] if starts else 1.0
         start_aim = START_AIM * budget / drift
         lam = _secant_lam(starts, start_aim, RATE_SLOPE, START_SLOPE_RANGE, trained.lam, START_REACH)
         run.log.append({"stage": "retrain", "lam": lam, "drift": round(drift, 4)})
@@ -367,7 +367,7 @@ def encode_target_psnr(image: np.ndarray, target: float, base: LatentConfig | No
                         "next_lam": new})
         return new
 
-    lam = _clamp_lam(PSNR_START_BIAS * REF_LAM * math.exp(-(target + PSNR_MARGIN - REF_PSNR) / PSNR_SLOPE))
+    lam = _clamp_lam(min(REF_LAM * math.exp(-(target + PSNR_MARGIN - REF_PSNR) / PSNR_SLOPE), PSNR_START_CAP))
     fitted = run.fit(lam, control)
     chosen = choose_bits(fitted, run.image, fitted.lam, quick_pack)
     got = run.psnr(chosen[1])
