@@ -73,7 +73,7 @@ TARGET_TOLERANCE = 0.05  # --target-bpp lands in [(1 - this) * budget, budget]
 # the soft stage) and then holds it: at a fixed lam the bytes there were POINT0_BYTES of the
 # trained file's on average (1.050, 1.036 and 0.969 on astronaut, cameraman and chelsea,
 # docs/results/latent-v8/scratch/point_profile.log), while a lam moved later moved the bytes
-# little and cost up to 0.5 dB against fixed-lam training. A start whose bytes there miss
+# little and cost up to 0.7 dB against fixed-lam training. A start whose bytes there miss
 # START_AIM of the budget (times POINT0_BYTES) by more than START_TOLERANCE is abandoned and
 # training restarts at a lam from the slope measured over the starts (at most MAX_STARTS
 # starts; the last is kept whatever it gives). The aim is below the band's middle: a file

@@ -186,5 +186,5 @@ def test_target_bpp_restarts_a_start_that_misses(monkeypatch):
     budget = lr.byte_budget(0.7, 96, 96)
     starts = [e for e in result.report["search"] if e["stage"] == "start"]
     assert len(starts) >= 2 and starts[1]["lam"] < starts[0]["lam"] / 2, starts
-    assert abs(math.log(starts[0]["bytes"] / (lr.START_AIM * budget))) > lr.START_TOLERANCE
+    assert abs(math.log(starts[0]["bytes"] / (lr.START_AIM * lr.POINT0_BYTES * budget))) > lr.START_TOLERANCE
     assert (1 - lr.TARGET_TOLERANCE) * budget <= len(result.data) <= budget, result.report["search"]
