@@ -1,51 +1,61 @@
-"""Training throughput (issue: encoder).  Not a test: prints measured figures.
+"""Training throughput of both codecs.  Not a test: prints measured figures.
 
     .venv/bin/python benchmarks/bench_train.py [--steps N] [--device cpu|cuda|all]
 
-Runs the real pipeline (`fit_network`) on the 256x256 cameraman crop with a (64 wide,
-5 hidden) SIREN, full batch, N steps per stage, and prints steps/s per stage (each
-stage's wall time includes its final full-image evaluation) on the CPU and, when
-present, on CUDA.
+* SIREN: the real pipeline on the 256x256 cameraman crop with a (64 wide, 5 hidden) network,
+  full batch, N steps per stage: steps/s per stage (each stage's wall time includes its final
+  full-image evaluation);
+* latent grids: the default network, N training steps, on the same crop and on a 768x512 RGB
+  image (the bundled colour crop upscaled): steps/s of the whole training.
+
+Each is run once first as a warm-up; on the CPU and, when present, on CUDA.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 
-from sirencodec.config import FitConfig
-from sirencodec.fit import fit_network
+import sirencodec
 from sirencodec.imageio import load_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def measure(device: str, steps: int) -> None:
-    image, _ = load_image(ROOT / "sample_images" / "cameraman256.png")
-    config = FitConfig(hidden_width=64, hidden_layers=5, fit_steps=steps, prune_steps=steps, qat_steps=steps,
-                       prune=0.3, bits=9, batch_pixels=1 << 18)
-    fit_network(image, dataclasses.replace(config, fit_steps=5, prune_steps=5, qat_steps=5, agp_t0=0, agp_n=1,
-                                           agp_dt=1), torch.device(device))  # warm-up
-    result = fit_network(image, config, torch.device(device))
-    rates = {stage: steps / s for stage, s in result.stage_seconds.items()}
-    print(f"{device}: (64, 5) on 256x256, full batch, {steps} steps per stage: "
-          + ", ".join(f"{k} {v:.1f} steps/s" for k, v in rates.items()))
+def siren(image: np.ndarray, device: str, steps: int) -> dict[str, float]:
+    options = dict(preset="test", width=64, depth=5, prune=0.3, bits=9, batch_pixels=1 << 18, device=device)
+    sirencodec.encode(image, fit_steps=5, prune_steps=5, qat_steps=5, agp_t0=0, agp_n=1, agp_dt=1, **options)
+    report = sirencodec.encode(image, fit_steps=steps, prune_steps=steps, qat_steps=steps, **options).report
+    return {stage: steps / report["seconds"][stage] for stage in ("fit", "prune", "qat")}
+
+
+def latent(image: np.ndarray, device: str, steps: int) -> float:
+    sirencodec.encode(image, lam=1e-3, latent_steps=5, device=device)
+    return steps / sirencodec.encode(image, lam=1e-3, latent_steps=steps, device=device).report["seconds"]["fit"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--device", default="all", choices=["cpu", "cuda", "all"])
     args = parser.parse_args()
-    devices = ["cpu", "cuda"] if args.device == "all" else [args.device]
-    for device in devices:
+    gray, _ = load_image(ROOT / "sample_images" / "cameraman256.png")
+    small = Image.open(ROOT / "sample_images" / "chelsea128_rgb.png").convert("RGB")
+    colour = np.asarray(small.resize((768, 512), Image.Resampling.BICUBIC))
+    for device in ["cpu", "cuda"] if args.device == "all" else [args.device]:
         if device == "cuda" and not torch.cuda.is_available():
             print("cuda: not available on this machine")
             continue
-        measure(device, args.steps)
+        rates = siren(gray, device, args.steps)
+        print(f"{device}: SIREN (64, 5) on 256x256 gray, full batch, {args.steps} steps per stage: "
+              + ", ".join(f"{k} {v:.1f} steps/s" for k, v in rates.items()))
+        for name, image in (("256x256 gray", gray), ("768x512 RGB", colour)):
+            print(f"{device}: latent default network on {name}, {args.steps} steps: "
+                  f"{latent(image, device, args.steps):.1f} steps/s")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,20 @@
-"""Decoding: bytes -> pixels, and the byte/bit report of a file.  numpy only (no torch)."""
+"""Decoding: bytes -> pixels, and the byte/bit report of a file.  numpy only (no torch).
+
+    pixels = decode(data)                      # uint8 [H, W] or [H, W, 3]
+    info = inspect(data)                       # what srninfo --json prints
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .bitstream import Parsed, ParsedLatent, byte_breakdown, unpack
-from .entropy import MODEL_NAMES
 from .errors import FormatError
-from .latentnet import LatentNetwork
+from .format import LatentNetwork, Parsed, ParsedLatent, QuantizedNetwork, unpack
+from .format.entropy import MODEL_NAMES
+from .format.siren_v3 import byte_breakdown
+from .latent.synthesis import render_network
+from .limits import check_dimensions
+from .siren import network as siren_network
 
 
 def decode(data: bytes, size: tuple[int, int] | None = None, scale: float | None = None) -> np.ndarray:
@@ -18,10 +25,16 @@ def decode(data: bytes, size: tuple[int, int] | None = None, scale: float | None
     an output beyond the pixel cap."""
     parsed = unpack(data)
     width, height = render_size(parsed, size, scale)
-    net = parsed.network
+    return render(parsed.network, width, height)
+
+
+def render(net: QuantizedNetwork | LatentNetwork, width: int | None = None, height: int | None = None) -> np.ndarray:
+    """The image of a network description, uint8 [H, W] or [H, W, 3], at its stored size or
+    W x H: a SIREN is evaluated on that grid, a latent-grid image resampled from its own."""
     if isinstance(net, LatentNetwork):
-        return _resample(net.render(), width, height)
-    return net.render(width, height)
+        return _resample(render_network(net), net.width if width is None else width,
+                         net.height if height is None else height)
+    return siren_network.render(net, width, height)
 
 
 def _resample(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -30,8 +43,6 @@ def _resample(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
     if pixels.shape[1] == width and pixels.shape[0] == height:
         return pixels
     from PIL import Image
-
-    from .network import check_dimensions
 
     check_dimensions(width, height, 1)
     return np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC))

@@ -6,14 +6,15 @@ real file)."""
 import sys
 from pathlib import Path
 
-from .cli import ProgressBars
 from .decoder import decode
+from .encoder import encode
 from .imageio import atomic_write, load_image, save_image
-from .latentfit import LatentConfig
-from .latentrate import DEFAULT_QUALITY, encode_quality
+from .latent.config import LatentConfig
 from .metrics import psnr
+from .progress import ProgressBars
+from .ratecontrol import DEFAULT_QUALITY
 
-DEMO_STEPS = 2000  # of srnenc's 12,000
+DEMO_STEPS = LatentConfig().steps // 6  # 2,000 of srnenc's 12,000
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -25,7 +26,7 @@ def main() -> None:
     print(f"encoding {src.relative_to(ROOT)} ({image.shape[1]}x{image.shape[0]}): latent network, "
           f"--quality {DEFAULT_QUALITY}, --latent-steps {DEMO_STEPS} ...")
     with ProgressBars(enabled=sys.stderr.isatty()) as bars:
-        result = encode_quality(image, DEFAULT_QUALITY, LatentConfig(steps=DEMO_STEPS), "auto", bars.update)
+        result = encode(image, quality=DEFAULT_QUALITY, latent_steps=DEMO_STEPS, progress=bars.update)
     srn = out_dir / "cameraman256.srn"
     with atomic_write(srn) as f:
         f.write(result.data)

@@ -1,9 +1,10 @@
-"""Image files in and out (Pillow), and atomic file writing.
+"""Images in and out (Pillow), the one check of an image an encoder takes, and atomic writing.
 
 ``load_image`` accepts anything Pillow reads and returns uint8 [H, W] or [H, W, 3]; what
 it had to change (alpha dropped, 16-bit reduced) comes back as warnings for the CLI to
-print.  ``atomic_write`` writes through a temporary file and a rename, so an interrupted
-or failed run never leaves a half-written output behind.
+print.  ``check_image`` is what both encoders accept.  ``atomic_write`` writes through a
+temporary file and a rename, so an interrupted or failed run never leaves a half-written
+output behind.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .config import MAX_DIMENSION, MAX_PIXELS
-from .errors import InputError
+from .errors import FormatError, InputError
+from .limits import MAX_DIMENSION, MAX_PIXELS, check_dimensions
 
 
 def load_image(source: str | os.PathLike | bytes) -> tuple[np.ndarray, list[str]]:
@@ -53,6 +54,27 @@ def load_image(source: str | os.PathLike | bytes) -> tuple[np.ndarray, list[str]
             Image.DecompressionBombWarning, EOFError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read image: {msg}") from None
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """``image`` as the encoders take it: a C-contiguous uint8 [H, W] (gray) or [H, W, 3] (RGB)
+    array within the format's size limits ([H, W, 1] becomes [H, W]); InputError otherwise."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise InputError("the image must be a uint8 numpy array")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        raise InputError(f"the image must be [H, W] or [H, W, 3] (1 or 3 channels), got shape {image.shape}")
+    try:
+        check_dimensions(image.shape[1], image.shape[0], channels(image))
+    except FormatError as exc:
+        raise InputError(str(exc)) from None
+    return np.ascontiguousarray(image)
+
+
+def channels(image: np.ndarray) -> int:
+    """1 for [H, W], else the last axis."""
+    return 1 if image.ndim == 2 else image.shape[2]
 
 
 def _to_array(img: Image.Image, notes: list[str]) -> np.ndarray:
@@ -97,9 +119,9 @@ def encode_image_bytes(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike):
-    """Yield a binary file object; on success it replaces ``path``, on any error or
-    interrupt the temporary file is removed and ``path`` is untouched."""
+def atomic_write(path: str | os.PathLike, mode: str = "wb"):
+    """Yield a file object (``mode`` "wb", or "w" for UTF-8 text); on success it replaces
+    ``path``, on any error or interrupt the temporary file is removed and ``path`` is untouched."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
@@ -107,7 +129,7 @@ def atomic_write(path: str | os.PathLike):
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, "wb") as f:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as f:
             yield f
         os.replace(tmp, path)
     except BaseException:

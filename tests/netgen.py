@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sirencodec import seeded
-from sirencodec.network import QuantizedLayer, QuantizedNetwork, QuantizedTensor, layer_shapes
+from sirencodec.format import seeded
+from sirencodec.format.siren_v3 import QuantizedNetwork, layer_shapes
+from sirencodec.format.tensors import QuantizedLayer, QuantizedTensor
 
 
 def random_network(rng: np.random.Generator, *, width=13, height=9, channels=1, hidden_width=8,
@@ -81,7 +82,7 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
                           synthesis=(5,), conv=True, context=8, arm=(4,), bits=7, latent_scale=1.5):
     """A valid LatentNetwork (format version 4): Laplace latents, weights around the zero point,
     power-of-two ARM steps; the output layer is biased to mid-gray so the image is not clipped."""
-    from sirencodec import latentnet
+    from sirencodec.format import latent_v4
 
     zero = 1 << (bits - 1)
 
@@ -94,7 +95,7 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
         return QuantizedLayer(w, b.dequantize()[0], "quantized", b)
 
     grids = [np.round(rng.laplace(0, latent_scale, s)).astype(np.int64)
-             for s in latentnet.grid_shapes(height, width, levels)]
+             for s in latent_v4.grid_shapes(height, width, levels)]
     dims = [levels, *synthesis, channels]
     synth = [layer(o, i, False, zero / 4) for o, i in zip(dims[1:], dims[:-1])]
     last = synth[-1]  # shift the output's bias to about 0.5
@@ -105,4 +106,4 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
     conv_layer = layer(channels, 9 * channels, False, zero / 8) if conv else None
     adims = [context, *arm, 2]
     arm_layers = [layer(o, i, True, zero / 16) for o, i in zip(adims[1:], adims[:-1])]
-    return latentnet.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers)
+    return latent_v4.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers)

@@ -6,7 +6,6 @@ Bad input ends with one line on stderr and exit code 2, never a traceback.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,25 +13,13 @@ import click
 
 from sirencodec.errors import InputError, SrnError
 
-from .codecs import ANCHORS, CODEC_NAMES, SIREN, Setting, make_codecs
+from sirencodec.progress import ThrottledLines
+
+from .codecs import ANCHORS, CODEC_NAMES, SRN_CODECS, Setting, make_codecs
 from .run import PlotStyle, run_benchmark
 from .sweeps import EXPERIMENTS, get_sweep, parse_settings
 
 PROG = "srnbench"
-
-
-class _ThrottledProgress:
-    """Encoder progress as an occasional stderr line (at most one per ``every`` seconds)."""
-
-    def __init__(self, every: float = 60.0) -> None:
-        self.every = every
-        self.last = time.monotonic()
-
-    def __call__(self, stage: str, step: int, total: int, psnr: float | None) -> None:
-        now = time.monotonic()
-        if psnr is not None and now - self.last >= self.every:
-            self.last = now
-            click.echo(f"    {stage} {step}/{total}: {psnr:.2f} dB (training batch)", err=True)
 
 
 def _parse_codecs(text: str | None, default: Sequence[str]) -> list[str]:
@@ -76,17 +63,19 @@ def _parse_anchor_sweeps(items: Sequence[str]) -> dict[str, list[Setting]]:
 @click.option(
     "-o", "--out", "outdir", required=True, metavar="OUTDIR", help="Output directory (resumed if it exists)."
 )
-@click.option("--quick", is_flag=True, help="Small sweep with the 'fast' preset (minutes on a CPU).")
+@click.option("--quick", is_flag=True,
+              help="Small sweep: four quality levels, short latent training, the SIREN's 'fast' preset.")
 @click.option("--codecs", metavar="LIST", help=f"Comma-separated subset of {','.join(CODEC_NAMES)}.")
 @click.option(
-    "--preset", metavar="P", help="sirencodec preset (default: 'fast' with --quick, else 'default')."
+    "--preset", metavar="P", help="The SIREN's preset (default: 'fast' with --quick, else 'default')."
 )
 @click.option(
     "--settings",
     metavar="SPEC",
-    help="sirencodec points, e.g. 'bits=8,prune=0.2;bits=10,prune=0' (FitConfig fields; replaces the sweep).",
+    help="Points of the sirencodec codec run, replacing the sweep: latent, e.g. 'lam=0.002;quality=3;"
+    "target_bpp=0.8,steps=2000'; siren, e.g. 'bits=8,prune=0.2;quality=4' (FitConfig fields).",
 )
-@click.option("--experiment", metavar="NAME", help=f"Thesis experiment: {'|'.join(EXPERIMENTS)}.")
+@click.option("--experiment", metavar="NAME", help=f"Thesis experiment (SIREN): {'|'.join(EXPERIMENTS)}.")
 @click.option(
     "--anchor-sweep",
     "anchor_sweeps",
@@ -96,7 +85,7 @@ def _parse_anchor_sweeps(items: Sequence[str]) -> dict[str, list[Setting]]:
 )
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda", help="Encoder device.")
 @click.option("--bd-range", metavar="LO,HI",
-              help="BD metrics over sirencodec's curve between these rates only (bpp), e.g. 0.4,1.6.")
+              help="BD metrics over each sirencodec curve between these rates only (bpp), e.g. 0.4,1.6.")
 @click.option("--no-plot", is_flag=True, help="Skip the PNG plots (no matplotlib needed).")
 def command(
     images: tuple[str, ...],
@@ -116,6 +105,8 @@ def command(
 
     \b
     srnbench cameraman256.png -o bench-out --quick
+    srnbench img.png -o out --settings 'lam=0.002;lam=0.001' --bd-range 0.4,1.6
+    srnbench img.png -o out --codecs jpeg,latent,siren
     srnbench img.png -o out --codecs jpeg,siren --settings 'bits=8,prune=0.2'
     srnbench img.png -o out-qat --experiment qat --device cuda
     """
@@ -126,10 +117,17 @@ def command(
         raise InputError("use either --settings or --experiment, not both")
     sweep = get_sweep(experiment.strip().lower() if experiment is not None else None, quick)
     names = _parse_codecs(codecs, sweep.codecs)
-    siren_settings = parse_settings(settings) if settings is not None else sweep.settings
-    sweeps: dict[str, list[Any]] = {SIREN: list(siren_settings), **_parse_anchor_sweeps(anchor_sweeps)}
+    sweeps: dict[str, list[Any]] = {name: list(points) for name, points in sweep.settings.items()}
+    if settings is not None:
+        srn = [n for n in names if n in SRN_CODECS]
+        if len(srn) != 1:
+            raise InputError(f"--settings sets the points of one sirencodec codec; give --codecs with "
+                             f"{' or '.join(SRN_CODECS)} (not both)")
+        sweeps[srn[0]] = list(parse_settings(settings))
+    sweeps.update(_parse_anchor_sweeps(anchor_sweeps))
     chosen_preset = preset if preset is not None else sweep.preset
-    selected, notes = make_codecs(names, preset=chosen_preset, device=device, progress=_ThrottledProgress())
+    progress = ThrottledLines(lambda line: click.echo(line, err=True))
+    selected, notes = make_codecs(names, preset=chosen_preset, device=device, progress=progress)
     for note in notes:
         click.echo(f"note: {note}", err=True)
     if not selected:
@@ -154,8 +152,9 @@ def command(
                  title, device)
     click.echo(f"{result.computed} point(s) computed, {result.reused} reused; results in {outdir}")
     for image, info in result.summary["images"].items():
-        for anchor, bd in info.get(f"bd_{SIREN}_vs", {}).items():
-            click.echo(f"{image}: siren vs {anchor}: {_fmt_bd(bd)}")
+        for test in result.summary["test_codecs"]:
+            for anchor, bd in info.get(f"bd_{test}_vs", {}).items():
+                click.echo(f"{image}: {test} vs {anchor}: {_fmt_bd(bd)}")
 
 
 def _parse_bd_range(text: str | None) -> tuple[float, float] | None:

@@ -1,4 +1,4 @@
-"""The codecs a benchmark compares: Pillow anchors and sirencodec itself.
+"""The codecs a benchmark compares: Pillow anchors and sirencodec's two codecs.
 
 Every codec turns a uint8 image ([H, W] or [H, W, 3]) and one *setting* — a small mapping
 of named knobs such as ``{"quality": 50}`` or ``{"bits": 8, "prune": 0.2}`` — into the
@@ -14,16 +14,17 @@ import math
 import types
 import typing
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from PIL import Image, features
 
 from sirencodec.errors import InputError
+from sirencodec.progress import Progress
 
 if TYPE_CHECKING:
-    from sirencodec.config import FitConfig
+    from sirencodec.siren.config import FitConfig
 
 Setting = Mapping[str, Any]
 """One sweep point: knob name -> value."""
@@ -200,130 +201,39 @@ ANCHORS: dict[str, type[PillowCodec]] = {
 }
 """Anchor codecs by name."""
 
-SIREN = "siren"
-CODEC_NAMES: tuple[str, ...] = (*ANCHORS, SIREN)
+LATENT, SIREN = "latent", "siren"
+SRN_CODECS: tuple[str, ...] = (LATENT, SIREN)
+"""sirencodec's own codecs: the latent-grid network (srnenc's default) and the SIREN."""
+CODEC_NAMES: tuple[str, ...] = (*ANCHORS, *SRN_CODECS)
 """Every codec name the benchmark knows, in the default order."""
 
 
+class SrnCodec(Codec):
+    """One of sirencodec's codecs through its real encoder and decoder; the encoder's full
+    :class:`~sirencodec.result.EncodeResult` of the latest :meth:`encode` is ``last_result``."""
 
-class SirenCodec(Codec):
-    """The real sirencodec encoder and decoder; a setting overrides fields of a preset."""
-
-    name = SIREN
     extension = ".srn"
 
-    def __init__(
-        self,
-        preset: str = "default",
-        device: str = "auto",
-        progress: Callable[[str, int, int, float | None], None] | None = None,
-    ) -> None:
-        try:
-            from sirencodec.config import PRESETS
-        except ImportError:
-            raise InputError("the sirencodec encoder is not available in this installation") from None
-        if preset not in PRESETS:
-            raise InputError(f"unknown preset {preset!r}; choose from {', '.join(sorted(PRESETS))}")
+    def __init__(self, device: str = "auto", progress: Progress | None = None) -> None:
         # Imports torch now rather than inside the first timed encode, and fails fast on a
         # device that is not there.
-        from sirencodec.codec import resolve_device
+        from sirencodec.device import resolve_device
 
         resolve_device(device)
-
-        self.preset = preset
         self.device = device
         self.progress = progress
         """Passed to the encoder: called as ``progress(stage, step, total, psnr_or_None)``."""
-        self.base: FitConfig = PRESETS[preset]
         self.last_result: Any = None
-        """The encoder's full EncodeResult of the latest :meth:`encode` call."""
-
-    @property
-    def directory(self) -> str:
-        return f"{self.name}-{self.preset}"
 
     def default_sweep(self) -> list[Setting]:
-        """srnenc's default network at each --quality (the latent network's ladder)."""
-        from sirencodec.latentrate import QUALITY_LEVELS
+        """srnenc's --quality levels."""
+        from sirencodec.ratecontrol import QUALITY_LEVELS
 
-        return [{"latent_quality": q} for q in range(1, QUALITY_LEVELS + 1)]
+        return [{"quality": q} for q in range(1, QUALITY_LEVELS + 1)]
 
+    @abstractmethod
     def normalize(self, setting: Mapping[str, Any]) -> dict[str, Any]:
-        """``setting`` with keys checked against FitConfig and values cast to the field types.
-
-        Besides FitConfig fields, ``quality`` (1..8) or ``target_bpp`` select the encoder's
-        rate control (which then chooses the network itself).  Values may be typed already
-        or strings from the command line.
-        """
-        fields = {**_field_types(self.base), **RATE_SETTINGS, **LATENT_SETTINGS}
-        out: dict[str, Any] = {}
-        for key, value in setting.items():
-            if key not in fields:
-                raise InputError(
-                    f"unknown sirencodec setting {key!r}; valid: {', '.join(sorted(fields))}"
-                )
-            out[key] = _coerce(key, value, fields[key])
-        if len(set(out) & set(RATE_SETTINGS)) > 1:
-            raise InputError(f"give one of {', '.join(RATE_SETTINGS)} per sirencodec setting")
-        if set(out) & set(LATENT_SETTINGS):
-            if len(set(out) & set(LATENT_MODES)) != 1 or set(out) - set(LATENT_SETTINGS):
-                raise InputError("a latent-grid setting is one of lam=L, latent_quality=Q, latent_target_bpp=X, "
-                                 "with optional latent_steps=N and nothing else")
-        return out
-
-    def config(self, setting: Setting) -> FitConfig:
-        """The preset with the FitConfig fields of ``setting`` applied (value ranges are
-        checked by the encoder; rate control then replaces the network)."""
-        fields = {k: v for k, v in self.normalize(setting).items() if k not in RATE_SETTINGS and k not in LATENT_SETTINGS}
-        try:
-            return dataclasses.replace(self.base, **fields)
-        except InputError:
-            raise
-        except (TypeError, ValueError) as error:
-            raise InputError(f"invalid sirencodec setting {setting_label(setting)}: {error}") from None
-
-    def columns(self, setting: Setting) -> dict[str, Any]:
-        norm = self.normalize(setting)
-        if set(norm) & set(LATENT_MODES):
-            modes = {k: v for k, v in norm.items() if k in LATENT_MODES and k != "lam"}
-            return {"preset": "latent", **modes, **dataclasses.asdict(self.latent_config(norm))}
-        rate = {k: v for k, v in norm.items() if k in RATE_SETTINGS}
-        return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
-
-    def latent_config(self, norm: Mapping[str, Any]):
-        from sirencodec.latentfit import LatentConfig
-
-        steps = norm.get("latent_steps")
-        return LatentConfig(**{k: v for k, v in (("lam", norm.get("lam")), ("steps", steps)) if v is not None})
-
-    def encode(self, image: np.ndarray, setting: Setting) -> bytes:
-        from sirencodec import ratecontrol
-        from sirencodec.codec import encode
-
-        rate = self.normalize(setting)
-        if set(rate) & set(LATENT_MODES):
-            from sirencodec import latentrate
-            from sirencodec.codec import encode_latent
-
-            config = self.latent_config(rate)
-            if "latent_quality" in rate:
-                result = latentrate.encode_quality(image, rate["latent_quality"], config, self.device, self.progress)
-            elif "latent_target_bpp" in rate:
-                result = latentrate.encode_target_bpp(image, rate["latent_target_bpp"], config, self.device,
-                                                      self.progress)
-            else:
-                result = encode_latent(image, config, self.device, self.progress)
-            self.last_result = result
-            return bytes(result.data)
-        config = self.config(setting)
-        if "quality" in rate:
-            result = ratecontrol.encode_quality(image, rate["quality"], config, self.device, self.progress)
-        elif "target_bpp" in rate:
-            result = ratecontrol.encode_target_bpp(image, rate["target_bpp"], config, self.device, self.progress)
-        else:
-            result = encode(image, config, device=self.device, progress=self.progress)
-        self.last_result = result
-        return bytes(result.data)
+        """``setting`` with its keys checked and its values cast (they may be command-line strings)."""
 
     def decode(self, data: bytes, channels: int | None = None) -> np.ndarray:
         import sirencodec
@@ -336,15 +246,123 @@ class SirenCodec(Codec):
         return decoded
 
 
-RATE_SETTINGS: dict[str, tuple[type, ...]] = {"quality": (int,), "target_bpp": (float,)}
-"""Sweep settings that run the encoder's rate control instead of a fixed network."""
+LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
+    "quality": (int,), "target_bpp": (float,), "target_psnr": (float,), "lam": (float,), "steps": (int,),
+    "seed": (int,),
+}
+"""Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
+target_psnr, lam), and ``steps`` (srnenc's --latent-steps) and ``seed``."""
+RATE_SETTINGS: dict[str, tuple[type, ...]] = {
+    "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
+}
+"""SIREN settings that run its rate control (which then chooses the network itself) instead of
+a fixed network."""
 
-LATENT_SETTINGS: dict[str, tuple[type, ...]] = {"lam": (float,), "latent_quality": (int,),
-                                                "latent_target_bpp": (float,), "latent_steps": (int,)}
-"""Sweep settings of the latent-grid encoder (format version 4, srnenc's default network): one of
-``lam=L`` (a fixed rate weight), ``latent_quality=Q`` (srnenc --quality) or
-``latent_target_bpp=X`` (srnenc --target-bpp), with optional ``latent_steps=N``."""
-LATENT_MODES = ("lam", "latent_quality", "latent_target_bpp")
+
+class LatentCodec(SrnCodec):
+    """The latent-grid network (format version 4), srnenc's default codec."""
+
+    name = LATENT
+
+    def normalize(self, setting: Mapping[str, Any]) -> dict[str, Any]:
+        out = {}
+        for key, value in setting.items():
+            if key not in LATENT_SETTINGS:
+                raise InputError(f"unknown latent setting {key!r}; valid: {', '.join(LATENT_SETTINGS)}")
+            out[key] = _coerce(key, value, LATENT_SETTINGS[key])
+        if sum(k in out for k in ("quality", "target_bpp", "target_psnr", "lam")) > 1:
+            raise InputError("a latent setting takes one of quality, target_bpp, target_psnr, lam")
+        return out
+
+    def options(self, setting: Setting) -> dict[str, Any]:
+        """srnenc's options (``sirencodec.encode``'s keywords) for ``setting``."""
+        norm = self.normalize(setting)
+        steps = norm.pop("steps", None)
+        return {**norm, "latent_steps": steps, "network": LATENT, "device": self.device}
+
+    def columns(self, setting: Setting) -> dict[str, Any]:
+        from sirencodec.encoder import plan
+
+        norm = self.normalize(setting)
+        modes = {k: v for k, v in norm.items() if k in ("quality", "target_bpp", "target_psnr")}
+        config = plan(**self.options(setting)).config
+        if "lam" in norm:
+            config = dataclasses.replace(config, lam=norm["lam"])
+        return {"preset": LATENT, **modes, **dataclasses.asdict(config)}
+
+    def encode(self, image: np.ndarray, setting: Setting) -> bytes:
+        from sirencodec.encoder import encode
+
+        self.last_result = encode(image, progress=self.progress, **self.options(setting))
+        return bytes(self.last_result.data)
+
+
+class SirenCodec(SrnCodec):
+    """The SIREN (format version 3); a setting overrides FitConfig fields of a preset, or runs
+    rate control (``quality=Q``, ``target_bpp=X``, ``target_psnr=Y``) with the preset's training."""
+
+    name = SIREN
+
+    def __init__(self, preset: str = "default", device: str = "auto",
+                 progress: Progress | None = None) -> None:
+        from sirencodec.siren.config import PRESETS
+
+        if preset not in PRESETS:
+            raise InputError(f"unknown preset {preset!r}; choose from {', '.join(sorted(PRESETS))}")
+        super().__init__(device, progress)
+        self.preset = preset
+        self.base: FitConfig = PRESETS[preset]
+
+    @property
+    def directory(self) -> str:
+        return f"{self.name}-{self.preset}"
+
+    def normalize(self, setting: Mapping[str, Any]) -> dict[str, Any]:
+        """``setting`` with keys checked against FitConfig (or RATE_SETTINGS) and values cast
+        to the field types."""
+        fields = {**_field_types(self.base), **RATE_SETTINGS}
+        out: dict[str, Any] = {}
+        for key, value in setting.items():
+            if key not in fields:
+                raise InputError(
+                    f"unknown siren setting {key!r}; valid: {', '.join(sorted(fields))}"
+                )
+            out[key] = _coerce(key, value, fields[key])
+        if len(set(out) & set(RATE_SETTINGS)) > 1:
+            raise InputError(f"give one of {', '.join(RATE_SETTINGS)} per siren setting")
+        return out
+
+    def config(self, setting: Setting) -> FitConfig:
+        """The preset with the FitConfig fields of ``setting`` applied (value ranges are
+        checked by the encoder; rate control then replaces the network)."""
+        fields = {k: v for k, v in self.normalize(setting).items() if k not in RATE_SETTINGS}
+        try:
+            return dataclasses.replace(self.base, **fields)
+        except (TypeError, ValueError) as error:
+            raise InputError(f"invalid siren setting {setting_label(setting)}: {error}") from None
+
+    def columns(self, setting: Setting) -> dict[str, Any]:
+        rate = {k: v for k, v in self.normalize(setting).items() if k in RATE_SETTINGS}
+        return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
+
+    def encode(self, image: np.ndarray, setting: Setting) -> bytes:
+        from sirencodec.siren import ratecontrol
+        from sirencodec.siren.encode import encode_siren
+
+        rate = self.normalize(setting)
+        config = self.config(setting)
+        if "quality" in rate:
+            result = ratecontrol.encode_quality(image, rate["quality"], config, self.device, self.progress)
+        elif "target_bpp" in rate:
+            result = ratecontrol.encode_target_bpp(image, rate["target_bpp"], config, self.device,
+                                                   self.progress)
+        elif "target_psnr" in rate:
+            result = ratecontrol.encode_target_psnr(image, rate["target_psnr"], config, self.device,
+                                                    self.progress)
+        else:
+            result = encode_siren(image, config, self.device, self.progress)
+        self.last_result = result
+        return bytes(result.data)
 
 
 def _field_types(config: Any) -> dict[str, tuple[type, ...]]:
@@ -393,12 +411,15 @@ def make_codecs(
     names: Sequence[str],
     preset: str = "default",
     device: str = "auto",
-    progress: Callable[[str, int, int, float | None], None] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[Codec], list[str]]:
     """Codec objects for ``names`` and one-line notes about those skipped as unavailable."""
     codecs: list[Codec] = []
     notes: list[str] = []
     for name in names:
+        if name == LATENT:
+            codecs.append(LatentCodec(device, progress))
+            continue
         if name == SIREN:
             codecs.append(SirenCodec(preset, device, progress))
             continue

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sirencodec.errors import InputError
 
 from .bdrate import pareto_front
-from .codecs import SIREN
+from .codecs import SRN_CODECS
 
 if TYPE_CHECKING:
     from .run import PlotStyle, Row
@@ -60,10 +60,10 @@ def plot_rd(rows: Sequence[Row], path: Path, style: PlotStyle, image: str) -> No
     codecs = list(dict.fromkeys(r["codec"] for r in rows))
     for codec in codecs:
         points = [r for r in rows if r["codec"] == codec and r["psnr"] is not None]
-        if codec != SIREN:
+        if codec not in SRN_CODECS:
             axes.plot(*_by_rate(points), marker="o", markersize=3, linewidth=1.2, label=codec)
             continue
-        _plot_siren(axes, points, style)
+        _plot_srn(axes, points, style, codec)
     axes.set_xlabel("rate (bpp of the real file, log scale)")
     axes.set_ylabel("PSNR (dB)")
     title = f"{image} ({rows[0]['width']}x{rows[0]['height']})" if rows else image
@@ -77,19 +77,24 @@ def plot_rd(rows: Sequence[Row], path: Path, style: PlotStyle, image: str) -> No
     figure.savefig(str(path))
 
 
-def _plot_siren(axes: Any, points: Sequence[Row], style: PlotStyle) -> None:
+SRN_COLORS = {"latent": "black", "siren": "tab:red"}
+
+
+def _plot_srn(axes: Any, points: Sequence[Row], style: PlotStyle, codec: str) -> None:
+    """A sirencodec codec's points, annotated; its best points joined (or grouped by ``style``)."""
+    color = SRN_COLORS.get(codec, "black")
     if style.group_by is not None:
         groups: dict[str, list[Row]] = {}
         for row in points:
             groups.setdefault(_knobs(row["setting"]).get(style.group_by, "?"), []).append(row)
         for value, group in groups.items():
-            axes.plot(*_by_rate(group), marker="s", linewidth=1.5, label=f"siren {style.group_by}={value}")
+            axes.plot(*_by_rate(group), marker="s", linewidth=1.5, label=f"{codec} {style.group_by}={value}")
     else:
         rates, psnrs = _by_rate(points)
-        axes.scatter(rates, psnrs, marker="s", s=22, color="black", zorder=3, label="siren")
+        axes.scatter(rates, psnrs, marker="s", s=22, color=color, zorder=3, label=codec)
         front = pareto_front(zip(rates, psnrs))
         if len(front) > 1:
-            axes.plot(*zip(*front), color="black", linewidth=1.5, zorder=3, label="siren (best points)")
+            axes.plot(*zip(*front), color=color, linewidth=1.5, zorder=3, label=f"{codec} (best points)")
     # Neighbouring points get labels at staggered heights so that they stay readable.
     for index, row in enumerate(sorted(points, key=lambda r: r["bpp"])):
         axes.annotate(

@@ -32,7 +32,6 @@ def machine_description(device: str) -> str:
 
 def write_readme(outdir: Path, summary: dict[str, Any], argv: Sequence[str], description: str,
                  device: str) -> Path:
-    test = summary.get("test_codec", "siren")
     lines = [
         f"# {description}",
         "",
@@ -47,30 +46,33 @@ def write_readme(outdir: Path, summary: dict[str, Any], argv: Sequence[str], des
         "per file; `summary.json` the Bjontegaard deltas; `rd_<image>.png` the curves.",
         f"BD method: {summary.get('method', '')}.",
     ]
+    tests = summary.get("test_codecs", [])
     if summary.get("bd_range_bpp"):
         lo, hi = summary["bd_range_bpp"]
-        lines.append(f"BD range: the {test} curve between {lo:g} and {hi:g} bpp only.")
+        lines.append(f"BD range: the {' and '.join(tests)} curve(s) between {lo:g} and {hi:g} bpp only.")
     lines.append("")
     for image, info in summary.get("images", {}).items():
-        lines += [f"## {image} ({info['width']}x{info['height']})", "",
-                  f"{test} points on the Pareto front:", "",
-                  "| setting | bpp | PSNR (dB) | SSIM |", "|---|---|---|---|"]
-        for p in info.get(f"{test}_front", []):
-            lines.append(f"| {p['setting']} | {p['bpp']:.4f} | {p['psnr']:.2f} | {p['ssim']:.4f} |")
-        bd = info.get(f"bd_{test}_vs", {})
-        if bd:
-            lines += ["", f"| {test} vs | BD-rate | BD-PSNR | note |", "|---|---|---|---|"]
-            for anchor, entry in bd.items():
-                lines.append(f"| {anchor} | {_pct(entry.get('bd_rate_percent'))} | "
-                             f"{_db(entry.get('bd_psnr_db'))} | {entry.get('note', '')} |")
-        lines.append("")
-    mean = summary.get("mean", {})
-    if mean and len(summary.get("images", {})) > 1:
-        lines += ["## Mean over images", "", f"| {test} vs | BD-rate | BD-PSNR | images |", "|---|---|---|---|"]
-        for anchor, m in mean.items():
-            lines.append(f"| {anchor} | {_pct(m.get('bd_rate_percent'))} | {_db(m.get('bd_psnr_db'))} | "
-                         f"{m.get('images_bd_rate_percent', 0)} |")
-        lines.append("")
+        lines += [f"## {image} ({info['width']}x{info['height']})", ""]
+        for test in tests:
+            lines += [f"{test} points on the Pareto front:", "",
+                      "| setting | bpp | PSNR (dB) | SSIM |", "|---|---|---|---|"]
+            for p in info.get(f"{test}_front", []):
+                lines.append(f"| {p['setting']} | {p['bpp']:.4f} | {p['psnr']:.2f} | {p['ssim']:.4f} |")
+            bd = info.get(f"bd_{test}_vs", {})
+            if bd:
+                lines += ["", f"| {test} vs | BD-rate | BD-PSNR | note |", "|---|---|---|---|"]
+                for anchor, entry in bd.items():
+                    lines.append(f"| {anchor} | {_pct(entry.get('bd_rate_percent'))} | "
+                                 f"{_db(entry.get('bd_psnr_db'))} | {entry.get('note', '')} |")
+            lines.append("")
+    for test, mean in summary.get("mean", {}).items():
+        if mean and len(summary.get("images", {})) > 1:
+            lines += [f"## Mean over images: {test}", "", f"| {test} vs | BD-rate | BD-PSNR | images |",
+                      "|---|---|---|---|"]
+            for anchor, m in mean.items():
+                lines.append(f"| {anchor} | {_pct(m.get('bd_rate_percent'))} | {_db(m.get('bd_psnr_db'))} | "
+                             f"{m.get('images_bd_rate_percent', 0)} |")
+            lines.append("")
     path = Path(outdir) / "README.md"
     path.write_text("\n".join(lines))
     return path

@@ -5,9 +5,10 @@ and the row records the real file size (``bpp = 8 * bytes / (H * W)``) and PSNR 
 what the decoder returned from that file.  Output directory layout::
 
     OUTDIR/results.csv                       one row per encoded file (all runs so far)
-    OUTDIR/summary.json                      BD-rate / BD-PSNR of sirencodec vs each anchor
+    OUTDIR/summary.json                      BD-rate / BD-PSNR of each sirencodec codec vs the others
     OUTDIR/rd_<image>.png                    PSNR-bpp plot per image
-    OUTDIR/<image>/<codec>/<setting>.<ext>   the encoded files (sirencodec: siren-<preset>/)
+    OUTDIR/<image>/<codec>/<setting>.<ext>   the encoded files (latent/, siren-<preset>/, jpeg/ ...)
+    OUTDIR/<image>/<codec>/<setting>.srn.report.json   the encoder's report of each .srn file
 
 **Resume**: a point whose file exists and whose row in ``results.csv`` names that file
 with the same byte count is not recomputed.  ``results.csv`` is rewritten atomically after
@@ -21,7 +22,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,11 +31,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from sirencodec.errors import InputError
-
 from sirencodec import metrics
+from sirencodec.errors import InputError
+from sirencodec.imageio import atomic_write
+
 from .bdrate import bd_psnr, bd_rate, pareto_front
-from .codecs import SIREN, Codec, Setting, SirenCodec
+from .codecs import SRN_CODECS, Codec, Setting, SrnCodec
 from .images import read_image
 
 RESULTS_FILE = "results.csv"
@@ -87,16 +88,10 @@ def safe_name(text: str) -> str:
 
 @contextmanager
 def _atomic(path: Path, mode: str = "wb") -> Iterator[IO[Any]]:
-    """Write ``path`` through a temporary file renamed into place on success."""
+    """``imageio.atomic_write`` into a directory created first if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as f:
-            yield f
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, mode) as f:
+        yield f
 
 
 def _parse_cell(column: str, text: str) -> Any:
@@ -180,7 +175,7 @@ def _plan(
             raise InputError(f"empty sweep for codec {codec.name}")
         seen: set[str] = set()
         for setting in settings:
-            if isinstance(codec, SirenCodec):
+            if isinstance(codec, SrnCodec):
                 setting = codec.normalize(setting)
             label = codec.label(setting)
             if label in seen:
@@ -216,8 +211,8 @@ def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log) -> Row:
             f"{codec.name} decoded {point.file} to {decoded.dtype} {decoded.shape}, "
             f"expected uint8 {image.shape}"
         )
-    if isinstance(codec, SirenCodec):
-        _siren_extras(codec, decoded, path, log)
+    if isinstance(codec, SrnCodec):
+        _srn_extras(codec, decoded, path, log)
     height, width = image.shape[:2]
     size = path.stat().st_size
     return {
@@ -241,11 +236,13 @@ def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log) -> Row:
 
 def _used_config(codec) -> dict:
     """The FitConfig the encoder actually used (rate control chooses the network itself)."""
-    report = getattr(getattr(codec, "last_result", None), "report", None) if isinstance(codec, SirenCodec) else None
+    if not isinstance(codec, SrnCodec):
+        return {}
+    report = getattr(codec.last_result, "report", None)
     return dict(report["config"]) if report and "config" in report else {}
 
 
-def _siren_extras(codec: SirenCodec, decoded: np.ndarray, path: Path, log: Log) -> None:
+def _srn_extras(codec: SrnCodec, decoded: np.ndarray, path: Path, log: Log) -> None:
     """Keep the encoder's report beside the file; warn if its own decode differs from the file's."""
     result = codec.last_result
     if result is None:
@@ -276,13 +273,16 @@ def _front_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
 
 
 def summarize(
-    rows: Sequence[Row], test_codec: str = SIREN, bd_range: tuple[float, float] | None = None
+    rows: Sequence[Row], test_codecs: Sequence[str] = SRN_CODECS, bd_range: tuple[float, float] | None = None
 ) -> dict[str, Any]:
-    """BD-rate and BD-PSNR of ``test_codec`` vs every other codec, per image and averaged;
-    over the test curve's part between the rates of ``bd_range`` (bpp), if given.
+    """BD-rate and BD-PSNR of each of ``test_codecs`` present in ``rows`` vs every other codec,
+    per image and averaged over images; over the test curve's part between the rates of
+    ``bd_range`` (bpp), if given.
 
-    A pair whose curves do not overlap (or have too few points) gets ``null`` values and a
-    ``note`` with the reason.
+    Per image, ``<test>_front`` lists a test codec's Pareto-front points and ``bd_<test>_vs``
+    its deltas against each other codec; ``mean[<test>][<other>]`` averages them.  A pair whose
+    curves do not overlap (or have too few points) gets ``null`` values and a ``note`` with
+    the reason.
     """
     by_image: dict[str, dict[str, list[tuple[float, float]]]] = {}
     sizes: dict[str, tuple[int, int]] = {}
@@ -290,45 +290,50 @@ def summarize(
         curves = by_image.setdefault(row["image"], {})
         curves.setdefault(row["codec"], []).append((row["bpp"], row["psnr"]))
         sizes[row["image"]] = (row["width"], row["height"])
+    present = [t for t in test_codecs if any(t in curves for curves in by_image.values())]
     images: dict[str, Any] = {}
-    collected: dict[str, dict[str, list[float]]] = {}
+    collected: dict[str, dict[str, dict[str, list[float]]]] = {t: {} for t in present}
     for image, curves in by_image.items():
-        bd: dict[str, Any] = {}
-        test = curves.get(test_codec)
-        for anchor, curve in curves.items():
-            if anchor == test_codec or test is None:
-                continue
-            entry: dict[str, Any] = {}
-            notes = []
-            deltas = (("bd_rate_percent", "BD-rate", bd_rate), ("bd_psnr_db", "BD-PSNR", bd_psnr))
-            for key, name, function in deltas:
-                try:
-                    entry[key] = function(curve, test, bd_range)
-                    collected.setdefault(anchor, {}).setdefault(key, []).append(entry[key])
-                except InputError as error:
-                    entry[key] = None
-                    notes.append(f"{name}: {error}")
-            if notes:
-                entry["note"] = "; ".join(notes)
-            bd[anchor] = entry
-        images[image] = {
+        info: dict[str, Any] = {
             "width": sizes[image][0],
             "height": sizes[image][1],
             "points": {codec: len(curve) for codec, curve in curves.items()},
-            f"{test_codec}_front": _front_rows(
-                [r for r in rows if r["image"] == image and r["codec"] == test_codec]
-            ),
-            f"bd_{test_codec}_vs": bd,
         }
+        for test_codec in present:
+            test = curves.get(test_codec)
+            bd: dict[str, Any] = {}
+            for other, curve in curves.items():
+                if other == test_codec or test is None:
+                    continue
+                entry: dict[str, Any] = {}
+                notes = []
+                deltas = (("bd_rate_percent", "BD-rate", bd_rate), ("bd_psnr_db", "BD-PSNR", bd_psnr))
+                for key, name, function in deltas:
+                    try:
+                        entry[key] = function(curve, test, bd_range)
+                        collected[test_codec].setdefault(other, {}).setdefault(key, []).append(entry[key])
+                    except InputError as error:
+                        entry[key] = None
+                        notes.append(f"{name}: {error}")
+                if notes:
+                    entry["note"] = "; ".join(notes)
+                bd[other] = entry
+            info[f"{test_codec}_front"] = _front_rows(
+                [r for r in rows if r["image"] == image and r["codec"] == test_codec])
+            info[f"bd_{test_codec}_vs"] = bd
+        images[image] = info
     mean = {
-        anchor: {
-            **{key: (sum(v) / len(v) if v else None) for key, v in values.items()},
-            **{f"images_{key}": len(v) for key, v in values.items()},
+        test_codec: {
+            other: {
+                **{key: (sum(v) / len(v) if v else None) for key, v in values.items()},
+                **{f"images_{key}": len(v) for key, v in values.items()},
+            }
+            for other, values in by_other.items()
         }
-        for anchor, values in collected.items()
+        for test_codec, by_other in collected.items()
     }
     return {
-        "test_codec": test_codec,
+        "test_codecs": present,
         "method": "Bjontegaard deltas, pchip interpolation of log10(bpp) vs PSNR over the "
         "overlapping range, Pareto-front points of each curve (see sirencodec.bench.bdrate)",
         "images": images,
@@ -374,7 +379,7 @@ def run_benchmark(
         if row is not None and path.is_file() and row.get("bytes") == path.stat().st_size:
             result.reused += 1
         else:
-            if isinstance(point.codec, SirenCodec):  # slow: say what is running
+            if isinstance(point.codec, SrnCodec):  # slow: say what is running
                 log(f"{prefix} ...")
             row = _measure(point, images[point.image], out, log)
             known[point.file] = row

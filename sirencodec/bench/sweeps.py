@@ -1,4 +1,4 @@
-"""Named sweeps of sirencodec settings: the standard RD sweep and the thesis experiments.
+"""Named sweeps of sirencodec settings: the standard RD sweep and the thesis's SIREN experiments.
 
 Every point is a real ``.srn`` file — sirencodec has no float mode.  Where the thesis
 measured a *plain* (float, unpruned) SIREN, the closest real file is used instead:
@@ -12,7 +12,7 @@ from typing import Any
 
 from sirencodec.errors import InputError
 
-from .codecs import CODEC_NAMES
+from .codecs import ANCHORS, LATENT, SIREN
 
 PLAIN = {"bits": 16, "first_bits": 16, "prune": 0.0}
 """The closest real file to the thesis's float SIREN."""
@@ -23,13 +23,17 @@ THESIS_NET = {"hidden_width": 64, "hidden_layers": 5}
 QAT_PRUNE = 0.3
 """Sparsity of the pruned (64, 5) network the ``qat`` experiment quantizes."""
 
+QUICK_LATENT_STEPS = 2000
+"""The quick sweep's latent training steps (``make demo``'s; srnenc's default is 12,000)."""
+
 
 @dataclass(frozen=True)
 class Sweep:
     """What one benchmark run encodes with sirencodec, and how its plot is drawn."""
 
     name: str
-    settings: tuple[dict[str, Any], ...]
+    settings: dict[str, tuple[dict[str, Any], ...]]
+    """Each sirencodec codec's settings (``latent``, ``siren``), used when it runs."""
     preset: str
     codecs: tuple[str, ...]
     """Codecs run when the user does not pass ``--codecs``."""
@@ -50,18 +54,24 @@ def _braces(values: tuple[Any, ...]) -> str:
 
 
 def rd_sweep(quick: bool) -> Sweep:
-    """The standard rate-distortion sweep: the encoder's quality levels, against every anchor."""
+    """The standard rate-distortion sweep: srnenc's quality levels, against every anchor.
+
+    By default the latent network runs (srnenc's default); ``--codecs ...,siren`` adds the SIREN
+    at the same levels.  ``quick``: four levels, the latent network at QUICK_LATENT_STEPS
+    training steps and the SIREN with the fast preset (minutes per image on a CPU)."""
     from sirencodec.ratecontrol import QUALITY_LEVELS
 
     levels = (2, 4, 6, 8) if quick else tuple(range(1, QUALITY_LEVELS + 1))
+    latent_extra = {"steps": QUICK_LATENT_STEPS} if quick else {}
     return Sweep(
         name="quick" if quick else "full",
-        settings=tuple({"quality": q} for q in levels),
+        settings={LATENT: tuple({"quality": q, **latent_extra} for q in levels),
+                  SIREN: tuple({"quality": q} for q in levels)},
         preset="fast" if quick else "default",
-        codecs=CODEC_NAMES,
+        codecs=(*ANCHORS, LATENT),
         annotate=("quality",),
-        description=f"{'quick' if quick else 'full'} RD sweep (quality levels {_braces(levels)}, "
-        f"{'fast' if quick else 'default'} preset's training)",
+        description=f"{'quick' if quick else 'full'} RD sweep (quality levels {_braces(levels)}"
+        + (f", latent network at {QUICK_LATENT_STEPS} steps)" if quick else ")"),
     )
 
 
@@ -70,9 +80,9 @@ def _widths(quick: bool) -> Sweep:
     layers = (2, 5) if quick else tuple(range(2, 13))
     return Sweep(
         name="widths",
-        settings=tuple(
+        settings={SIREN: tuple(
             {"hidden_width": w, "hidden_layers": n, **PLAIN} for w in widths for n in layers
-        ),
+        )},
         preset="fast" if quick else "default",
         codecs=("jpeg", "siren"),
         group_by="hidden_width",
@@ -86,7 +96,7 @@ def _agp(quick: bool) -> Sweep:
     rates = (0.2, 0.4) if quick else (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
     return Sweep(
         name="agp",
-        settings=tuple({**THESIS_NET, "bits": 16, "first_bits": 16, "prune": p} for p in rates),
+        settings={SIREN: tuple({**THESIS_NET, "bits": 16, "first_bits": 16, "prune": p} for p in rates)},
         preset="fast" if quick else "default",
         codecs=("jpeg", "siren"),
         annotate=("prune",),
@@ -98,7 +108,7 @@ def _qat(quick: bool) -> Sweep:
     bits = (4, 8, 16) if quick else (4, 7, 8, 9, 16)
     return Sweep(
         name="qat",
-        settings=tuple({**THESIS_NET, "bits": b, "prune": QAT_PRUNE} for b in bits),
+        settings={SIREN: tuple({**THESIS_NET, "bits": b, "prune": QAT_PRUNE} for b in bits)},
         preset="fast" if quick else "default",
         codecs=("jpeg", "siren"),
         annotate=("bits",),
@@ -123,7 +133,7 @@ def parse_settings(text: str) -> tuple[dict[str, str], ...]:
     """``"bits=8,prune=0.2;bits=10"`` -> ``({"bits": "8", "prune": "0.2"}, {"bits": "10"})``.
 
     Points are separated by ``;``, knobs by ``,``; empty points are ignored.  Values stay
-    text here; :meth:`SirenCodec.normalize` casts them to the FitConfig field types.
+    text here; each codec's ``normalize`` casts them to its setting types.
     """
     points: list[dict[str, str]] = []
     for chunk in text.split(";"):

@@ -1,0 +1,185 @@
+"""Runs compared from their ``results.csv`` (real files, real decodes), with the project's
+Bjøntegaard code (:mod:`.bdrate`):
+
+* ``BEFORE AFTER``: BD-rate and BD-PSNR of AFTER's sirencodec curve against BEFORE's, per image
+  present in both and their mean: a lever's before/after (negative BD-rate: AFTER needs fewer
+  bytes for the same PSNR);
+* ``RUN --probe FILE...``: probe points (JSON lines with ``image``, ``bpp``, ``psnr``; the image
+  is the file's stem) against every codec of RUN;
+* ``--table RUN...``: each sirencodec codec of each run against the anchors, the mean BD-rate
+  over its images, as a markdown table (the README's).
+
+    python -m sirencodec.bench.compare BEFORE_DIR AFTER_DIR [--codec latent] [--bd-range 0.4,1.6]
+    python -m sirencodec.bench.compare --table docs/results/latent docs/results/siren --bd-range 0.4,1.6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sirencodec.errors import InputError
+
+from .bdrate import bd_psnr, bd_rate
+from .codecs import ANCHORS, SRN_CODECS
+from .run import RESULTS_FILE, read_results
+
+Points = list[tuple[float, float]]
+ANCHOR_TITLES = {"jpeg": "JPEG", "webp": "WebP", "jpeg2000": "JPEG 2000", "avif": "AVIF"}
+PROG = "compare"
+
+
+def all_curves(run: Path) -> dict[str, dict[str, Points]]:
+    """codec -> image -> (bpp, PSNR) points of one run."""
+    path = Path(run) / RESULTS_FILE
+    if not path.is_file():
+        raise InputError(f"{run} has no {RESULTS_FILE}")
+    out: dict[str, dict[str, Points]] = {}
+    for row in read_results(path).values():
+        point = (float(row["bpp"]), float(row["psnr"]))
+        out.setdefault(row["codec"], {}).setdefault(row["image"], []).append(point)
+    return out
+
+
+def srn_codec(runs: Sequence[dict[str, dict[str, Points]]], codec: str | None) -> str:
+    """``codec``, or the first sirencodec codec every run has."""
+    if codec is not None:
+        return codec
+    for name in SRN_CODECS:
+        if all(name in run for run in runs):
+            return name
+    raise InputError(f"no sirencodec codec ({', '.join(SRN_CODECS)}) has points in every run")
+
+
+def probe_curves(files: Sequence[Path]) -> dict[str, Points]:
+    out: dict[str, Points] = {}
+    for f in files:
+        for line in Path(f).read_text().splitlines():
+            if line.strip():
+                d = json.loads(line)
+                out.setdefault(Path(d["image"]).stem, []).append((float(d["bpp"]), float(d["psnr"])))
+    return out
+
+
+def against_codecs(run: Path, probe: dict[str, Points], rate_range: tuple[float, float] | None,
+                   as_json: bool) -> int:
+    anchors = all_curves(run)
+    codecs = sorted(anchors)
+    table: dict[str, dict[str, float]] = {}
+    for codec in codecs:
+        anchor = anchors[codec]
+        for image in sorted(set(anchor) & set(probe)):
+            table.setdefault(image, {})[codec] = bd_rate(anchor[image], probe[image], rate_range)
+    if not table:
+        raise InputError("no probed image is in the run")
+    mean = {c: sum(r[c] for r in table.values()) / len(table)
+            for c in codecs if all(c in r for r in table.values())}
+    if as_json:
+        print(json.dumps({"bd_rate_percent": table, "mean": mean, "bd_range_bpp": rate_range}, indent=2))
+        return 0
+    for image, r in [*table.items(), ("mean", mean)]:
+        print(f"{image}: " + ", ".join(f"vs {c} {v:+.1f} %" for c, v in r.items()))
+    return 0
+
+
+def before_after(before_dir: Path, after_dir: Path, codec: str | None, rate_range: tuple[float, float] | None,
+                 as_json: bool) -> int:
+    runs = [all_curves(before_dir), all_curves(after_dir)]
+    name = srn_codec(runs, codec)
+    before, after = (run.get(name, {}) for run in runs)
+    images = sorted(set(before) & set(after))
+    if not images:
+        raise InputError(f"no image has {name} points in both runs")
+    result = {}
+    for image in images:
+        try:
+            result[image] = {"bd_rate_percent": bd_rate(before[image], after[image], rate_range),
+                             "bd_psnr_db": bd_psnr(before[image], after[image], rate_range),
+                             "points": [len(before[image]), len(after[image])]}
+        except InputError as error:  # e.g. a run still in progress: too few points yet
+            print(f"{PROG}: {image} skipped: {error}", file=sys.stderr)
+    if not result:
+        raise InputError("no image has enough points in both runs")
+    mean = {k: sum(r[k] for r in result.values()) / len(result) for k in ("bd_rate_percent", "bd_psnr_db")}
+    if as_json:
+        print(json.dumps({"codec": name, "images": result, "mean": mean, "bd_range_bpp": rate_range},
+                         indent=2))
+        return 0
+    for image, r in result.items():
+        print(f"{image}: BD-rate {r['bd_rate_percent']:+.1f} %, BD-PSNR {r['bd_psnr_db']:+.2f} dB "
+              f"({r['points'][0]} -> {r['points'][1]} points)")
+    print(f"mean: BD-rate {mean['bd_rate_percent']:+.1f} %, BD-PSNR {mean['bd_psnr_db']:+.2f} dB")
+    return 0
+
+
+def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json: bool) -> int:
+    """Every sirencodec codec of every run against each anchor: mean BD-rate over its images."""
+    rows = []
+    for run in runs:
+        curves = all_curves(run)
+        for codec in (c for c in SRN_CODECS if c in curves):
+            test = curves[codec]
+            row = {"codec": codec, "run": str(run), "images": sorted(test), "bd_rate_percent": {}}
+            for anchor in (a for a in ANCHORS if a in curves):
+                values = [bd_rate(curves[anchor][image], test[image], rate_range)
+                          for image in sorted(test) if image in curves[anchor]]
+                row["bd_rate_percent"][anchor] = sum(values) / len(values) if values else None
+            rows.append(row)
+    if not rows:
+        raise InputError("no run has sirencodec points")
+    if as_json:
+        print(json.dumps({"rows": rows, "bd_range_bpp": rate_range}, indent=2))
+        return 0
+    anchors = [a for a in ANCHORS if any(a in r["bd_rate_percent"] for r in rows)]
+    print("| codec | images | " + " | ".join(f"vs {ANCHOR_TITLES[a]}" for a in anchors) + " |")
+    print("|---|---|" + "---|" * len(anchors))
+    for r in rows:
+        cells = [r["bd_rate_percent"].get(a) for a in anchors]
+        print(f"| {r['codec']} (`{r['run']}`) | {len(r['images'])} | "
+              + " | ".join("n/a" if v is None else f"{v:+.1f} %" for v in cells) + " |")
+    return 0
+
+
+def _rate_range(text: str | None) -> tuple[float, float] | None:
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--bd-range must be LO,HI in bpp, got {text!r}") from None
+    return lo, hi
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
+    parser.add_argument("--probe", type=Path, nargs="+", metavar="FILE",
+                        help="probe JSON lines as the test curve")
+    parser.add_argument("--table", action="store_true",
+                        help="each run's sirencodec codecs against the anchors")
+    parser.add_argument("--codec", choices=SRN_CODECS,
+                        help="the sirencodec codec compared (default: the first both runs have)")
+    parser.add_argument("--bd-range", metavar="LO,HI", help="only the test curve between these bpp")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        rate_range = _rate_range(args.bd_range)
+        if args.table:
+            return table(args.runs, rate_range, args.json)
+        if args.probe:
+            if len(args.runs) != 1:
+                parser.error("--probe compares against one RUN_DIR")
+            return against_codecs(args.runs[0], probe_curves(args.probe), rate_range, args.json)
+        if len(args.runs) != 2:
+            parser.error("give BEFORE_DIR AFTER_DIR, or RUN_DIR --probe FILE..., or --table RUN_DIR...")
+        return before_after(args.runs[0], args.runs[1], args.codec, rate_range, args.json)
+    except (InputError, OSError, json.JSONDecodeError, KeyError, ValueError) as error:
+        print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

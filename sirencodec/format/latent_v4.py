@@ -1,0 +1,318 @@
+"""Latent-grid files (format version 4): the network they describe, its writer and its reader.
+
+This module mirrors ``format_spec.md`` section 10; keep them in step (a change of the bytes
+changes the spec, the version and the golden vectors together).
+
+    file = header(10) shape_record layer_record * L reaches(levels)
+           varint(len) weights_payload varint(len) latents_payload crc32(4)
+
+The network: integer latent grids at 1, 1/2, ... 1/2^(L-1) of the image's resolution (grid l
+is ceil(H / 2^l) x ceil(W / 2^l)), a per-pixel synthesis and an optional residual 3 x 3
+convolution (their math: ``sirencodec.latent.synthesis``), and the autoregressive model (ARM)
+that codes the latents (``arm``).  Every layer's parameters are quantized around the zero point
+2^(bits - 1); the ARM's steps are powers of two so that its integers are exact in fixed point.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import FormatError
+from ..limits import MAX_BITS, MAX_DECODE_WORK, MAX_LATENT_WORK, MIN_BITS, check_dimensions
+from . import arm as sarm
+from . import entropy
+from .container import CRC_BYTES, LATENT_VERSION, MAGIC, Reader, varint, with_crc
+from .tensors import QuantizedLayer, QuantizedTensor
+
+MAX_SYNTH_WIDTH = 64
+MAX_SYNTH_LAYERS = 4
+
+
+def grid_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
+    return [(-(-height // 2**level), -(-width // 2**level)) for level in range(levels)]
+
+
+def max_levels(height: int, width: int) -> int:
+    """Grids down to the first that is 1 x 1."""
+    n, levels = max(height, width), 1
+    while n > 1:
+        n, levels = -(-n // 2), levels + 1
+    return levels
+
+
+@dataclass(frozen=True, eq=False)
+class LatentNetwork:
+    """Everything a latent-grid `.srn` file holds (format version 4).
+
+    ``synthesis``: per-pixel layers, weights [out, in] (the first reads one value per grid,
+    the last gives ``channels`` values); ``conv``: the residual 3 x 3 convolution as weights
+    [channels, channels * 9] (input channel, then kernel row, then kernel column) and a bias per
+    channel, or None; ``arm``: the ARM's layers (the last gives 2 values: mean, ln scale) whose
+    weight and bias steps are powers of two from 2**-FRAC_BITS to 1, so that their integers
+    are exact in the integer ARM.  Every bias is quantized; nothing is seeded."""
+
+    width: int
+    height: int
+    channels: int
+    grids: list[np.ndarray] = field(default_factory=list)  # int64, shapes grid_shapes(height, width, L)
+    synthesis: list[QuantizedLayer] = field(default_factory=list)
+    conv: QuantizedLayer | None = None
+    arm: list[QuantizedLayer] = field(default_factory=list)
+
+    @property
+    def context(self) -> int:
+        return self.arm[0].weight.shape[1]
+
+    def validate(self) -> None:
+        """Raise FormatError unless the description is internally consistent and in limits."""
+        levels = len(self.grids)
+        self.validate_layers(levels)
+        for g, shape in zip(self.grids, grid_shapes(self.height, self.width, levels)):
+            if g.shape != shape:
+                raise FormatError(f"latent grid of shape {g.shape}, expected {shape}")
+            if g.size and np.abs(g).max() > sarm.MAX_LATENT:
+                raise FormatError(f"latent beyond +-{sarm.MAX_LATENT}")
+
+    def validate_layers(self, levels: int) -> None:
+        """Everything but the grids' contents, for ``levels`` grids (a reader checks this
+        before decoding or allocating any latent)."""
+        check_dimensions(self.width, self.height, self.channels)
+        if not 1 <= levels <= max_levels(self.height, self.width):
+            raise FormatError(f"{levels} latent grids for a {self.width}x{self.height} image "
+                              f"(1..{max_levels(self.height, self.width)})")
+        _check_chain("synthesis", self.synthesis, levels, self.channels, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH)
+        if self.conv is not None:
+            _check_chain("convolution", [self.conv], 9 * self.channels, self.channels, 1, self.channels)
+        _check_chain("ARM", self.arm, None, 2, sarm.MAX_ARM_LAYERS, sarm.MAX_ARM_WIDTH)
+        if not 1 <= self.context <= sarm.MAX_CONTEXT:
+            raise FormatError(f"ARM context {self.context} outside 1..{sarm.MAX_CONTEXT}")
+        layers = [("synthesis", ly) for ly in self.synthesis] + [("convolution", self.conv)] * (self.conv is not None)
+        for what, layer in layers + [("ARM", ly) for ly in self.arm]:
+            for t in (layer.weight, layer.bias_code):
+                if what == "ARM" and not power_of_two_step(t.scale):
+                    raise FormatError(f"ARM layer: step {t.scale!r} is not a power of two in 2^-{sarm.FRAC_BITS}..1")
+                if what != "ARM" and float(np.float16(t.scale)) != t.scale:
+                    raise FormatError(f"{what} layer: step {t.scale!r} is not a float16 value")
+                if not t.mask.all() or t.zero_point != 1 << (t.bits - 1) or t.bits != layer.weight.bits:
+                    raise FormatError(f"{what} layer: a latent file's parameters are unpruned, share the "
+                                      "layer's bit width and sit around the zero point 2^(bits-1)")
+        self.integer_arm().validate()
+        per_pixel = 8 * levels + sum(ly.weight.q.size for ly in self.synthesis) + 9 * self.channels**2
+        if self.width * self.height * per_pixel > MAX_DECODE_WORK:
+            raise FormatError(f"a {self.width}x{self.height} image from this network exceeds the decoding work limit")
+
+    def integer_arm(self) -> sarm.IntegerArm:
+        """The ARM's parameters in fixed point (exact: their steps are powers of two)."""
+        def fixed(t: QuantizedTensor) -> np.ndarray:
+            shift = sarm.FRAC_BITS + int(np.frexp(t.scale)[1]) - 1
+            return (t.q.astype(np.int64) - t.zero_point) << shift
+        return sarm.IntegerArm(tuple(fixed(ly.weight) for ly in self.arm),
+                               tuple(fixed(ly.bias_code)[0] for ly in self.arm))
+
+
+def power_of_two_step(scale: float) -> bool:
+    """scale is 2**-k for k in 0..FRAC_BITS."""
+    m, e = np.frexp(scale)
+    return bool(m == 0.5 and -sarm.FRAC_BITS <= e - 1 <= 0)
+
+
+def _check_chain(what: str, layers: list[QuantizedLayer], first_in: int | None, last_out: int,
+                 max_layers: int, max_width: int) -> None:
+    if not 1 <= len(layers) <= max_layers:
+        raise FormatError(f"{what}: {len(layers)} layers (1..{max_layers})")
+    prev = first_in
+    for i, layer in enumerate(layers):
+        out, inp = layer.weight.shape
+        if prev is not None and inp != prev:
+            raise FormatError(f"{what} layer {i}: {inp} inputs, expected {prev}")
+        last = i == len(layers) - 1
+        if (last and out != last_out) or (not last and not 1 <= out <= max_width):
+            raise FormatError(f"{what} layer {i}: {out} outputs")
+        if layer.bias_dtype != "quantized" or layer.bias_code is None or layer.weight.offset is not None:
+            raise FormatError(f"{what} layer {i}: a latent file quantizes every bias and seeds nothing")
+        b = np.asarray(layer.bias, np.float32)
+        if b.shape != (out,) or not np.array_equal(layer.bias_code.dequantize()[0], b):
+            raise FormatError(f"{what} layer {i}: bias differs from its integers")
+        prev = out
+
+
+# --- writing and reading --------------------------------------------------------------
+
+HEADER = struct.Struct("<3sBHHBB")  # magic, version, width, height, channels, kind
+KIND_LATENT = 1
+TRIM_TRIES = 3  # trailing bytes the writer tries to drop from the latents' payload
+# Compact layer record (version 4): bits, then the model kind in the low 2 bits of a flags byte.
+# The zero point of weights and biases is 2**(bits - 1), nothing is pruned, and the weights'
+# model spans the whole alphabet around the zero point (entropy.choose_centered_model).
+V4_MODEL_MASK = 0x03
+
+
+@dataclass
+class LatentRecord:
+    """What a version 4 layer record says about one layer."""
+
+    shape: tuple[int, int]
+    bits: int
+    scale: float
+    bias_scale: float
+    model: entropy.WeightModel
+    bytes: int  # the record's size
+
+
+@dataclass
+class ParsedLatent:
+    network: LatentNetwork
+    records: list[LatentRecord]  # synthesis layers, the convolution (if any), ARM layers
+    reaches: list[int]
+    file_bytes: int
+    fixed_bytes: int  # header, shape record, reaches, both payload length fields
+    weights_payload_bytes: int
+    latents_payload_bytes: int
+
+
+def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
+    """Every layer of a latent network in file order, with whether its steps are powers of two."""
+    return ([(ly, False) for ly in net.synthesis] + ([(net.conv, False)] if net.conv is not None else [])
+            + [(ly, True) for ly in net.arm])
+
+
+def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
+    """Serialise a latent-grid network (validated first) into a complete version 4 file.
+    ``trim_tries``: trailing payload bytes dropped while the stream still decodes (each try
+    decodes the latents once); 0 gives a valid file at most that many bytes longer, fast —
+    what rate control's search packs, before the real file is written."""
+    net.validate()
+    out = bytearray(HEADER.pack(MAGIC, LATENT_VERSION, net.width, net.height, net.channels, KIND_LATENT))
+    out += bytes([len(net.grids), net.context, len(net.synthesis)])
+    out += bytes(ly.weight.shape[0] for ly in net.synthesis[:-1])
+    out += bytes([net.conv is not None, len(net.arm)])
+    out += bytes(ly.weight.shape[0] for ly in net.arm[:-1])
+    symbols = []
+    for layer, pow2 in latent_layers(net):
+        t = layer.weight
+        values = np.asarray(t.q, dtype=np.int64).reshape(-1)
+        model = entropy.choose_centered_model(values, t.bits)
+        out += bytes([t.bits, model.kind]) + _step_bytes(t.scale, pow2) + _step_bytes(layer.bias_code.scale, pow2)
+        if model.kind != entropy.UNIFORM:
+            out += struct.pack("<e", model.param)
+        symbols.append(entropy.LayerSymbols(np.ones(t.shape, dtype=bool), values, model))
+        symbols.append(entropy.LayerSymbols(np.ones((1, t.shape[0]), dtype=bool),
+                                            np.asarray(layer.bias_code.q, np.int64).reshape(-1),
+                                            entropy.bias_model(t.bits)))
+    try:
+        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
+    except ValueError as exc:
+        raise FormatError(f"latents cannot be coded: {exc}") from None
+    _check_latent_work([g.shape for g in net.grids], reaches)  # never write what a reader refuses
+    out += bytes(reaches)
+    weights = entropy.encode_stream(symbols)
+    out += varint(len(weights)) + weights + varint(len(latents)) + latents
+    return with_crc(out)
+
+
+def _step_bytes(scale: float, pow2: bool) -> bytes:
+    """A step as the file stores it: -log2 (u8) for the ARM's power-of-two steps, else float16."""
+    if pow2:
+        return bytes([1 - int(np.frexp(scale)[1])])
+    return struct.pack("<e", scale)
+
+
+def unpack(data: bytes) -> ParsedLatent:
+    """Parse and decode a version 4 file whose envelope (``container.check_envelope``) has
+    been checked.  Raises FormatError on any defect."""
+    r = Reader(data, len(data) - CRC_BYTES)
+    _, _, width, height, channels, kind = r.unpack(HEADER.format, "header")
+    if kind != KIND_LATENT:
+        raise FormatError(f"unknown network kind {kind} (version 4 defines {KIND_LATENT}: latent grids)")
+    check_dimensions(width, height, channels)
+    levels, context, n_synth = r.unpack("<BBB", "shape record")
+    if not 1 <= levels <= max_levels(height, width):
+        raise FormatError(f"{levels} latent grids for a {width}x{height} image "
+                          f"(1..{max_levels(height, width)})")
+    if not 1 <= context <= sarm.MAX_CONTEXT:
+        raise FormatError(f"ARM context {context} outside 1..{sarm.MAX_CONTEXT}")
+    if not 1 <= n_synth <= MAX_SYNTH_LAYERS:
+        raise FormatError(f"{n_synth} synthesis layers (1..{MAX_SYNTH_LAYERS})")
+    synth_widths = list(r.take(n_synth - 1, "shape record"))
+    has_conv, n_arm = r.unpack("<BB", "shape record")
+    if has_conv > 1:
+        raise FormatError(f"convolution flag {has_conv} (0 or 1)")
+    if not 1 <= n_arm <= sarm.MAX_ARM_LAYERS:
+        raise FormatError(f"{n_arm} ARM layers (1..{sarm.MAX_ARM_LAYERS})")
+    arm_widths = list(r.take(n_arm - 1, "shape record"))
+    if any(not 1 <= v <= MAX_SYNTH_WIDTH for v in synth_widths):
+        raise FormatError(f"synthesis widths {synth_widths} outside 1..{MAX_SYNTH_WIDTH}")
+    if any(not 1 <= v <= sarm.MAX_ARM_WIDTH for v in arm_widths):
+        raise FormatError(f"ARM widths {arm_widths} outside 1..{sarm.MAX_ARM_WIDTH}")
+    dims = [levels, *synth_widths, channels]
+    shapes = [(o, i, False) for o, i in zip(dims[1:], dims[:-1])]
+    if has_conv:
+        shapes.append((channels, 9 * channels, False))
+    adims = [context, *arm_widths, 2]
+    shapes += [(o, i, True) for o, i in zip(adims[1:], adims[:-1])]
+    records = [_read_latent_record(r, i, (o, inp), pow2) for i, (o, inp, pow2) in enumerate(shapes)]
+    reaches = list(r.take(levels, "latent reaches"))
+    weights = r.payload("weights payload")
+    latents = r.payload("latents payload")
+    if r.pos != r.end:
+        raise FormatError(f"{r.end - r.pos} unexpected bytes after the latents payload")
+    tensors = []
+    for rec in records:
+        tensors += [(rec.shape, 0, rec.model), ((1, rec.shape[0]), 0, entropy.bias_model(rec.bits))]
+    decoded = iter(entropy.decode_stream(weights, *map(list, zip(*tensors))))
+    layers = []
+    for rec in records:
+        (mask, values), (bias_mask, bias_values) = next(decoded), next(decoded)
+        zero = 1 << (rec.bits - 1)
+        code = QuantizedTensor(np.asarray(bias_values, np.int32).reshape(1, -1), bias_mask.reshape(1, -1),
+                               rec.bits, rec.bias_scale, zero)
+        layers.append(QuantizedLayer(QuantizedTensor(np.asarray(values, np.int32).reshape(rec.shape), mask,
+                                                     rec.bits, rec.scale, zero),
+                                     code.dequantize()[0], "quantized", code))
+    synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
+    shapes = grid_shapes(height, width, levels)
+    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers)
+    shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
+    _check_latent_work(shapes, reaches)
+    grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm())
+    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
+    fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
+    return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents))
+
+
+def _read_latent_record(r: Reader, i: int, shape: tuple[int, int], pow2: bool) -> LatentRecord:
+    what = f"layer {i}"
+    start = r.pos
+    bits, flags = r.unpack("<BB", what)
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise FormatError(f"{what}: bit width {bits} outside {MIN_BITS}..{MAX_BITS}")
+    if flags & ~V4_MODEL_MASK or flags not in entropy.MODEL_NAMES:
+        raise FormatError(f"{what}: unknown flags 0x{flags:02x}")
+    scales = []
+    for name in ("step", "bias step"):
+        if pow2:
+            (k,) = r.unpack("<B", what)
+            if k > sarm.FRAC_BITS:
+                raise FormatError(f"{what}: ARM {name} 2^-{k} finer than 2^-{sarm.FRAC_BITS}")
+            scales.append(2.0**-k)
+        else:
+            (v,) = r.unpack("<e", what)
+            if not (np.isfinite(v) and v > 0):
+                raise FormatError(f"{what}: {name} must be positive and finite, got {v}")
+            scales.append(float(v))
+    model = entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
+    if flags != entropy.UNIFORM:
+        (param,) = r.unpack("<e", what)
+        model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
+        model.validate(bits)
+    return LatentRecord(shape, bits, scales[0], scales[1], model, r.pos - start)
+
+
+def _check_latent_work(shapes: list[tuple[int, int]], reaches: list[int]) -> None:
+    work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(shapes, reaches))
+    if work > MAX_LATENT_WORK:
+        raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
+

@@ -1,0 +1,67 @@
+"""Encode an image as a latent-grid file at a fixed rate weight: train, choose each layer's bit
+width, write, decode, measure.  Rate control (``--quality``, ``--target-bpp``,
+``--target-psnr``), which chooses the rate weight: ``ratecontrol``."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..device import resolve_device
+from ..errors import InputError
+from ..format import latent_v4
+from ..imageio import check_image
+from ..progress import Progress
+from ..result import EncodeResult, finish
+from .config import LatentConfig
+
+
+def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device: str = "auto",
+                  progress: Progress | None = None, bits: int | None = None) -> EncodeResult:
+    """Encode a uint8 image (gray or RGB) at the rate weight ``config.lam``: train
+    (``fit.fit_latent``), quantize the weights (each layer's width chosen on real files by
+    ``export.choose_bits``, or ``bits`` for every layer), write, decode, measure."""
+    from .fit import fit_latent
+
+    config = LatentConfig() if config is None else config
+    image = latent_input(image, config)
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    fitted = fit_latent(image, config, str(dev), progress)
+    return finish_latent(image, fitted, config, dev, start, bits)
+
+
+def latent_input(image: np.ndarray, config: LatentConfig) -> np.ndarray:
+    """``image`` as the latent encoder trains on it (``imageio.check_image``); InputError unless
+    it and ``config`` can be encoded."""
+    image = check_image(image)
+    if config.steps < 1 or config.lam <= 0:
+        raise InputError(f"latent encoding needs steps >= 1 and lam > 0, got {config.steps} and {config.lam}")
+    return image
+
+
+def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start: float, bits: int | None = None,
+                  chosen: tuple | None = None, extra: dict | None = None) -> EncodeResult:
+    """Quantize ``fitted`` (``chosen``: (widths, network, bytes) from rate control's search,
+    whose bytes are rewritten by the real writer), write, decode with the real decoder and
+    report (``result.finish``)."""
+    from .export import choose_bits, export
+
+    t = time.perf_counter()
+    write = None
+    if chosen is not None:
+        widths, net, _ = chosen
+    elif bits is None:
+        widths, net, written = choose_bits(fitted, image, fitted.lam, latent_v4.pack)
+        write = lambda: written  # noqa: E731 - choose_bits already wrote the real file
+    else:
+        net = export(fitted, bits)
+        widths = [ly.weight.bits for ly, _ in latent_v4.latent_layers(net)]
+    choose_s = time.perf_counter() - t
+    network = {"channels": net.channels, "levels": len(net.grids),
+               "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids], "layer_bits": widths,
+               "lam": fitted.lam}
+    return finish(image, write or (lambda: latent_v4.pack(net)), kind="latent", network=network,
+                  seconds={"fit": fitted.seconds, "bits": choose_s}, start=start, device=device, config=config,
+                  extra=extra)

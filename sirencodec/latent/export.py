@@ -1,0 +1,103 @@
+"""A trained latent model as a file's description: rounded latents, each layer's weights
+quantized at a bit width chosen on real files (``choose_bits``).
+
+The synthesis and convolution take float16 steps; the ARM's steps are powers of two so that
+its integers are exact in the decoder's fixed point (``format.arm``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+
+from ..format import arm as sarm
+from ..format.latent_v4 import LatentNetwork
+from ..format.tensors import QuantizedLayer, QuantizedTensor
+from ..metrics import mse
+from .fit import LatentFit
+from .synthesis import render_network
+
+MIN_WEIGHT_BITS = 2  # choose_bits goes no lower ...
+START_BITS = 12  # ... and starts every layer here (docs/results/CHANGELOG.md#latent-4)
+
+
+def _quantize(t: np.ndarray, bits: int, power_of_two: bool) -> QuantizedTensor:
+    """Symmetric uniform quantization of a 2-D float array with zero point 2**(bits - 1);
+    ``power_of_two``: the step is 2**-k, k in 0..FRAC_BITS (the ARM's fixed point)."""
+    t = np.asarray(t, dtype=np.float64)
+    top = (1 << (bits - 1)) - 1
+    peak = float(np.abs(t).max(initial=0.0))
+    if power_of_two:
+        k = sarm.FRAC_BITS if peak == 0 else int(np.clip(np.floor(np.log2(top / peak)), 0, sarm.FRAC_BITS))
+        scale = 2.0**-k
+    else:  # the smallest float16 step that keeps every value within the alphabet
+        scale = float(np.float16(peak / top)) if peak > 0 else 1.0
+        if scale < peak / top:
+            scale = float(np.nextafter(np.float16(scale), np.float16(np.inf)))
+    zero = 1 << (bits - 1)
+    q = np.clip(np.round(t / scale) + zero, 0, (1 << bits) - 1).astype(np.int32)
+    return QuantizedTensor(q, np.ones(q.shape, dtype=bool), bits, scale, zero)
+
+
+def quantized_layer(weight: np.ndarray, bias: np.ndarray, bits: int, power_of_two: bool) -> QuantizedLayer:
+    w = _quantize(weight, bits, power_of_two)
+    code = _quantize(np.asarray(bias).reshape(1, -1), bits, power_of_two)
+    return QuantizedLayer(w, code.dequantize()[0], "quantized", code)
+
+
+def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
+    """The trained model as a file's description: rounded latents, quantized weights and
+    biases (the ARM's on power-of-two steps). ``bits``: one width for every layer, or one per
+    layer in file order (synthesis layers, the convolution, the ARM's layers)."""
+    m = fit.model
+    h, w = m.size
+    modules = list(m.synthesis) + ([m.conv] if m.conv is not None else []) + list(m.arm)
+    widths = [bits] * len(modules) if isinstance(bits, int) else list(bits)
+    if len(widths) != len(modules):
+        raise ValueError(f"{len(widths)} bit widths for {len(modules)} layers")
+
+    def np_(p: torch.Tensor) -> np.ndarray:
+        return p.detach().cpu().double().numpy()
+
+    first_arm = len(modules) - len(m.arm)  # the ARM's layers take power-of-two steps
+    layers = []
+    for k, (module, b) in enumerate(zip(modules, widths)):
+        weight = np_(module.weight)
+        layers.append(quantized_layer(weight.reshape(weight.shape[0], -1), np_(module.bias), b, k >= first_arm))
+    n_syn = len(m.synthesis)
+    conv = layers[n_syn] if m.conv is not None else None
+    return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
+                         layers[n_syn + (conv is not None):])
+
+
+def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable[[LatentNetwork], bytes],
+                start: int = START_BITS, lowest: int = MIN_WEIGHT_BITS) -> tuple[list[int], LatentNetwork, bytes]:
+    """Each layer's bit width by the training's own trade-off, measured on real files:
+    layer after layer (file order), the width drops from ``start`` while the cost
+    MSE(decoded uint8 / 255) + lam * bpp(``writer``'s bytes) falls. A coarser step saves
+    weight bytes and costs distortion (synthesis, convolution) or latent bytes (ARM).
+    Returns (widths, network, its bytes)."""
+    h, w = pixels.shape[:2]
+    mses: dict[tuple[int, ...], float] = {}
+
+    def cost(widths: list[int]) -> tuple[float, LatentNetwork, bytes]:
+        net = export(fit, widths)
+        data = writer(net)
+        key = tuple(widths[:len(net.synthesis) + (net.conv is not None)])  # the ARM's widths move no pixel
+        if key not in mses:
+            mses[key] = mse(pixels, render_network(net)) / 255.0**2
+        return mses[key] + lam * 8 * len(data) / (h * w), net, data
+
+    n = len(list(fit.model.synthesis)) + (fit.model.conv is not None) + len(list(fit.model.arm))
+    widths = [start] * n
+    best, net, data = cost(widths)
+    for i in range(n):
+        while widths[i] > lowest:
+            trial = widths[:i] + [widths[i] - 1] + widths[i + 1:]
+            j, trial_net, trial_data = cost(trial)
+            if j >= best:
+                break
+            best, widths, net, data = j, trial, trial_net, trial_data
+    return widths, net, data

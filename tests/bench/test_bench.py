@@ -1,0 +1,372 @@
+"""srnbench: anchors, the sweep runner (real files, resume), summary, plots and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sirencodec import metrics
+from sirencodec.bench.cli import main
+from sirencodec.bench.codecs import ANCHORS, make_codecs, setting_label
+from sirencodec.bench.run import run_benchmark, safe_name
+from sirencodec.bench.sweeps import EXPERIMENTS, get_sweep, parse_settings
+from sirencodec.errors import InputError
+
+
+def _image(height: int = 20, width: int = 24, channels: int = 1, seed: int = 0) -> np.ndarray:
+    """A smooth gradient with a little noise: compresses like a photo, not like noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width]
+    base = 40 + 150 * (x / width) * (0.6 + 0.4 * np.sin(y / 3.0))
+    if channels == 3:
+        base = np.stack([base, base[::-1] * 0.8 + 30, 255 - base], axis=2)
+    return np.clip(base + rng.normal(0, 4, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture()
+def gray_png(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.png"
+    Image.fromarray(_image()).save(path)
+    return path
+
+
+def _rows(outdir: Path) -> list[dict[str, str]]:
+    with (outdir / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _mtimes(outdir: Path) -> dict[str, int]:
+    return {str(p): p.stat().st_mtime_ns for p in outdir.rglob("*") if p.is_file() and p.suffix != ".png"
+            and p.name not in ("summary.json", "README.md")}
+
+
+def _one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("srnbench: error:")
+    return lines[0]
+
+
+# --- metrics and anchors ------------------------------------------------------------------
+
+def test_psnr_matches_definition():
+    a = _image()
+    b = a.copy()
+    b[0, 0] = a[0, 0] ^ 8  # one sample off by 8
+    mse = 64.0 / a.size
+    assert metrics.psnr(a, b) == pytest.approx(10 * np.log10(255**2 / mse))
+    assert metrics.psnr(a, a) == float("inf")
+    assert metrics.ssim(a, a) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("name", sorted(ANCHORS))
+def test_anchor_round_trip(name: str, channels: int):
+    codecs, notes = make_codecs([name])
+    if not codecs:
+        pytest.skip(notes[0])
+    codec = codecs[0]
+    image = _image(32, 40, channels)
+    sweep = codec.default_sweep()
+    assert len(sweep) >= 8
+    data = codec.encode(image, sweep[len(sweep) // 2])
+    decoded = codec.decode(data, channels)
+    assert decoded.shape == image.shape and decoded.dtype == np.uint8
+    assert metrics.psnr(image, decoded) > 20
+
+
+def test_jpeg2000_hits_its_target_rate():
+    (codec,), _ = make_codecs(["jpeg2000"])
+    image = _image(128, 128)
+    for bpp in (0.5, 1.0, 2.0):
+        size = len(codec.encode(image, {"bpp": bpp}))
+        assert 8 * size / image.size == pytest.approx(bpp, rel=0.15)
+
+
+def test_parse_settings_and_labels():
+    assert parse_settings("bits=8, prune=0.2; ;bits=10") == ({"bits": "8", "prune": "0.2"}, {"bits": "10"})
+    for bad in ("", " ; ", "bits", "bits=8,bits=9"):
+        with pytest.raises(InputError):
+            parse_settings(bad)
+    assert setting_label({"bits": 8, "prune": 0.2}) == "bits=8,prune=0.2"
+    assert safe_name("bits=8,prune=0.2") == "bits-8_prune-0.2"
+
+
+def test_experiments_are_real_file_sweeps():
+    for name in EXPERIMENTS:
+        for quick in (True, False):
+            sweep = get_sweep(name, quick)
+            assert sweep.settings["siren"] and "jpeg" in sweep.codecs and "siren" in sweep.codecs
+            assert all("bits" in s and "prune" in s for s in sweep.settings["siren"])
+    widths = get_sweep("widths", False).settings["siren"]
+    assert {s["hidden_width"] for s in widths} == {25, 32, 45, 55, 64}
+    assert {s["hidden_layers"] for s in widths} == set(range(2, 13))
+    assert all(s["bits"] == 16 and s["prune"] == 0 for s in widths)
+    assert {s["bits"] for s in get_sweep("qat", False).settings["siren"]} == {4, 7, 8, 9, 16}
+    from sirencodec.ratecontrol import QUALITY_LEVELS
+
+    # The standard sweep: srnenc's default network (latent) at every quality level, against
+    # every anchor; the SIREN at the same levels when asked for.
+    full = get_sweep(None, False)
+    assert full.codecs == ("jpeg", "webp", "jpeg2000", "avif", "latent")
+    for codec in ("latent", "siren"):
+        assert full.settings[codec] == tuple({"quality": q} for q in range(1, QUALITY_LEVELS + 1))
+    quick = get_sweep(None, True).settings
+    assert all(set(s) == {"quality", "steps"} for s in quick["latent"])
+    assert all(set(s) == {"quality"} for s in quick["siren"])
+
+
+# --- the runner with anchors only ---------------------------------------------------------
+
+def test_runner_writes_real_files_and_resumes(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    codecs, _ = make_codecs(["jpeg", "jpeg2000"])
+    sweeps = {"jpeg": [{"quality": 30}, {"quality": 80}], "jpeg2000": [{"bpp": 1.0}, {"bpp": 2.0}]}
+    first = run_benchmark([gray_png], codecs, out, sweeps, plot=False, log=lambda _: None)
+    assert (first.computed, first.reused) == (4, 0)
+    rows = _rows(out)
+    assert len(rows) == 4
+    for row in rows:
+        assert float(row["bpp"]) == 8 * (out / row["file"]).stat().st_size / (20 * 24)
+    before = _mtimes(out)
+    (out / rows[0]["file"]).unlink()  # a lost file is recomputed, nothing else
+    second = run_benchmark([gray_png], codecs, out, sweeps, plot=False, log=lambda _: None)
+    assert (second.computed, second.reused) == (1, 3)
+    after = _mtimes(out)
+    changed = {k for k in after if after[k] != before.get(k)}
+    assert changed == {str(out / rows[0]["file"]), str(out / "results.csv")}
+    assert len(_rows(out)) == 4
+
+
+# --- the CLI end to end with a real sirencodec point --------------------------------------
+
+def test_siren_rate_control_settings(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "siren", "--preset", "test",
+            "--settings", "quality=3;target_bpp=6", "--device", "cpu"]
+    assert main(argv) == 0
+    rows = {r["setting"]: r for r in _rows(out)}
+    assert set(rows) == {"quality=3", "target_bpp=6"}
+    # The CSV records the network rate control chose, not the preset's.
+    assert int(rows["quality=3"]["quality"]) == 3 and int(rows["quality=3"]["bits"]) == 8
+    assert 8 * (out / rows["target_bpp=6"]["file"]).stat().st_size <= 6 * 20 * 24
+    assert main([*argv[:-4], "--settings", "quality=2,target_bpp=1", "--device", "cpu"]) == 2
+
+
+def test_latent_grid_settings(gray_png: Path, tmp_path: Path):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "latent", "--device", "cpu",
+            "--settings", "lam=0.002,steps=40"]
+    assert main(argv) == 0
+    (row,) = _rows(out)
+    data = (out / row["file"]).read_bytes()
+    assert data[3] == 4 and int(row["bytes"]) == len(data)  # a version 4 (latent-grid) file
+    assert row["codec"] == "latent" and row["file"].startswith("tiny/latent/")
+    assert row["preset"] == "latent" and float(row["lam"]) == 0.002 and int(row["steps"]) == 40
+    out2 = tmp_path / "bench2"
+    assert main([str(gray_png), "-o", str(out2), "--codecs", "latent", "--device", "cpu",
+                 "--settings", "quality=3,steps=40"]) == 0
+    (row,) = _rows(out2)
+    assert (out2 / row["file"]).read_bytes()[3] == 4 and int(row["quality"]) == 3
+    assert float(row["lam"]) == 2e-3  # quality 3's rate weight
+    for bad in ("lam=0.002,quality=3", "lam=0.002,bits=8", "lam=0.002,target_bpp=1", "steps=x"):
+        assert main([*argv[:-1], bad]) == 2
+    # --settings names the points of one sirencodec codec
+    assert main([str(gray_png), "-o", str(tmp_path / "b3"), "--codecs", "latent,siren", "--settings", "quality=3"]) == 2
+
+
+def test_cli_end_to_end_with_siren(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    out = tmp_path / "bench"
+    argv = [str(gray_png), "-o", str(out), "--codecs", "jpeg,siren", "--preset", "test",
+            "--settings", "bits=8,prune=0.2", "--anchor-sweep", "jpeg=20,90", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "3 point(s) computed, 0 reused" in capsys.readouterr().out
+    rows = _rows(out)
+    assert sorted(r["codec"] for r in rows) == ["jpeg", "jpeg", "siren"]
+    for row in rows:
+        path = out / row["file"]
+        assert path.is_file()
+        assert float(row["bpp"]) == 8 * path.stat().st_size / (20 * 24)
+        assert np.isfinite(float(row["psnr"]))
+    siren = next(r for r in rows if r["codec"] == "siren")
+    assert siren["setting"] == "bits=8,prune=0.2" and siren["file"].endswith(".srn")
+    assert siren["preset"] == "test" and int(siren["bits"]) == 8
+    # PSNR is that of the real decoder on the real file.
+    import sirencodec
+
+    decoded = sirencodec.decode((out / siren["file"]).read_bytes())
+    assert float(siren["psnr"]) == pytest.approx(metrics.psnr(_image(), decoded), abs=1e-9)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["test_codecs"] == ["siren"] and "jpeg" in summary["images"]["tiny"]["bd_siren_vs"]
+    assert (out / "rd_tiny.png").stat().st_size > 1000
+    readme = (out / "README.md").read_text()
+    assert "srnbench " + " ".join(argv[:1]) in readme and "| jpeg |" in readme and "CPU cores" in readme
+
+    before = _mtimes(out)
+    assert main(argv) == 0
+    assert "0 point(s) computed, 3 reused" in capsys.readouterr().out
+    assert _mtimes(out) == before
+
+
+# --- bad input: one line, exit 2, no traceback --------------------------------------------
+
+def test_cli_unknown_codec(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg,h266"]) == 2
+    assert "unknown codec 'h266'" in _one_error_line(capsys)
+
+
+@pytest.mark.parametrize("option", [["--settings", ";"], ["--settings", ""], ["--codecs", ","],
+                                    ["--anchor-sweep", "jpeg="]])
+def test_cli_empty_sweep(option: list[str], gray_png: Path, tmp_path: Path,
+                         capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), *option]) == 2
+    assert "empty" in _one_error_line(capsys)
+
+
+def test_cli_unreadable_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image at all")
+    assert main([str(bad), "-o", str(tmp_path / "o"), "--codecs", "jpeg"]) == 2
+    assert "bad.png" in _one_error_line(capsys)
+    assert main([str(tmp_path / "missing.png"), "-o", str(tmp_path / "o"), "--codecs", "jpeg"]) == 2
+    assert "missing.png" in _one_error_line(capsys)
+
+
+def test_cli_usage_errors(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main([str(gray_png)]) == 2  # no -o
+    _one_error_line(capsys)
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), "--experiment", "nope"]) == 2
+    assert "widths" in _one_error_line(capsys)
+    both = ["--experiment", "qat", "--settings", "bits=8"]
+    assert main([str(gray_png), "-o", str(tmp_path / "o"), *both]) == 2
+    _one_error_line(capsys)
+
+
+def test_cli_missing_matplotlib(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    argv = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg", "--anchor-sweep", "jpeg=50,90"]
+    assert main(argv) == 2
+    assert "pip install matplotlib" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()  # failed before doing any work
+    assert main([*argv, "--no-plot"]) == 0
+    assert (tmp_path / "o" / "results.csv").is_file()
+
+
+def test_cli_bad_siren_setting(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    pytest.importorskip("sirencodec.encoder")
+    base = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "siren", "--preset", "test"]
+    assert main([*base, "--settings", "bitz=8"]) == 2
+    assert "bitz" in _one_error_line(capsys)
+    assert main([*base, "--settings", "bits=eight"]) == 2
+    assert "bits" in _one_error_line(capsys)
+    assert main([*base[:-1], "nope", "--settings", "bits=8"]) == 2
+    assert "preset" in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
+def test_cli_missing_cuda_fails_before_work(gray_png: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("sirencodec.encoder")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    argv = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg,siren", "--preset", "test",
+            "--settings", "bits=8", "--device", "cuda"]
+    assert main(argv) == 2
+    assert "cuda" in _one_error_line(capsys).lower()
+    assert not (tmp_path / "o").exists()
+
+
+def test_compare_runs_reports_a_lever(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.bench import compare as compare_runs
+    from sirencodec.bench.run import write_results
+
+    def run(name: str, rate_factor: float) -> Path:
+        rows = [{"image": "img", "codec": "siren", "setting": f"q{i}", "file": f"img/{i}.srn",
+                 "bytes": 100, "bpp": bpp * rate_factor, "psnr": psnr, "ssim": 0.9, "encode_s": 1.0,
+                 "decode_s": 0.1, "width": 8, "height": 8, "channels": 1}
+                for i, (bpp, psnr) in enumerate([(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)])]
+        rows += [{**r, "codec": "jpeg", "file": f"img/{i}.jpg"} for i, r in enumerate(rows)]  # ignored here
+        (tmp_path / name).mkdir()
+        write_results(tmp_path / name / "results.csv", rows)
+        return tmp_path / name
+
+    before, after = run("before", 1.0), run("after", 0.8)
+    assert compare_runs.main([str(before), str(after)]) == 0
+    out = capsys.readouterr().out
+    assert "img: BD-rate -20.0 %" in out and "mean: BD-rate -20.0 %" in out
+    assert compare_runs.main([str(before), str(tmp_path)]) == 2  # no common image
+    # Probe points (JSON lines) against every codec of a run.
+    probe = tmp_path / "probe.jsonl"
+    probe.write_text("".join(json.dumps({"image": "x/img.png", "bpp": bpp * 0.5, "psnr": psnr}) + "\n"
+                             for bpp, psnr in [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]))
+    assert compare_runs.main([str(before), "--probe", str(probe)]) == 0
+    out = capsys.readouterr().out
+    assert "img: vs jpeg -50.0 %, vs siren -50.0 %" in out and "mean: vs jpeg -50.0 %" in out
+    with pytest.raises(SystemExit):
+        compare_runs.main([str(before)])  # neither AFTER_DIR nor --probe
+    # A run in progress: an image with one point so far is skipped with a note, not a traceback.
+    from sirencodec.bench.run import read_results
+
+    rows = list(read_results(after / "results.csv").values())
+    rows += [{**rows[0], "image": "late", "file": "late/0.srn"}]
+    (tmp_path / "partial").mkdir()
+    write_results(tmp_path / "partial" / "results.csv", rows)
+    before_rows = list(read_results(before / "results.csv").values())
+    write_results(before / "results.csv", before_rows + [{**r, "image": "late", "file": f"late/{i}.srn"}
+                                                         for i, r in enumerate(before_rows)])
+    assert compare_runs.main([str(before), str(tmp_path / "partial")]) == 0
+    captured = capsys.readouterr()
+    assert "img: BD-rate -20.0 %" in captured.out and "late skipped" in captured.err
+
+
+def test_compare_table_gives_each_codec_against_the_anchors(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.bench import compare
+    from sirencodec.bench.run import write_results
+
+    curve = [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]
+
+    def rows(codec: str, image: str, rate_factor: float) -> list[dict]:
+        return [{"image": image, "codec": codec, "setting": f"q{i}", "file": f"{image}/{codec}/{i}",
+                 "bytes": 100, "bpp": bpp * rate_factor, "psnr": psnr, "ssim": 0.9, "encode_s": 1.0,
+                 "decode_s": 0.1, "width": 8, "height": 8, "channels": 1} for i, (bpp, psnr) in enumerate(curve)]
+
+    run = tmp_path / "run"
+    run.mkdir()
+    # The latent curve needs half JPEG's rate and twice WebP's on both images: -50 % and +100 %.
+    write_results(run / "results.csv", [*rows("jpeg", "a", 1.0), *rows("webp", "a", 0.25), *rows("latent", "a", 0.5),
+                                        *rows("jpeg", "b", 1.0), *rows("webp", "b", 0.25), *rows("latent", "b", 0.5)])
+    assert compare.main(["--table", str(run)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "| codec | images | vs JPEG | vs WebP |"
+    assert out[2] == f"| latent (`{run}`) | 2 | -50.0 % | +100.0 % |"
+    assert compare.main(["--table", str(tmp_path / "missing")]) == 2
+
+
+def test_summary_gives_each_sirencodec_codec_its_own_deltas():
+    from sirencodec.bench.run import summarize
+
+    curve = [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]
+    rows = [{"image": image, "codec": codec, "setting": f"s{i}", "bpp": bpp * factor, "psnr": psnr, "ssim": 0.9,
+             "width": 8, "height": 8}
+            for image in ("a", "b") for codec, factor in (("jpeg", 1.0), ("latent", 0.5), ("siren", 2.0))
+            for i, (bpp, psnr) in enumerate(curve)]
+    summary = summarize(rows)
+    assert summary["test_codecs"] == ["latent", "siren"]
+    image = summary["images"]["a"]
+    assert image["bd_latent_vs"]["jpeg"]["bd_rate_percent"] == pytest.approx(-50.0)
+    assert image["bd_latent_vs"]["siren"]["bd_rate_percent"] == pytest.approx(-75.0)
+    assert image["bd_siren_vs"]["jpeg"]["bd_rate_percent"] == pytest.approx(100.0)
+    assert [p["bpp"] for p in image["latent_front"]] == [bpp * 0.5 for bpp, _ in curve]
+    assert summary["mean"]["siren"]["jpeg"]["bd_rate_percent"] == pytest.approx(100.0)
+    assert summary["mean"]["latent"]["jpeg"]["images_bd_rate_percent"] == 2
+    assert summarize([r for r in rows if r["codec"] != "siren"])["test_codecs"] == ["latent"]

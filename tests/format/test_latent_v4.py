@@ -1,0 +1,145 @@
+"""Format version 4 (latent-grid networks): exact round trips, byte-identical rewrites, a
+byte breakdown that sums to the file, and damaged files refused with FormatError only."""
+
+import struct
+import time
+import zlib
+
+import numpy as np
+import pytest
+
+import sirencodec
+from sirencodec import FormatError
+from sirencodec.format import arm, latent_v4
+from sirencodec.format import LATENT_VERSION, MAGIC
+from tests.netgen import random_latent_network
+
+
+def refresh_crc(data: bytes) -> bytes:
+    return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]))
+
+
+def test_round_trip_many_random_latent_networks():
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        width, height = (int(v) for v in rng.integers(1, 24, 2))
+        net = random_latent_network(
+            rng, width=width, height=height, channels=int(rng.choice([1, 3])),
+            levels=int(rng.integers(1, latent_v4.max_levels(height, width) + 1)),
+            synthesis=tuple(int(v) for v in rng.integers(1, 9, int(rng.integers(0, 3)))),
+            conv=bool(rng.integers(0, 2)), context=int(rng.integers(1, arm.MAX_CONTEXT + 1)),
+            arm=tuple(int(v) for v in rng.integers(1, 9, int(rng.integers(0, 3)))),
+            bits=int(rng.integers(2, 13)), latent_scale=float(rng.uniform(0.2, 4.0)))
+        data = latent_v4.pack(net)
+        assert data[:3] == MAGIC and data[3] == LATENT_VERSION
+        parsed = sirencodec.unpack(data)
+        got = parsed.network
+        for a, b in zip(got.grids, net.grids):
+            assert np.array_equal(a, b)
+        for x, y in zip(latent_v4.latent_layers(got), latent_v4.latent_layers(net)):
+            assert np.array_equal(x[0].weight.q, y[0].weight.q) and x[0].weight.scale == y[0].weight.scale
+            assert np.array_equal(x[0].bias, y[0].bias)
+        assert latent_v4.pack(got) == data
+        assert np.array_equal(sirencodec.decode(data), sirencodec.render(net))
+
+
+def test_inspect_breakdown_sums_to_the_file():
+    net = random_latent_network(np.random.default_rng(1))
+    data = latent_v4.pack(net)
+    info = sirencodec.inspect(data)
+    assert info["kind"] == "latent" and info["format_version"] == LATENT_VERSION
+    assert sum(info["bytes"].values()) == len(data) == info["total_bytes"]
+    assert info["latents"] == sum(g.size for g in net.grids)
+
+
+def test_decode_renders_other_sizes_by_resampling():
+    data = latent_v4.pack(random_latent_network(np.random.default_rng(2), width=16, height=12))
+    assert sirencodec.decode(data, size=(40, 30)).shape == (30, 40)
+    assert sirencodec.decode(data, scale=0.5).shape == (6, 8)
+
+
+def test_writer_refuses_invalid_networks():
+    rng = np.random.default_rng(3)
+    net = random_latent_network(rng)
+    bad_grid = [np.zeros((2, 2), np.int64)] + net.grids[1:]
+    too_large = [np.full(g.shape, arm.MAX_LATENT + 1) for g in net.grids]
+    layer = net.arm[0]
+    odd_step = sirencodec.QuantizedTensor(layer.weight.q, layer.weight.mask, layer.weight.bits, 0.3,
+                                          layer.weight.zero_point)
+    for bad in (
+        latent_v4.LatentNetwork(net.width, net.height, 1, bad_grid, net.synthesis, net.conv, net.arm),
+        latent_v4.LatentNetwork(net.width, net.height, 1, too_large, net.synthesis, net.conv, net.arm),
+        latent_v4.LatentNetwork(net.width, net.height, 1, net.grids, net.synthesis, net.conv,
+                                [sirencodec.QuantizedLayer(odd_step, layer.bias, "quantized", layer.bias_code)]
+                                + net.arm[1:]),
+        latent_v4.LatentNetwork(net.width, net.height, 1, net.grids[:1] * 9, net.synthesis, net.conv, net.arm),
+    ):
+        with pytest.raises(FormatError):
+            latent_v4.pack(bad)
+    # Alphabets too wide for the reader's work cap: the writer refuses too.
+    cap, latent_v4.MAX_LATENT_WORK = latent_v4.MAX_LATENT_WORK, 50
+    try:
+        with pytest.raises(FormatError, match="too costly"):
+            latent_v4.pack(net)
+    finally:
+        latent_v4.MAX_LATENT_WORK = cap
+    far = [g.copy() for g in net.grids]
+    far[0][0, 0] = 4 * arm.MAX_REACH  # further from its predicted mean than any alphabet reaches
+    with pytest.raises(FormatError):
+        latent_v4.pack(latent_v4.LatentNetwork(net.width, net.height, 1, far, net.synthesis, net.conv,
+                                                      net.arm))
+
+
+@pytest.fixture(scope="module")
+def sample() -> bytes:  # truncations and bit flips of this file: tests/format/test_corruption.py
+    return latent_v4.pack(random_latent_network(np.random.default_rng(11), width=11, height=7, channels=3,
+                                                       levels=3, synthesis=(4,), arm=(3,), bits=6))
+
+
+def test_mutations_with_valid_crc_decode_or_raise_quickly(sample):
+    """A crafted file with a correct CRC must still be parsed defensively: it decodes or
+    raises FormatError, one line, in bounded time."""
+    rng = np.random.default_rng(1)
+    outcomes = {True: 0, False: 0}
+    slowest = 0.0
+    for _ in range(400):
+        data = bytearray(sample[:-4])
+        for _ in range(int(rng.integers(1, 4))):
+            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        start = time.perf_counter()
+        try:
+            sirencodec.decode(refresh_crc(bytes(data) + b"\0\0\0\0"))
+            outcomes[True] += 1
+        except FormatError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            outcomes[False] += 1
+        slowest = max(slowest, time.perf_counter() - start)
+    assert outcomes[False] > 0
+    assert slowest < 10  # no file, however crafted, makes the decoder hang
+
+
+def test_header_fields_are_checked(sample):
+    def with_byte(pos: int, value: int) -> bytes:
+        data = bytearray(sample[:-4])
+        data[pos] = value
+        return refresh_crc(bytes(data) + b"\0\0\0\0")
+
+    for pos, value, message in ((9, 2, "kind"), (10, 0, "grids"), (10, 40, "grids"), (11, 0, "context"),
+                                (11, 17, "context")):
+        with pytest.raises(FormatError, match=message):
+            sirencodec.decode(with_byte(pos, value))
+
+
+def test_a_crafted_huge_latent_file_is_refused_before_decoding():
+    """Dimensions at the pixel cap with the widest alphabet: the latent work cap refuses it
+    at once instead of decoding 67 million latents."""
+    net = random_latent_network(np.random.default_rng(5), width=4, height=4, levels=1)
+    data = bytearray(latent_v4.pack(net)[:-4])
+    struct.pack_into("<HH", data, 4, 8192, 8192)
+    records = sum(r.bytes for r in latent_v4.unpack(latent_v4.pack(net)).records)
+    shape_record = 3 + (len(net.synthesis) - 1) + 2 + (len(net.arm) - 1)
+    data[latent_v4.HEADER.size + shape_record + records] = arm.MAX_REACH  # the grid's reach
+    start = time.perf_counter()
+    with pytest.raises(FormatError, match="too costly"):
+        sirencodec.decode(refresh_crc(bytes(data) + b"\0\0\0\0"))
+    assert time.perf_counter() - start < 5
