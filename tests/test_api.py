@@ -92,3 +92,18 @@ def test_readme_python_example_runs(tmp_path):
     r = subprocess.run([sys.executable, "-c", "\n".join(blocks)], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+
+
+def test_readme_results_table_is_what_its_command_prints(capsys):
+    """The README's results table is the output of the command it names, over the recorded runs."""
+    from sirencodec.bench import compare
+
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"benchmarks/compare_runs\.py (--table [^\n]+)", readme).group(1).split()
+    old = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        assert compare.main(command) == 0
+    finally:
+        os.chdir(old)
+    assert capsys.readouterr().out.strip() in readme
