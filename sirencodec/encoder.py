@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,34 +68,28 @@ class Encoding:
             from .imageio import load_image
 
             image, notes = load_image(image)
-        result = self._latent(image, progress) if self.network == "latent" else self._siren(image, progress)
+        result = self._encode(image, progress)
         if notes:
             result.report["warnings"] = notes
         return result
 
-    def _latent(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
-        from .latent import ratecontrol
-        from .latent.encode import encode_latent
+    def _encode(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
+        """Both codecs' rate control has ``encode_quality``, ``encode_target_bpp`` and
+        ``encode_target_psnr`` with one signature; a fixed rate weight or network is encoded as is."""
+        if self.network == "latent":
+            from .latent import ratecontrol
+            from .latent.encode import encode_latent
 
-        if self.mode == "target_bpp":
-            return ratecontrol.encode_target_bpp(image, self.value, self.config, self.device, progress)
-        if self.mode == "target_psnr":
-            return ratecontrol.encode_target_psnr(image, self.value, self.config, self.device, progress)
-        if self.mode == "lam":
-            return encode_latent(image, dataclasses.replace(self.config, lam=self.value), self.device, progress)
-        return ratecontrol.encode_quality(image, int(self.value), self.config, self.device, progress)
+            if self.mode == "lam":
+                return encode_latent(image, dataclasses.replace(self.config, lam=self.value), self.device, progress)
+        else:
+            from .siren import ratecontrol
+            from .siren.encode import encode_siren
 
-    def _siren(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
-        from .siren import ratecontrol
-        from .siren.encode import encode_siren
-
-        if self.mode == "target_bpp":
-            return ratecontrol.encode_target_bpp(image, self.value, self.config, self.device, progress)
-        if self.mode == "target_psnr":
-            return ratecontrol.encode_target_psnr(image, self.value, self.config, self.device, progress)
-        if self.mode == "quality":
-            return ratecontrol.encode_quality(image, int(self.value), self.config, self.device, progress)
-        return encode_siren(image, self.config, self.device, progress)
+            if self.mode == "fixed":
+                return encode_siren(image, self.config, self.device, progress)
+        value = int(self.value) if self.mode == "quality" else self.value
+        return getattr(ratecontrol, f"encode_{self.mode}")(image, value, self.config, self.device, progress)
 
 
 def plan(*, quality: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
@@ -180,7 +173,3 @@ def encode(image: Any, *, progress: Progress | None = None, **options) -> Encode
     during training.  Imports torch on first use."""
     return plan(**options).run(image, progress)
 
-
-def option_names() -> Sequence[str]:
-    """Every keyword :func:`encode` takes besides ``progress``."""
-    return (*RATE_OPTIONS, "network", "latent_steps", "preset", "seed", "device", *SIREN_OPTIONS)

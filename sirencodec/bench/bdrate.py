@@ -109,6 +109,19 @@ def bd_psnr(anchor: Curve, test: Curve, rate_range: tuple[float, float] | None =
     return _mean_difference(log_rate_a, psnr_a, log_rate_t, psnr_t, "rate", limits)
 
 
+def parse_rate_range(text: str | None) -> tuple[float, float] | None:
+    """``"0.4,1.6"`` -> (0.4, 1.6), the ``--bd-range`` option of srnbench and compare; None stays None."""
+    if text is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--bd-range must be LO,HI in bpp (e.g. 0.4,1.6), got {text!r}") from None
+    if not 0 < lo < hi:
+        raise InputError(f"--bd-range needs 0 < LO < HI, got {text!r}")
+    return lo, hi
+
+
 def _check_range(rate_range: tuple[float, float]) -> tuple[float, float]:
     lo, hi = (float(v) for v in rate_range)
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):

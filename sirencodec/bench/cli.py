@@ -15,6 +15,7 @@ from sirencodec.errors import InputError, SrnError
 
 from sirencodec.progress import ThrottledLines
 
+from .bdrate import parse_rate_range
 from .codecs import ANCHORS, CODEC_NAMES, SRN_CODECS, Setting, make_codecs
 from .run import PlotStyle, run_benchmark
 from .sweeps import EXPERIMENTS, get_sweep, parse_settings
@@ -112,7 +113,7 @@ def command(
     """
     if device not in ("auto", "cpu", "cuda"):
         raise InputError(f"unknown --device {device!r}; use auto, cpu or cuda")
-    rate_range = _parse_bd_range(bd_range)
+    rate_range = parse_rate_range(bd_range)
     if settings is not None and experiment is not None:
         raise InputError("use either --settings or --experiment, not both")
     sweep = get_sweep(experiment.strip().lower() if experiment is not None else None, quick)
@@ -155,18 +156,6 @@ def command(
         for test in result.summary["test_codecs"]:
             for anchor, bd in info.get(f"bd_{test}_vs", {}).items():
                 click.echo(f"{image}: {test} vs {anchor}: {_fmt_bd(bd)}")
-
-
-def _parse_bd_range(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--bd-range must be LO,HI in bpp (e.g. 0.4,1.6), got {text!r}") from None
-    if not 0 < lo < hi:
-        raise InputError(f"--bd-range needs 0 < LO < HI, got {text!r}")
-    return lo, hi
 
 
 def _fmt_bd(bd: dict[str, Any]) -> str:

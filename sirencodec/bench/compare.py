@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sirencodec.errors import InputError
 
-from .bdrate import bd_psnr, bd_rate
+from .bdrate import bd_psnr, bd_rate, parse_rate_range
 from .codecs import ANCHORS, SRN_CODECS
 from .run import RESULTS_FILE, read_results
 
@@ -143,16 +143,6 @@ def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json:
     return 0
 
 
-def _rate_range(text: str | None) -> tuple[float, float] | None:
-    if text is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise InputError(f"--bd-range must be LO,HI in bpp, got {text!r}") from None
-    return lo, hi
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
@@ -166,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        rate_range = _rate_range(args.bd_range)
+        rate_range = parse_rate_range(args.bd_range)
         if args.table:
             return table(args.runs, rate_range, args.json)
         if args.probe:

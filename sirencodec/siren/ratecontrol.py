@@ -353,9 +353,7 @@ def _fits(max_bytes: int) -> Callable[[QuantizedNetwork], bool]:
 @dataclass
 class _Context:
     image: np.ndarray
-    base: FitConfig
     dev: torch.device
-    progress: Progress | None
     start: float
 
     @property
@@ -364,8 +362,8 @@ class _Context:
         return w, h, channels(self.image)
 
 
-def _context(image: np.ndarray, base: FitConfig, device: str, progress: Progress | None) -> _Context:
-    return _Context(check_image(image), base, resolve_device(device), progress, time.perf_counter())
+def _context(image: np.ndarray, device: str) -> _Context:
+    return _Context(check_image(image), resolve_device(device), time.perf_counter())
 
 
 def quality_config(base: FitConfig, quality: int, width: int, height: int, channels: int) -> FitConfig:
@@ -376,7 +374,7 @@ def quality_config(base: FitConfig, quality: int, width: int, height: int, chann
 def encode_quality(image: np.ndarray, quality: int, base: FitConfig, device: str = "auto",
                    progress: Progress | None = None) -> EncodeResult:
     """One training run of the network planned for quality level ``quality``."""
-    ctx = _context(image, base, device, progress)
+    ctx = _context(image, device)
     config = quality_config(base, quality, *ctx.dims)
     check_network_fits(ctx.image, config)
     fitted = fit_network(ctx.image, config, ctx.dev, progress)
@@ -390,7 +388,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: FitConfig, device: st
     """The best file this search finds with ``bytes * 8 / pixels <= bpp``, aiming within
     ``TARGET_TOLERANCE`` below."""
     bpp = check_target_bpp(bpp)
-    ctx = _context(image, base, device, progress)
+    ctx = _context(image, device)
     image = ctx.image
     w, h, c = ctx.dims
     max_bytes = byte_budget(bpp, w, h)
@@ -445,7 +443,7 @@ def encode_target_psnr(image: np.ndarray, target_psnr: float, base: FitConfig, d
                        progress: Progress | None = None) -> EncodeResult:
     """The smallest file found whose decoded PSNR is >= ``target_psnr`` dB."""
     target_psnr = check_target_psnr(target_psnr)
-    ctx = _context(image, base, device, progress)
+    ctx = _context(image, device)
     image = ctx.image
     w, h, c = ctx.dims
     tried: dict[int, tuple[float, int]] = {}
