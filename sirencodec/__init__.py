@@ -5,6 +5,7 @@ Encoding (what ``srnenc`` does; trains a network, imports torch on first use)::
 
     result = sirencodec.encode(image)                   # uint8 [H, W] or [H, W, 3], or a path
     result = sirencodec.encode(image, target_bpp=0.8)   # keywords are srnenc's options
+    results = sirencodec.encode_many([a, b, c])          # networks of one shape train together
     open("x.srn", "wb").write(result.data)              # result.decoded, result.report
 
 Decoding needs numpy only::
@@ -28,16 +29,16 @@ from .format import LatentNetwork, QuantizedLayer, QuantizedNetwork, QuantizedTe
 __version__ = "0.1.0"
 
 __all__ = [
-    "encode", "plan", "EncodeResult", "decode", "inspect", "render", "pack", "pack_latent", "unpack",
+    "encode", "encode_many", "plan", "EncodeResult", "decode", "inspect", "render", "pack", "pack_latent", "unpack",
     "QuantizedNetwork", "LatentNetwork", "QuantizedLayer", "QuantizedTensor",
     "SrnError", "FormatError", "InputError",
 ]
 
-_LAZY = {"encode": "encoder", "plan": "encoder", "EncodeResult": "result"}
+_LAZY = {"encode": "encoder", "encode_many": "encoder", "plan": "encoder", "EncodeResult": "result"}
 
 
 def __getattr__(name: str):
-    """``encode``, ``plan`` and ``EncodeResult`` load on first use, so that ``import sirencodec``
+    """``encode``, ``encode_many``, ``plan`` and ``EncodeResult`` load on first use, so that ``import sirencodec``
     and decoding stay numpy-only."""
     if name in _LAZY:
         import importlib

@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -72,6 +73,63 @@ class Encoding:
         if notes:
             result.report["warnings"] = notes
         return result
+
+    def run_many(self, images: Sequence[Any], progress: Progress | None = None, batch: int | None = None,
+                 workers: int | None = None,
+                 on_result: Callable[[int, EncodeResult], None] | None = None) -> list[EncodeResult]:
+        """Encode each of ``images`` (as ``run`` takes them); the results in input order, and
+        ``on_result(index, result)`` called as each is done. A latent network at a fixed rate
+        weight (``quality`` or ``lam``) trains together with the others of its image's shape,
+        at most ``batch`` networks per batch (default: as many as memory holds,
+        ``batching.batch_limit``), and ``workers`` processes (default: one per core) finish the
+        files; rate control and the SIREN encode image after image."""
+        loaded, notes = [], []
+        for image in images:
+            if isinstance(image, (str, os.PathLike, bytes, bytearray)):
+                from .imageio import load_image
+
+                image, note = load_image(image)
+            else:
+                note = []
+            loaded.append(image)
+            notes.append(note)
+        if batch is not None and batch < 1:
+            raise InputError(f"batch must be at least 1, got {batch}")
+        results: list[EncodeResult | None] = [None] * len(loaded)
+
+        def done(index: int, result: EncodeResult) -> None:
+            if notes[index]:
+                result.report["warnings"] = notes[index]
+            results[index] = result
+            if on_result is not None:
+                on_result(index, result)
+
+        if self.network == "latent" and self.mode in ("quality", "lam"):
+            self._encode_batched(loaded, progress, batch, workers, done)
+        else:
+            for index, image in enumerate(loaded):
+                done(index, self._encode(image, progress))
+        return results
+
+    def _encode_batched(self, images: list[np.ndarray], progress: Progress | None, batch: int | None,
+                        workers: int | None, done: Callable[[int, EncodeResult], None]) -> None:
+        from .batching import batch_limit, batches, default_workers
+        from .device import resolve_device
+        from .imageio import check_image
+        from .latent.encode import encode_latent_batch
+        from .latent.ratecontrol import quality_lam
+
+        images = [check_image(image) for image in images]
+        lam = quality_lam(int(self.value)) if self.mode == "quality" else self.value
+        config = dataclasses.replace(self.config, lam=lam)
+        dev = resolve_device(self.device)
+        for indices in batches([im.shape for im in images], lambda shape: batch_limit(*shape[:2], dev, batch)):
+            results = encode_latent_batch([images[i] for i in indices], [config] * len(indices), self.device,
+                                          progress, workers or default_workers(len(indices)))
+            for i, result in zip(indices, results):
+                if self.mode == "quality":
+                    result.report["quality"] = int(self.value)
+                done(i, result)
 
     def _encode(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
         """Both codecs' rate control has ``encode_quality``, ``encode_target_bpp`` and
@@ -162,6 +220,15 @@ def _siren_fields(options: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             raise InputError(f"--layer-prune must be comma-separated numbers, got '{profile}'") from None
     return fields
+
+
+def encode_many(images: Sequence[Any], *, progress: Progress | None = None, batch: int | None = None,
+                workers: int | None = None, **options) -> list[EncodeResult]:
+    """``[encode(image, **options) for image in images]``, with the networks that can train
+    together trained in batches (latent networks at a fixed ``quality`` or ``lam``, by image
+    shape: see :meth:`Encoding.run_many`); a network trained in a batch writes the file it
+    would write alone, up to floating-point order."""
+    return plan(**options).run_many(images, progress, batch, workers)
 
 
 def encode(image: Any, *, progress: Progress | None = None, **options) -> EncodeResult:

@@ -59,7 +59,7 @@ def test_every_siren_option_of_srnenc_is_a_keyword():
     """srnenc's options and encode()'s keywords are one list (click's names are the keywords)."""
     names = {p.name for p in srnenc.params}
     assert set(SIREN_OPTIONS) <= names
-    assert names - set(SIREN_OPTIONS) == {"src", "dst", "quality", "target_bpp", "target_psnr", "preset", "seed",
+    assert names - set(SIREN_OPTIONS) == {"sources", "dst", "batch", "quality", "target_bpp", "target_psnr", "preset", "seed",
                                          "network", "latent", "lam", "latent_steps", "device", "quiet", "as_json"}
 
 
@@ -107,3 +107,27 @@ def test_readme_results_table_is_what_its_command_prints(capsys):
     finally:
         os.chdir(old)
     assert capsys.readouterr().out.strip() in readme
+
+
+def test_encode_many_batches_networks_of_one_shape(tmp_path):
+    """encode_many: results in input order, each a real file; the two 24 x 20 images train in
+    one batch, the 16 x 20 one alone; rate control encodes image after image."""
+    a, b, c = _image(), _image()[::-1].copy(), _image(16, 20)
+    path = tmp_path / "b.png"
+    Image.fromarray(b).save(path)
+    results = sirencodec.encode_many([a, path, c], lam=2e-3, latent_steps=40, device="cpu")
+    assert [r.report["batch"] for r in results] == [2, 2, 1]
+    assert [r.decoded.shape for r in results] == [a.shape, b.shape, c.shape]
+    for image, result in zip((a, b, c), results):
+        assert np.array_equal(sirencodec.decode(result.data), result.decoded)
+        alone = sirencodec.encode(image, lam=2e-3, latent_steps=40, device="cpu")
+        assert abs(len(result.data) / len(alone.data) - 1) <= 0.03
+        assert abs(result.report["psnr"] - alone.report["psnr"]) <= 0.1
+    assert sirencodec.encode_many([a], lam=2e-3, latent_steps=40, device="cpu", batch=1)[0].report["batch"] == 1
+    with pytest.raises(InputError, match="batch"):
+        sirencodec.encode_many([a], lam=2e-3, batch=0)
+    seen = []
+    controlled = sirencodec.plan(target_bpp=8.0, latent_steps=40, device="cpu").run_many(
+        [a, c], on_result=lambda i, r: seen.append(i))
+    assert seen == [0, 1] and all("batch" not in r.report for r in controlled)
+    assert all(8 * len(r.data) <= 8.0 * r.decoded.size for r in controlled)

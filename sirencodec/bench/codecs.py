@@ -296,6 +296,40 @@ class LatentCodec(SrnCodec):
         self.last_result = encode(image, progress=self.progress, **self.options(setting))
         return bytes(self.last_result.data)
 
+    def batch_config(self, setting: Setting):
+        """The LatentConfig ``setting`` trains at fixed rate weight (``quality`` or ``lam``):
+        settings whose configs differ in lam and seed only train together; None for rate
+        control's settings, which encode one by one."""
+        from sirencodec.encoder import plan
+        from sirencodec.latent.ratecontrol import quality_lam
+
+        encoding = plan(**self.options(setting))
+        if encoding.mode not in ("quality", "lam"):
+            return None
+        lam = quality_lam(int(encoding.value)) if encoding.mode == "quality" else encoding.value
+        return dataclasses.replace(encoding.config, lam=lam)
+
+    def encode_many(self, jobs: Sequence[tuple[np.ndarray, Setting]]) -> list[Any]:
+        """EncodeResults of (image, setting) jobs whose ``batch_config`` is not None, the networks
+        of one image shape and training trained together (``batching``; at most as many per
+        batch as memory holds), in job order."""
+        from sirencodec.batching import batch_limit, batches, default_workers
+        from sirencodec.device import resolve_device
+        from sirencodec.latent.encode import encode_latent_batch
+
+        configs = [self.batch_config(setting) for _, setting in jobs]
+        dev = resolve_device(self.device)
+        keys = [(image.shape, dataclasses.replace(c, lam=0.0, seed=0)) for (image, _), c in zip(jobs, configs)]
+        results: list[Any] = [None] * len(jobs)
+        for indices in batches(keys, lambda key: batch_limit(*key[0][:2], dev)):
+            done = encode_latent_batch([jobs[i][0] for i in indices], [configs[i] for i in indices], self.device,
+                                       self.progress, default_workers(len(indices)))
+            for i, result in zip(indices, done):
+                if "quality" in jobs[i][1]:
+                    result.report["quality"] = int(jobs[i][1]["quality"])
+                results[i] = result
+        return results
+
 
 class SirenCodec(SrnCodec):
     """The SIREN (format version 3); a setting overrides FitConfig fields of a preset, or runs

@@ -192,13 +192,41 @@ def _plan(
     return points
 
 
-def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log) -> Row:
-    """Encode, write, read back, decode and measure one point."""
+def _batch_trainer(points: Sequence[_Point], images: Mapping[str, np.ndarray], reusable: Callable[[_Point], bool],
+                   log: Log) -> Callable[[_Point], Any]:
+    """``trained(point)``: the EncodeResult of a point that trains with others (a latent
+    network at a fixed rate weight: ``LatentCodec.batch_config``), else None. Asked for the
+    first such point still to do, it trains every one still to do of that codec together
+    (``LatentCodec.encode_many``: one batch per image shape, as memory allows) and keeps
+    their results until asked."""
+    ready: dict[str, Any] = {}
+
+    def batchable(point: _Point) -> bool:
+        return hasattr(point.codec, "encode_many") and point.codec.batch_config(point.setting) is not None
+
+    def trained(point: _Point) -> Any:
+        if point.file not in ready and batchable(point):
+            group = [p for p in points if p.codec is point.codec and batchable(p) and not reusable(p)]
+            log(f"training {len(group)} {point.codec.name} networks together ...")
+            for p, encoded in zip(group, point.codec.encode_many([(images[p.image], p.setting) for p in group])):
+                ready[p.file] = encoded
+        return ready.pop(point.file, None)
+
+    return trained
+
+
+def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log, encoded: Any = None) -> Row:
+    """Encode (or take ``encoded``, the point's EncodeResult from a batch), write, read back,
+    decode and measure one point."""
     codec = point.codec
     path = outdir / point.file
     start = time.perf_counter()
-    data = codec.encode(image, point.setting)
-    encode_s = time.perf_counter() - start
+    if encoded is None:
+        data = codec.encode(image, point.setting)
+        encode_s = time.perf_counter() - start
+    else:  # the network's share of its batch's training, and its own finishing
+        codec.last_result = encoded
+        data, encode_s = bytes(encoded.data), encoded.report["seconds"]["total"]
     with _atomic(path) as f:
         f.write(data)
     stored = path.read_bytes()
@@ -231,6 +259,7 @@ def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log) -> Row:
         "channels": channels,
         **codec.columns(point.setting),
         **_used_config(codec),
+        **({"batch": codec.last_result.report.get("batch", 1)} if isinstance(codec, SrnCodec) else {}),
     }
 
 
@@ -372,16 +401,22 @@ def run_benchmark(
     results_path = out / RESULTS_FILE
     known = read_results(results_path)
     result = RunResult(rows=[], summary={})
+
+    def reusable(point: _Point) -> bool:
+        row, path = known.get(point.file), out / point.file
+        return row is not None and path.is_file() and row.get("bytes") == path.stat().st_size
+
+    trained = _batch_trainer(points, images, reusable, log)
     for index, point in enumerate(points, 1):
         prefix = f"[{index}/{len(points)}] {point.image} {point.codec.name} {point.label}"
-        path = out / point.file
-        row = known.get(point.file)
-        if row is not None and path.is_file() and row.get("bytes") == path.stat().st_size:
+        if reusable(point):
+            row = known[point.file]
             result.reused += 1
         else:
-            if isinstance(point.codec, SrnCodec):  # slow: say what is running
+            encoded = trained(point)
+            if isinstance(point.codec, SrnCodec) and encoded is None:  # slow: say what is running
                 log(f"{prefix} ...")
-            row = _measure(point, images[point.image], out, log)
+            row = _measure(point, images[point.image], out, log, encoded)
             known[point.file] = row
             write_results(results_path, list(known.values()))
             result.computed += 1

@@ -17,8 +17,10 @@ from .common import command, handle_errors, read_input
 
 
 @command("srnenc")
-@click.argument("src", metavar="IMAGE")
-@click.option("-o", "--output", "dst", required=True, metavar="OUT.srn", help="Output file ('-' for stdout).")
+@click.argument("sources", metavar="IMAGE...", nargs=-1, required=True)
+@click.option("-o", "--output", "dst", required=True, metavar="OUT.srn|DIR/",
+              help="Output file ('-' for stdout); with several images, a directory (made if missing) that "
+                   "receives NAME.srn for each input NAME.*.")
 @click.option("--quality", type=click.IntRange(1, 8), metavar="1..8",
               help="Quality level: higher is larger and better (default 5 when no SIREN network option is given).")
 @click.option("--target-bpp", type=click.FloatRange(0, min_open=True), metavar="BPP",
@@ -72,15 +74,20 @@ from .common import command, handle_errors, read_input
 @click.option("--latent-steps", type=click.IntRange(1), metavar="N",
               help=f"Latent network: training steps (default {LatentConfig().steps}).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
+@click.option("--batch", type=click.IntRange(1), metavar="N",
+              help="Several images: latent networks of one image size train together, at most N per batch "
+                   "(default: as many as memory holds).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @handle_errors("srnenc")
-def srnenc(src: str, dst: str, latent: bool, quiet: bool, as_json: bool, **options) -> None:
-    """Encode an image (any format Pillow reads; '-' for stdin) into a .srn file.
+def srnenc(sources: tuple[str, ...], dst: str, latent: bool, quiet: bool, as_json: bool, batch: int | None,
+           **options) -> None:
+    """Encode images (any format Pillow reads; '-' for stdin) into .srn files.
 
     By default a latent-grid network at --quality 5; --quality, --target-bpp, --target-psnr
     or --lam set its rate. SIREN options (--preset, --width, --bits, --prune, ...) or
-    --network siren encode a SIREN instead."""
+    --network siren encode a SIREN instead. Several images go to a directory (-o DIR/); at a
+    fixed rate (--quality, --lam) their latent networks train in batches, one per image size."""
     from ..encoder import plan
 
     if latent:
@@ -88,10 +95,41 @@ def srnenc(src: str, dst: str, latent: bool, quiet: bool, as_json: bool, **optio
             raise InputError("--latent and --network siren contradict each other")
         options["network"] = "latent"
     encoding = plan(**options)  # every option checked before the input is read
-    image = _load_encoder_input(src)
+    outputs = _output_paths(sources, dst)
+    images = [_load_encoder_input(src) for src in sources]
     with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
-        result = encoding.run(image, bars.update)
-    _emit(result, dst, quiet, as_json)
+        if len(images) == 1:
+            _emit(encoding.run(images[0], bars.update), outputs[0], quiet, as_json)
+        else:  # each file is written as soon as it is done
+            encoding.run_many(images, bars.update, batch,
+                              on_result=lambda i, result: _emit(result, outputs[i], quiet, as_json))
+
+
+def _output_paths(sources: tuple[str, ...], dst: str) -> list[str]:
+    """Where each input's file goes: ``dst`` itself for one input (NAME.srn inside it when it
+    names a directory), ``dst``/NAME.srn for several (the directory made if missing)."""
+    import os
+    from pathlib import Path
+
+    directory = dst.endswith(("/", os.sep)) or os.path.isdir(dst)
+    if len(sources) == 1 and not directory:
+        return [dst]
+    if "-" in sources:
+        raise InputError("stdin ('-') is encoded on its own, to -o FILE or -o -" if len(sources) == 1 else
+                         "stdin ('-') can be encoded on its own only, not with other images")
+    if dst == "-":
+        raise InputError("several images cannot go to stdout; give -o DIR/")
+    stems = [Path(src).stem for src in sources]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise InputError(f"two inputs would both be written as {twice[0]}.srn; rename one")
+    if os.path.exists(dst) and not os.path.isdir(dst):
+        raise InputError(f"{dst} is not a directory: several images go to -o DIR/")
+    try:
+        os.makedirs(dst, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory {dst}: {exc.strerror or exc}") from None
+    return [os.path.join(dst, f"{stem}.srn") for stem in stems]
 
 
 def _load_encoder_input(src: str):

@@ -5,6 +5,7 @@ width, write, decode, measure.  Rate control (``--quality``, ``--target-bpp``,
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -32,6 +33,28 @@ def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device:
     return finish_latent(image, fitted, config, dev, start, bits)
 
 
+def encode_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "auto",
+                        progress: Progress | None = None, workers: int = 1) -> list[EncodeResult]:
+    """Encode images of one shape, each at its own ``configs[k]`` (which may differ in ``lam``
+    and ``seed`` only), their networks trained together in one batch (``fit.fit_latent_batch``),
+    then each quantized, written, decoded and measured as ``encode_latent`` does, on
+    ``workers`` processes (``batching.finish_all``). Each report's ``seconds.fit`` is the
+    network's share of the batch's training time; ``batch`` is the batch's size."""
+    from ..batching import finish_all
+    from .fit import fit_latent_batch
+
+    images = [latent_input(image, config) for image, config in zip(images, configs)]
+    dev = resolve_device(device)
+    start = time.perf_counter()
+    fits = fit_latent_batch(images, configs, str(dev), progress)
+    share = (time.perf_counter() - start) / len(fits)
+    for fitted in fits:
+        fitted.seconds = share
+    extra = {"batch": len(fits)}
+    return finish_all(finish_latent, [(image, fitted, config, dev, None, None, None, extra)
+                                      for image, fitted, config in zip(images, fits, configs)], workers)
+
+
 def latent_input(image: np.ndarray, config: LatentConfig) -> np.ndarray:
     """``image`` as the latent encoder trains on it (``imageio.check_image``); InputError unless
     it and ``config`` can be encoded."""
@@ -41,14 +64,16 @@ def latent_input(image: np.ndarray, config: LatentConfig) -> np.ndarray:
     return image
 
 
-def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start: float, bits: int | None = None,
-                  chosen: tuple | None = None, extra: dict | None = None) -> EncodeResult:
+def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start: float | None,
+                  bits: int | None = None, chosen: tuple | None = None, extra: dict | None = None) -> EncodeResult:
     """Quantize ``fitted`` (``chosen``: (widths, network, bytes) from rate control's search,
     whose bytes are rewritten by the real writer), write, decode with the real decoder and
-    report (``result.finish``)."""
+    report (``result.finish``). ``start``: when the encode began (None: ``fitted.seconds`` ago)."""
     from .export import choose_bits, export
 
     t = time.perf_counter()
+    if start is None:
+        start = t - fitted.seconds
     write = None
     if chosen is not None:
         widths, net, _ = chosen

@@ -53,21 +53,19 @@ def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
     layer in file order (synthesis layers, the convolution, the ARM's layers)."""
     m = fit.model
     h, w = m.size
-    modules = list(m.synthesis) + ([m.conv] if m.conv is not None else []) + list(m.arm)
-    widths = [bits] * len(modules) if isinstance(bits, int) else list(bits)
-    if len(widths) != len(modules):
-        raise ValueError(f"{len(widths)} bit widths for {len(modules)} layers")
+    params = m.layer_params()
+    widths = [bits] * len(params) if isinstance(bits, int) else list(bits)
+    if len(widths) != len(params):
+        raise ValueError(f"{len(widths)} bit widths for {len(params)} layers")
 
     def np_(p: torch.Tensor) -> np.ndarray:
         return p.detach().cpu().double().numpy()
 
-    first_arm = len(modules) - len(m.arm)  # the ARM's layers take power-of-two steps
-    layers = []
-    for k, (module, b) in enumerate(zip(modules, widths)):
-        weight = np_(module.weight)
-        layers.append(quantized_layer(weight.reshape(weight.shape[0], -1), np_(module.bias), b, k >= first_arm))
-    n_syn = len(m.synthesis)
-    conv = layers[n_syn] if m.conv is not None else None
+    first_arm = len(params) - len(m.arm_weights)  # the ARM's layers take power-of-two steps
+    layers = [quantized_layer(np_(weight), np_(bias), b, k >= first_arm)
+              for k, ((weight, bias), b) in enumerate(zip(params, widths))]
+    n_syn = len(m.syn_weights)
+    conv = layers[n_syn] if m.conv_weight is not None else None
     return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
                          layers[n_syn + (conv is not None):])
 
@@ -90,7 +88,7 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
             mses[key] = mse(pixels, render_network(net)) / 255.0**2
         return mses[key] + lam * 8 * len(data) / (h * w), net, data
 
-    n = len(list(fit.model.synthesis)) + (fit.model.conv is not None) + len(list(fit.model.arm))
+    n = len(fit.model.layer_params())
     widths = [start] * n
     best, net, data = cost(widths)
     for i in range(n):

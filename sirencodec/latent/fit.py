@@ -24,9 +24,10 @@ and ``refine_latent`` continues a trained model in the hard stage at another lam
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,7 +43,7 @@ LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
 
 @dataclass
 class LatentFit:
-    model: LatentModel
+    model: LatentModel  # a batch of one
     grids: list[np.ndarray]  # the rounded latents, int64
     seconds: float
     lam: float  # the rate weight at the end of training (a controller may have moved it)
@@ -54,22 +55,51 @@ CONTROL_START = 0.1  # a controller is first asked after this share of the soft 
 CONTROL_POINTS = 16  # ... and then this many times more, evenly, until the soft stage ends
 
 
-def _planes(pixels: np.ndarray, device: str) -> torch.Tensor:
-    planes = pixels[None] if pixels.ndim == 2 else np.moveaxis(pixels, -1, 0)  # [C, H, W]
-    return torch.from_numpy(planes.astype(np.float32) / 255.0).to(device)
+def _planes(images: Sequence[np.ndarray], device: str) -> torch.Tensor:
+    """[B, C, H, W] float32 pixels in [0, 1] on ``device`` (moved there once)."""
+    planes = [p[None] if p.ndim == 2 else np.moveaxis(p, -1, 0) for p in images]
+    return torch.from_numpy(np.stack(planes).astype(np.float32) / 255.0).to(device)
 
 
-def _snapshot(model: LatentModel, seconds: float, lam: float) -> LatentFit:
-    grids = [torch.round(y.detach()).cpu().numpy().astype(np.int64) for y in model.latents]
-    return LatentFit(model=model, grids=grids, seconds=seconds, lam=lam)
+def _snapshot(model: LatentModel, b: int, seconds: float, lam: float) -> LatentFit:
+    """Network ``b`` of ``model`` now, its latents rounded (the model itself when it is alone)."""
+    one = model if model.batch == 1 else model.member(b)
+    grids = [torch.round(y.detach()[0]).cpu().numpy().astype(np.int64) for y in one.latents]
+    return LatentFit(model=one, grids=grids, seconds=seconds, lam=lam)
 
 
-def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lam: float, lr: float,
-          temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Adam step on MSE + lam * bpp: soft rounding at ``temp``, or rounded latents
-    (straight-through) when ``temp`` is None. Returns (MSE, rate proxy bpp), detached scalars."""
+class _Noise:
+    """Each network's training noise, uniform in [0, 1), from its own generator: on the CPU
+    the stream ``torch.rand_like`` continues after the network's initialisation (its
+    ``noise_states``), so that a network draws the same noise in any batch; on a GPU, a
+    generator on the device seeded with the network's seed. One draw per network and step."""
+
+    def __init__(self, model: LatentModel, seeds: Sequence[int], device: torch.device):
+        self.gens = []
+        for seed, state in zip(seeds, model.noise_states):
+            if device.type == "cpu":
+                gen = torch.Generator()
+                gen.set_state(state)
+            else:
+                gen = torch.Generator(device=device).manual_seed(seed)
+            self.gens.append(gen)
+        self.sizes = [h * w for h, w in model.shapes]
+        self.shapes = model.shapes
+        self.device = device
+
+    def draw(self) -> list[torch.Tensor]:
+        """One [B, h, w] tensor per grid."""
+        flat = torch.stack([torch.rand(sum(self.sizes), generator=g, device=self.device) for g in self.gens])
+        return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
+
+
+def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
+          lr: float, temp: float | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Adam step on the sum over networks of MSE + lam * bpp: soft rounding at ``temp``
+    (uniform noise from ``noise``), or rounded latents (straight-through) when ``temp`` is None.
+    Returns each network's (MSE, rate proxy bpp), detached [B] tensors."""
     if temp is not None:
-        noisy = [soft_round(y, temp) + torch.rand_like(y) - 0.5 for y in model.latents]
+        noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
         bits = model.rate_bits(noisy, noisy)
     else:
@@ -78,13 +108,25 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
         bits = model.rate_bits(rounded, rounded)
     for g in opt.param_groups:
         g["lr"] = lr
-    mse = torch.mean((image - target) ** 2)
+    if model.batch == 1:  # a network alone: the loss as one scalar
+        mse = torch.mean((image[0] - target[0]) ** 2)[None]
+    else:
+        mse = torch.mean((image - target) ** 2, dim=(1, 2, 3))
     bpp = bits / (model.size[0] * model.size[1])
-    loss = mse + lam * bpp
+    loss = (mse + lams * bpp).sum()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return mse.detach(), bpp.detach()
+
+
+def _check_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig]) -> None:
+    if not images or len(images) != len(configs):
+        raise ValueError(f"a batch needs one config per image, got {len(images)} images and {len(configs)} configs")
+    if len({im.shape for im in images}) > 1:
+        raise ValueError(f"a batch trains images of one shape, got {sorted({im.shape for im in images})}")
+    if len({dataclasses.replace(c, lam=0.0, seed=0) for c in configs}) > 1:
+        raise ValueError("a batch's networks may differ only in lam and seed")
 
 
 def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
@@ -92,29 +134,57 @@ def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
                control: Control | None = None) -> LatentFit:
     """Train a latent model to ``pixels`` (uint8 [H, W] or [H, W, C]) and round its latents.
     ``control`` (rate control) may move lam during the soft stage (CONTROL_POINTS times)."""
+    return fit_latent_batch([pixels], [cfg], device, progress, progress_every, [control])[0]
+
+
+def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "cpu",
+                     progress: Progress | None = None, progress_every: int = 200,
+                     controls: Sequence[Control | None] | None = None) -> list[LatentFit]:
+    """Train one latent model per image (uint8, all of one shape) in one batch: ``configs[b]``
+    for image b, differing only in ``lam`` and ``seed``. Each network writes the file it would
+    write trained alone, up to floating-point order; a batch of one is that network alone.
+    ``controls[b]`` (rate control) may move network b's lam during the soft stage
+    (CONTROL_POINTS times). The step loop reads nothing back from the device except at
+    control and progress points; ``progress`` gets the PSNR of the batch's mean MSE."""
+    _check_batch(images, configs)
     start = time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    target = _planes(pixels, device)
-    c, h, w = target.shape
-    model = LatentModel(h, w, cfg, c).to(device)
+    cfg = configs[0]
+    dev = torch.device(device)
+    seeds = [c.seed for c in configs]
+    target = _planes(images, device)
+    b, c, h, w = target.shape
+    model = LatentModel(h, w, cfg, c, seeds).to(device)
+    noise = _Noise(model, seeds, dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
     first = round(CONTROL_START * soft_steps)
     every = max(1, (soft_steps - first) // CONTROL_POINTS)
-    lam = cfg.lam
+    controls = [None] * b if controls is None else list(controls)
+    lams = [c.lam for c in configs]
+
+    def lam_arg():  # alone: a Python float, as a network alone has always been trained
+        return lams[0] if b == 1 else torch.tensor(lams, dtype=torch.float32, device=dev)
+
+    lam_now = lam_arg()
     for s in range(cfg.steps):
-        if control is not None and first <= s < soft_steps and (s - first) % every == 0:
-            lam = control(_snapshot(model, time.perf_counter() - start, lam), lam, (s - first) // every)
+        if first <= s < soft_steps and (s - first) % every == 0 and any(controls):
+            seconds = time.perf_counter() - start
+            for k, control in enumerate(controls):
+                if control is not None:
+                    lams[k] = control(_snapshot(model, k, seconds, lams[k]), lams[k], (s - first) // every)
+            lam_now = lam_arg()
         if s < soft_steps:
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            mse, bpp = _step(model, opt, target, lam, lr, temp)
+            mse, bpp = _step(model, opt, target, lam_now, lr, temp, noise)
         else:
-            mse, bpp = _step(model, opt, target, lam, cfg.hard_lr, None)
+            mse, bpp = _step(model, opt, target, lam_now, cfg.hard_lr, None, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
-            progress("latent", s + 1, cfg.steps, -10 * math.log10(max(mse.item(), 1e-12)))
-    return _snapshot(model.cpu(), time.perf_counter() - start, lam)
+            progress("latent", s + 1, cfg.steps, -10 * math.log10(max(mse.mean().item(), 1e-12)))
+    seconds = time.perf_counter() - start
+    model = model.cpu()
+    return [_snapshot(model, k, seconds, lams[k]) for k in range(b)]
 
 
 def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr: float,
@@ -123,8 +193,8 @@ def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr
     (a fresh Adam at ``lr``), on a copy: rate control's correction after training."""
     start = time.perf_counter()
     model = copy.deepcopy(fit.model).to(device)
-    target = _planes(pixels, device)
+    target = _planes([pixels], device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(steps):
-        _step(model, opt, target, lam, lr, None)
-    return _snapshot(model.cpu(), fit.seconds + time.perf_counter() - start, lam)
+        _step(model, opt, target, lam, lr, None, None)
+    return _snapshot(model.cpu(), 0, fit.seconds + time.perf_counter() - start, lam)

@@ -8,6 +8,7 @@ the Laplace mass of the latent's value.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 
@@ -46,83 +47,169 @@ def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tens
 
 
 class LatentModel(nn.Module):
-    """The latent grids, the synthesis (per-pixel layers + residual 3 x 3 convolution) and the
-    ARM, as trainable torch modules. ``synthesize`` and ``rate_bits`` are written for speed on
-    a CPU: the convolution as nine shifted sums (about 3x faster than ``Conv2d``'s backward at
-    one channel); the ARM evaluated once over every grid's latents (fewer, larger ops), its
-    contexts read by one ``index_select`` (``context_index``) and its layers run features-first
-    (docs/results/CHANGELOG.md#latent-3; ``benchmarks/bench_train.py`` measures a step)."""
+    """``batch`` latent-grid networks of one shape, as trainable torch modules: latent grids,
+    synthesis (per-pixel layers + residual 3 x 3 convolution) and ARM, every parameter with a
+    leading batch dimension, so that one step trains them all (each network has its own image,
+    rate weight, seed and, through Adam's elementwise update, optimizer state; the losses are
+    summed, so their gradients stay separate).
 
-    def __init__(self, height: int, width: int, cfg: LatentConfig, channels: int = 1):
+    ``synthesize`` and ``rate_bits`` are written for speed on a CPU: the convolution as nine
+    shifted sums (about 3x faster than ``Conv2d``'s backward at one channel); the ARM evaluated
+    once over every grid's latents (fewer, larger ops), its contexts read by one
+    ``index_select`` (``context_index``) and its layers run features-first
+    (docs/results/CHANGELOG.md#latent-3; ``benchmarks/bench_train.py`` measures a step).  A
+    batch of one runs the same operations on the single network's 2-D views, so it trains
+    exactly as a network alone."""
+
+    def __init__(self, height: int, width: int, cfg: LatentConfig, channels: int = 1,
+                 seeds: Sequence[int] | None = None):
         super().__init__()
         self.size = (height, width)
         self.channels = channels
+        seeds = [cfg.seed] if seeds is None else list(seeds)
+        self.batch = len(seeds)
         levels = levels_for(height, width, cfg.levels)
-        shapes = grid_shapes(height, width, levels)
-        self.latents = nn.ParameterList([nn.Parameter(torch.zeros(s)) for s in shapes])
-        for i, (h, w) in enumerate(shapes):
+        self.shapes = grid_shapes(height, width, levels)
+        self.latents = nn.ParameterList([nn.Parameter(torch.zeros(self.batch, *s)) for s in self.shapes])
+        for i, (h, w) in enumerate(self.shapes):
             self.register_buffer(f"up_rows{i}", torch.from_numpy(upsample_matrix(h, height)).float())
             self.register_buffer(f"up_cols{i}", torch.from_numpy(upsample_matrix(w, width)).float())
-        dims = [levels, *cfg.hidden, channels]
-        self.synthesis = nn.ModuleList([nn.Linear(i, o) for i, o in zip(dims, dims[1:])])
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1) if cfg.conv else None  # its parameters only
-        if self.conv is not None:
-            nn.init.zeros_(self.conv.weight)
-            nn.init.zeros_(self.conv.bias)
+        syn_dims = [levels, *cfg.hidden, channels]
+        arm_dims = [cfg.context, *cfg.arm_hidden, 2]
+        # Each network's initial weights are nn.Linear's (and nn.Conv2d's draws, though the
+        # convolution starts at zero), drawn in file order after torch.manual_seed(its seed);
+        # the generator's state after them is where the network's training noise starts.
+        inits, self.noise_states = [], []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            syn = [nn.Linear(i, o) for i, o in zip(syn_dims, syn_dims[1:])]
+            if cfg.conv:
+                nn.Conv2d(channels, channels, 3)
+            inits.append(syn + [nn.Linear(i, o) for i, o in zip(arm_dims, arm_dims[1:])])
+            self.noise_states.append(torch.get_rng_state())
+
+        def stacked(k: int) -> tuple[nn.Parameter, nn.Parameter]:
+            return (nn.Parameter(torch.stack([layers[k].weight.detach() for layers in inits])),
+                    nn.Parameter(torch.stack([layers[k].bias.detach() for layers in inits])))
+
+        n_syn = len(syn_dims) - 1
+        self.syn_weights, self.syn_biases = (nn.ParameterList(p) for p in zip(*(stacked(k) for k in range(n_syn))))
+        self.arm_weights, self.arm_biases = (nn.ParameterList(p) for p in zip(
+            *(stacked(k) for k in range(n_syn, n_syn + len(arm_dims) - 1))))
+        if cfg.conv:
+            self.conv_weight = nn.Parameter(torch.zeros(self.batch, channels, channels, 3, 3))
+            self.conv_bias = nn.Parameter(torch.zeros(self.batch, channels))
+        else:
+            self.conv_weight = self.conv_bias = None
         self.context = cfg.context
-        self.register_buffer("context_index", context_index(shapes, cfg.context), persistent=False)
-        adims = [cfg.context, *cfg.arm_hidden, 2]
-        self.arm = nn.ModuleList([nn.Linear(i, o) for i, o in zip(adims, adims[1:])])
+        self.register_buffer("context_index", context_index(self.shapes, cfg.context), persistent=False)
+
+    def layer_params(self, b: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Network ``b``'s layers in file order (synthesis, convolution, ARM) as (weight
+        [out, in], bias [out]); the convolution's weight is [C, C * 9]."""
+        layers = [(w[b], bias[b]) for w, bias in zip(self.syn_weights, self.syn_biases)]
+        if self.conv_weight is not None:
+            layers.append((self.conv_weight[b].reshape(self.channels, -1), self.conv_bias[b]))
+        return layers + [(w[b], bias[b]) for w, bias in zip(self.arm_weights, self.arm_biases)]
+
+    def member(self, b: int) -> "LatentModel":
+        """Network ``b`` alone: a batch of one holding copies of its parameters (the
+        upsampling and context buffers are shared)."""
+        one = LatentModel.__new__(LatentModel)
+        nn.Module.__init__(one)
+        one.size, one.channels, one.shapes, one.context = self.size, self.channels, self.shapes, self.context
+        one.batch, one.noise_states = 1, [self.noise_states[b]]
+        for name, buffer in self.named_buffers():
+            one.register_buffer(name, buffer, persistent=name != "context_index")
+
+        def copied(p: torch.Tensor) -> nn.Parameter:
+            return nn.Parameter(p.detach()[b: b + 1].clone())
+
+        for name in ("latents", "syn_weights", "syn_biases", "arm_weights", "arm_biases"):
+            setattr(one, name, nn.ParameterList([copied(p) for p in getattr(self, name)]))
+        one.conv_weight = None if self.conv_weight is None else copied(self.conv_weight)
+        one.conv_bias = None if self.conv_bias is None else copied(self.conv_bias)
+        return one
+
+    def _params(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """A batch of one computes on its network's own 2-D tensors (the operations of a
+        network trained alone); a batch, on the stacked ones."""
+        return [p[0] for p in params] if self.batch == 1 else list(params)
 
     def synthesize(self, ys: list[torch.Tensor]) -> torch.Tensor:
-        """[C, H, W] image (pixels in [0, 1]) from latents ``ys`` (one tensor per grid)."""
+        """[B, C, H, W] images (pixels in [0, 1]) from latents ``ys`` (one [B, h, w] tensor per grid)."""
         height, width = self.size
+        one = self.batch == 1
         feats = []
-        for i, y in enumerate(ys):
-            if y.shape == self.size:
+        for i, y in enumerate(self._params(ys)):
+            if y.shape[-2:] == self.size:
                 feats.append(y)
             else:
                 feats.append(getattr(self, f"up_rows{i}") @ y @ getattr(self, f"up_cols{i}").T)
-        a = torch.stack(feats).reshape(len(feats), -1)  # [L, H * W]
-        for i, layer in enumerate(self.synthesis):
-            a = torch.addmm(layer.bias[:, None], layer.weight, a)
-            if i < len(self.synthesis) - 1:
+        a = torch.stack(feats, -3).reshape(*feats[0].shape[:-2], len(feats), -1)  # [(B,) L, H * W]
+        weights, biases = self._params(self.syn_weights), self._params(self.syn_biases)
+        for i, (w, bias) in enumerate(zip(weights, biases)):
+            a = torch.addmm(bias[:, None], w, a) if one else torch.baddbmm(bias[:, :, None], w, a)
+            if i < len(weights) - 1:
                 a = torch.relu(a)
-        out = a.reshape(-1, height, width)
-        if self.conv is not None:
-            k = self.conv.weight
+        out = a.reshape(*a.shape[:-2], -1, height, width)  # [(B,) C, H, W]
+        if self.conv_weight is not None:
+            k, = self._params([self.conv_weight])
+            bias, = self._params([self.conv_bias])
             padded = torch.nn.functional.pad(out, (1, 1, 1, 1))
-            acc = self.conv.bias[:, None, None]
+            acc = bias[..., None, None]
             for dy in range(3):
                 for dx in range(3):
-                    window = padded[:, dy: dy + height, dx: dx + width]
+                    window = padded[..., dy: dy + height, dx: dx + width]
                     if self.channels == 1:
-                        acc = acc + k[0, 0, dy, dx] * window
-                    else:
+                        tap = k[0, 0, dy, dx] if one else k[:, 0, 0, dy, dx][:, None, None, None]
+                        acc = acc + tap * window
+                    elif one:
                         acc = acc + torch.einsum("oc,chw->ohw", k[:, :, dy, dx], window)
+                    else:
+                        acc = acc + torch.einsum("boc,bchw->bohw", k[:, :, :, dy, dx], window)
             out = out + acc
-        return out
+        return out[None] if one else out
 
     def laplace_params(self, ys: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Mean and scale of every latent of grids ``ys`` (flattened, grid after grid) from its
-        causal neighbours."""
+        """Mean and scale ([B, N]) of every latent of grids ``ys`` (flattened, grid after grid)
+        from its causal neighbours."""
         # One index_select from the zero-padded grids, laid end to end (its backward is one
         # index_add; 8 slices per grid took 1.7x as long). Features first, [context, N]: on a
         # CPU, addmm with the long dimension last runs the ARM 2.4x faster than [N, context].
-        flat = torch.cat([torch.nn.functional.pad(y, (3, 3, 3, 0)).reshape(-1) for y in ys])
-        a = flat.index_select(0, self.context_index).reshape(self.context, -1)
-        for i, layer in enumerate(self.arm):
-            a = torch.addmm(layer.bias[:, None], layer.weight, a)
-            if i < len(self.arm) - 1:
+        # A batch reads its networks' grids laid end to end in one flat tensor, through one
+        # index per network (an index_add along a batch's second dimension is 5x slower).
+        one = self.batch == 1
+        ys = self._params(ys)
+        flat = torch.cat([torch.nn.functional.pad(y, (3, 3, 3, 0)).flatten(-2) for y in ys], -1)
+        if one:
+            a = flat.index_select(0, self.context_index).reshape(self.context, -1)
+        else:
+            a = flat.reshape(-1).index_select(0, self._batch_index(flat.shape[1])).reshape(self.batch, self.context, -1)
+        weights, biases = self._params(self.arm_weights), self._params(self.arm_biases)
+        for i, (w, bias) in enumerate(zip(weights, biases)):
+            a = torch.addmm(bias[:, None], w, a) if one else torch.baddbmm(bias[:, :, None], w, a)
+            if i < len(weights) - 1:
                 a = torch.relu(a)
-        return a[0], torch.exp(a[1].clamp(LOG_B_MIN, LOG_B_MAX))
+        if one:
+            a = a[None]
+        return a[:, 0], torch.exp(a[:, 1].clamp(LOG_B_MIN, LOG_B_MAX))
+
+    def _batch_index(self, padded: int) -> torch.Tensor:
+        """``context_index`` for each network of the batch, offset by ``padded`` (one network's
+        padded grids) per network: [B * context * N], int32 where it fits (made once)."""
+        if getattr(self, "_batch_index_cache", None) is None or self._batch_index_cache.device != self.context_index.device:
+            offsets = torch.arange(self.batch, device=self.context_index.device, dtype=torch.int64)[:, None] * padded
+            index = (self.context_index.to(torch.int64)[None] + offsets).reshape(-1)
+            self._batch_index_cache = index.to(torch.int32) if self.batch * padded < 2**31 else index
+        return self._batch_index_cache
 
     def rate_bits(self, coded: list[torch.Tensor], contexts: list[torch.Tensor]) -> torch.Tensor:
-        """Laplace code length of ``coded`` (integers or noisy values) given ``contexts``."""
+        """[B] Laplace code lengths of ``coded`` (integers or noisy values) given ``contexts``."""
         mu, b = self.laplace_params(contexts)
-        d = torch.cat([y.reshape(-1) for y in coded]) - mu
+        d = torch.cat([y.flatten(1) for y in coded], 1) - mu
 
         def cdf(t):
             return 0.5 + 0.5 * torch.sign(t) * (1 - torch.exp(-t.abs() / b))
         p = (cdf(d + 0.5) - cdf(d - 0.5)).clamp_min(sarm.PROB_FLOOR)
-        return -torch.log2(p).sum()
+        return -torch.log2(p).sum()[None] if self.batch == 1 else -torch.log2(p).sum(1)

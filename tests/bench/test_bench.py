@@ -370,3 +370,26 @@ def test_summary_gives_each_sirencodec_codec_its_own_deltas():
     assert summary["mean"]["siren"]["jpeg"]["bd_rate_percent"] == pytest.approx(100.0)
     assert summary["mean"]["latent"]["jpeg"]["images_bd_rate_percent"] == 2
     assert summarize([r for r in rows if r["codec"] != "siren"])["test_codecs"] == ["latent"]
+
+
+def test_latent_points_train_together(tmp_path: Path):
+    """Every latent point at a fixed rate weight (all lam of an image, all images of a size)
+    trains in one batch; each row is still its own real file; a resumed run trains nothing."""
+    paths = []
+    for seed in (0, 1):
+        paths.append(tmp_path / f"im{seed}.png")
+        Image.fromarray(_image(seed=seed)).save(paths[-1])
+    codecs, _ = make_codecs(["latent"], device="cpu")
+    sweeps = {"latent": parse_settings("lam=0.004,steps=30;lam=0.0005,steps=30")}
+    lines: list[str] = []
+    result = run_benchmark(paths, codecs, tmp_path / "out", sweeps, plot=False, log=lines.append)
+    assert "training 4 latent networks together ..." in lines
+    assert len(result.rows) == 4 and all(row["batch"] == 4 for row in result.rows)
+    for row in result.rows:
+        data = (tmp_path / "out" / row["file"]).read_bytes()
+        assert data[3] == 4 and row["bytes"] == len(data)
+    by_lam = {(r["image"], r["lam"]): r["bytes"] for r in result.rows}
+    assert all(by_lam[(im, 0.0005)] > by_lam[(im, 0.004)] for im in ("im0", "im1"))
+    lines.clear()
+    again = run_benchmark(paths, codecs, tmp_path / "out", sweeps, plot=False, log=lines.append)
+    assert again.reused == 4 and not any("training" in line for line in lines)

@@ -216,3 +216,45 @@ def test_bit_allocation_switch_reaches_the_encoder(tmp_path):
         assert report["config"]["allocate_bits"] is expected
         bits = {ly["bits"] for ly in report["layers"]}
         assert (len(bits) > 1) is expected, bits  # allocation moved precision; off keeps --bits
+
+
+def test_several_images_to_a_directory(tmp_path):
+    """srnenc a b c -o DIR/: DIR/NAME.srn each, one JSON report per line; the two 16 x 16 images
+    train in one batch."""
+    names = ["a.png", "b.bmp", "c.png"]
+    for name, (h, w, seed) in zip(names, [(16, 16, 0), (16, 16, 1), (12, 16, 2)]):
+        Image.fromarray(smooth_image(h, w, seed=seed)).save(tmp_path / name)
+    out = tmp_path / "out" / "nested"
+    r = run(srnenc, [*(tmp_path / n for n in names), "-o", f"{out}/", "--lam", "0.002", "--latent-steps", "30",
+                     "--device", "cpu", "--json"])
+    assert r.exit_code == 0, r.output
+    reports = [json.loads(line) for line in r.output.splitlines()]
+    assert [rep["file"] for rep in reports] == [str(out / f"{n.split('.')[0]}.srn") for n in names]
+    assert [rep["batch"] for rep in reports] == [2, 2, 1]
+    for name, rep in zip(names, reports):
+        data = (out / f"{name.split('.')[0]}.srn").read_bytes()
+        assert len(data) == rep["bytes"]
+        assert psnr(np.asarray(Image.open(tmp_path / name)), sirencodec.decode(data)) == pytest.approx(rep["psnr"])
+    # one image and -o naming a directory: NAME.srn inside it
+    r = run(srnenc, [tmp_path / "c.png", "-o", out, "--lam", "0.002", "--latent-steps", "5", "--device", "cpu", "-q"])
+    assert r.exit_code == 0 and (out / "c.srn").is_file()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["a.png", "sub/a.png", "-o", "out/"], "both be written as a.srn"),
+    (["a.png", "-", "-o", "out/"], "stdin ('-') can be encoded on its own only"),
+    (["a.png", "c.png", "-o", "-"], "cannot go to stdout"),
+    (["-", "-o", "."], "stdin ('-') is encoded on its own, to -o FILE"),
+    (["a.png", "c.png", "-o", "a.png"], "is not a directory"),
+    (["a.png", "c.png", "-o", "out/", "--batch", "0"], "Invalid value for '--batch'"),
+])
+def test_several_images_bad_outputs(tmp_path, monkeypatch, args, message):
+    """Refused before any training, one line, exit 2, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for name in ("a.png", "sub/a.png", "c.png"):
+        Image.fromarray(smooth_image(8, 8)).save(tmp_path / name)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    r = run(srnenc, [*args, "--lam", "0.002", "--latent-steps", "5000", "--device", "cpu"])
+    assert r.exit_code == 2 and message in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

@@ -1,0 +1,82 @@
+"""Encoding many images: which networks train together, and finishing their files in parallel.
+
+Networks of one kind and shape train in one batch (``latent.fit.fit_latent_batch``): on a GPU
+one network leaves the device almost idle, so a batch is where its throughput comes from; on
+a CPU a batch runs at least as fast as its networks in turn (docs/results/batching/).  A
+batch is limited by memory: training takes about ``TRAIN_BYTES_PER_PIXEL`` per pixel and
+network.  After training, each file's bit widths are chosen on real files, written, decoded
+and measured (numpy, one core each): ``finish_all`` spreads that over worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+# Peak memory of latent training per pixel and network (float32 activations, gradients,
+# Adam state), gray or RGB (docs/results/batching/README.md).
+TRAIN_BYTES_PER_PIXEL = 1100
+CPU_MEMORY_SHARE = 0.25  # a CPU batch uses at most this share of the machine's memory ...
+GPU_MEMORY_SHARE = 0.6  # ... a GPU batch this share of the device's free memory
+
+
+def memory_budget(device) -> int:
+    """Bytes a training batch may take on ``device`` (a torch.device)."""
+    if device.type == "cuda":
+        import torch
+
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(GPU_MEMORY_SHARE * free)
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 << 30
+    return int(CPU_MEMORY_SHARE * total)
+
+
+def batch_limit(height: int, width: int, device, limit: int | None = None) -> int:
+    """How many networks of an H x W image train in one batch on ``device``: as many as
+    memory holds (at least one), at most ``limit`` when given."""
+    fits = max(1, memory_budget(device) // (TRAIN_BYTES_PER_PIXEL * height * width))
+    return fits if limit is None else max(1, min(fits, limit))
+
+
+def batches(shapes: Sequence[tuple], limit: Callable[[tuple], int]) -> list[list[int]]:
+    """Indices of ``shapes`` grouped by shape (first appearance order), each group cut into
+    batches of at most ``limit(shape)``."""
+    groups: dict[tuple, list[int]] = {}
+    for index, shape in enumerate(shapes):
+        groups.setdefault(tuple(shape), []).append(index)
+    out = []
+    for shape, indices in groups.items():
+        size = limit(shape)
+        out += [indices[i: i + size] for i in range(0, len(indices), size)]
+    return out
+
+
+def default_workers(jobs: int) -> int:
+    """Worker processes for finishing ``jobs`` files: one per core, at most one per file."""
+    return max(1, min(jobs, os.cpu_count() or 1))
+
+
+def finish_all(finish: Callable[..., Any], jobs: Sequence[tuple], workers: int = 1) -> list[Any]:
+    """``[finish(*job) for job in jobs]``, on ``workers`` forked processes when more than one
+    and the platform forks (else in turn). Each worker runs torch on one thread, as PyTorch's
+    own data-loader workers do after a fork, so that it does not wait on the parent's thread
+    pool; workers never touch a GPU."""
+    import multiprocessing
+
+    if workers <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [finish(*job) for job in jobs]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
+                             initializer=_one_thread) as pool:
+        return list(pool.map(finish, *zip(*jobs)))
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)

@@ -1,0 +1,91 @@
+"""Batched latent training (sirencodec.latent.fit.fit_latent_batch) and batched encoding
+(sirencodec.batching, encode_latent_batch): a network trained in a batch is the network trained
+alone, up to floating-point order."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sirencodec.batching import TRAIN_BYTES_PER_PIXEL, batch_limit, batches, finish_all
+from sirencodec.latent.config import LatentConfig
+from sirencodec.latent.encode import encode_latent, encode_latent_batch
+from sirencodec.latent.fit import fit_latent, fit_latent_batch
+
+
+def _image(h: int, w: int, seed: int, channels: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    planes = [128 + 90 * np.sin(x / (3 + c + seed) + rng.uniform(0, 3)) * np.cos(y / 4) for c in range(channels)]
+    img = np.clip(np.stack(planes, -1) + rng.normal(0, 6, (h, w, channels)), 0, 255).astype(np.uint8)
+    return img[..., 0] if channels == 1 else img
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batched_networks_are_the_networks_alone(channels):
+    """Each network of a batch (its own image, lam and seed: its own noise and initial weights)
+    ends where it ends alone, up to the float order of the batch's matrix products: weights
+    within 1e-3 (they move by about 0.1), every rounded latent the same."""
+    images = [_image(24, 20, s, channels) for s in range(3)]
+    configs = [LatentConfig(steps=150, lam=lam, seed=seed) for lam, seed in ((1e-4, 0), (3e-5, 5), (1e-5, 2))]
+    batch = fit_latent_batch(images, configs)
+    assert all(any(np.count_nonzero(g) for g in fitted.grids) for fitted in batch)  # latents to compare
+    for image, config, got in zip(images, configs, batch):
+        alone = fit_latent(image, config)
+        assert got.lam == config.lam
+        for g, a in zip(got.grids, alone.grids):
+            np.testing.assert_array_equal(g, a)
+        for (gw, gb), (aw, ab) in zip(got.model.layer_params(), alone.model.layer_params()):
+            torch.testing.assert_close(gw, aw, rtol=0, atol=1e-3)
+            torch.testing.assert_close(gb, ab, rtol=0, atol=1e-3)
+    # the networks differ from one another: the test would notice a batch that mixed them up
+    assert not all(np.array_equal(a, b) for a, b in zip(batch[0].grids, batch[1].grids))
+    assert not torch.equal(batch[0].model.layer_params()[0][0], batch[1].model.layer_params()[0][0])
+
+
+def test_batched_files_agree_with_files_alone():
+    """At the machine's thread count (float order may differ): same file within a few per cent
+    of bytes and 0.1 dB."""
+    images = [_image(32, 32, s) for s in range(2)]
+    configs = [LatentConfig(steps=150, lam=lam) for lam in (3e-3, 5e-4)]
+    batched = encode_latent_batch(images, configs, "cpu")
+    for image, config, got in zip(images, configs, batched):
+        alone = encode_latent(image, config, "cpu")
+        assert got.report["batch"] == 2 and "batch" not in alone.report
+        assert abs(got.report["bytes"] / alone.report["bytes"] - 1) <= 0.03
+        assert abs(got.report["psnr"] - alone.report["psnr"]) <= 0.1
+    assert batched[1].report["bytes"] > batched[0].report["bytes"]  # each kept its own lam
+
+
+def test_finishing_on_worker_processes_writes_the_same_files():
+    images = [_image(16, 16, s) for s in range(2)]
+    configs = [LatentConfig(steps=30, lam=1e-3)] * 2
+    serial = encode_latent_batch(images, configs, "cpu", workers=1)
+    parallel = encode_latent_batch(images, configs, "cpu", workers=2)
+    assert [r.data for r in serial] == [r.data for r in parallel]
+    assert finish_all(math.pow, [(2, 3), (3, 2), (5, 0)], workers=2) == [8.0, 9.0, 1.0]
+
+
+def test_a_batch_is_one_shape_and_one_training():
+    config = LatentConfig(steps=5)
+    with pytest.raises(ValueError, match="one shape"):
+        fit_latent_batch([_image(8, 8, 0), _image(8, 9, 0)], [config, config])
+    with pytest.raises(ValueError, match="lam and seed"):
+        fit_latent_batch([_image(8, 8, 0)] * 2, [config, dataclasses.replace(config, steps=6)])
+    with pytest.raises(ValueError, match="one config per image"):
+        fit_latent_batch([_image(8, 8, 0)] * 2, [config])
+
+
+def test_batches_group_by_shape_within_the_memory_limit(monkeypatch):
+    shapes = [(4, 4), (5, 4), (4, 4), (4, 4), (5, 4)]
+    assert batches(shapes, lambda shape: 2) == [[0, 2], [3], [1, 4]]
+    # as many H x W networks as the memory budget holds at TRAIN_BYTES_PER_PIXEL, at least one
+    monkeypatch.setattr("sirencodec.batching.memory_budget", lambda device: 10 * TRAIN_BYTES_PER_PIXEL * 64 * 32 + 1)
+    cpu = torch.device("cpu")
+    assert batch_limit(64, 32, cpu) == 10
+    assert batch_limit(64, 32, cpu, limit=4) == 4
+    assert batch_limit(640, 320, cpu) == 1
