@@ -86,7 +86,7 @@ def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start
     choose_s = time.perf_counter() - t
     network = {"channels": net.channels, "levels": len(net.grids),
                "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids], "layer_bits": widths,
-               "lam": fitted.lam}
+               "lam": fitted.lam, "engine": fitted.engine}
     return finish(image, write or (lambda: latent_v4.pack(net)), kind="latent", network=network,
                   seconds={"fit": fitted.seconds, "bits": choose_s}, start=start, device=device, config=config,
                   extra=extra)

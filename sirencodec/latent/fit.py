@@ -39,6 +39,7 @@ from .model import LatentModel, soft_round
 
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
 LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
+CUDA_GRAPHS = True  # on a GPU, replay each stage's step as a CUDA graph (benchmarks/device_run.py: graphs against eager steps)
 
 
 @dataclass
@@ -47,8 +48,10 @@ class LatentFit:
     grids: list[np.ndarray]  # the rounded latents, int64
     seconds: float
     lam: float  # the rate weight at the end of training (a controller may have moved it)
+    engine: str = "eager"  # how the steps ran: "eager", "cuda-graphs", or why a capture fell back
 
 
+Choose = Callable[[list[LatentFit], list[float]], Sequence[int]]  # (every network's snapshot, their lams) -> those that go on
 Control = Callable[[LatentFit, float, int], float]  # (the model so far, rounded; lam; point 0..CONTROL_POINTS) -> the lam to go on with
 
 CONTROL_START = 0.1  # a controller is first asked after this share of the soft stage ...
@@ -63,7 +66,7 @@ def _planes(images: Sequence[np.ndarray], device: str) -> torch.Tensor:
 
 def _snapshot(model: LatentModel, b: int, seconds: float, lam: float) -> LatentFit:
     """Network ``b`` of ``model`` now, its latents rounded (the model itself when it is alone)."""
-    one = model if model.batch == 1 else model.member(b)
+    one = model if model.batch == 1 else model.subset([b])
     grids = [torch.round(y.detach()[0]).cpu().numpy().astype(np.int64) for y in one.latents]
     return LatentFit(model=one, grids=grids, seconds=seconds, lam=lam)
 
@@ -87,6 +90,11 @@ class _Noise:
         self.shapes = model.shapes
         self.device = device
 
+    def subset(self, keep: Sequence[int]) -> "_Noise":
+        out = copy.copy(self)
+        out.gens = [self.gens[k] for k in keep]
+        return out
+
     def draw(self) -> list[torch.Tensor]:
         """One [B, h, w] tensor per grid."""
         flat = torch.stack([torch.rand(sum(self.sizes), generator=g, device=self.device) for g in self.gens])
@@ -94,10 +102,11 @@ class _Noise:
 
 
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
-          lr: float, temp: float | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
+          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
     """One Adam step on the sum over networks of MSE + lam * bpp: soft rounding at ``temp``
     (uniform noise from ``noise``), or rounded latents (straight-through) when ``temp`` is None.
-    Returns each network's (MSE, rate proxy bpp), detached [B] tensors."""
+    ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
+    network's (MSE, rate proxy bpp), detached [B] tensors."""
     if temp is not None:
         noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
@@ -106,8 +115,9 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
         rounded = [y + (torch.round(y) - y).detach() for y in model.latents]
         image = model.synthesize(rounded)
         bits = model.rate_bits(rounded, rounded)
-    for g in opt.param_groups:
-        g["lr"] = lr
+    if lr is not None:
+        for g in opt.param_groups:
+            g["lr"] = lr
     if model.batch == 1:  # a network alone: the loss as one scalar
         mse = torch.mean((image[0] - target[0]) ** 2)[None]
     else:
@@ -118,6 +128,101 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
     loss.backward()
     opt.step()
     return mse.detach(), bpp.detach()
+
+
+class _HostSteps:
+    """Training steps with their scalars (learning rate, temperature, lam) as Python numbers:
+    the CPU's way, and for a network alone exactly the operations it has always trained with."""
+
+    engine = "eager"
+
+    def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float):
+        self.model, self.target, self.noise = model, target, noise
+        self.opt = torch.optim.Adam(model.parameters(), lr=lr)
+        self.lams: float | torch.Tensor = 0.0
+
+    def set_lams(self, lams: list[float]) -> None:
+        self.lams = lams[0] if len(lams) == 1 else torch.tensor(lams, dtype=torch.float32, device=self.target.device)
+
+    def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None)
+
+    def narrow(self, keep: Sequence[int], lr: float, **options) -> "_HostSteps":
+        """These steps for networks ``keep`` of the batch only, each going on from where it is:
+        its parameters, noise stream and Adam state."""
+        index = torch.as_tensor(list(keep), device=self.target.device)
+        out = type(self)(self.model.subset(keep), self.target.index_select(0, index), self.noise.subset(keep), lr,
+                         **options)
+        for old, new in zip(self.model.parameters(), out.model.parameters()):
+            state = self.opt.state.get(old)
+            if state:
+                out.opt.state[new] = {k: v.index_select(0, index).clone() if v.dim() and v.shape[0] == self.model.batch
+                                      else v.clone() for k, v in state.items()}
+        return out
+
+
+class _DeviceSteps(_HostSteps):
+    """Training steps on a GPU with their scalars in device tensors (Adam's ``capturable``
+    form), so that nothing in a step waits on the host. With ``graphs``, each stage's step
+    (soft, hard) is captured once as a CUDA graph after ``GRAPH_WARMUP`` eager steps and then
+    replayed: one launch per step instead of several hundred kernels. A capture that fails
+    falls back to eager steps, and ``engine`` says why."""
+
+    GRAPH_WARMUP = 3
+
+    def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float, graphs: bool):
+        self.model, self.target, self.noise = model, target, noise
+        dev = target.device
+        self.lr = torch.tensor(lr, dtype=torch.float32, device=dev)
+        capturable = dev.type == "cuda"  # (a CPU runs this class only in tests, without graphs)
+        self.opt = torch.optim.Adam(model.parameters(), lr=self.lr, capturable=capturable,
+                                    foreach=None if capturable else False)
+        self.temp = torch.tensor(1.0, dtype=torch.float32, device=dev)
+        self.lams = torch.zeros(model.batch, dtype=torch.float32, device=dev)
+        self.graphs = graphs
+        self.engine = "cuda-graphs" if graphs else "eager"
+        self.calls = {True: 0, False: 0}
+        self.captured: dict[bool, tuple] = {}
+        self.pool = torch.cuda.graph_pool_handle() if graphs else None
+
+    def set_lams(self, lams: list[float]) -> None:
+        self.lams.copy_(torch.tensor(lams, dtype=torch.float32))
+
+    def _run(self, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        return _step(self.model, self.opt, self.target, self.lams, None, self.temp if soft else None,
+                     self.noise if soft else None)
+
+    def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+        soft = temp is not None
+        self.lr.fill_(lr)
+        if soft:
+            self.temp.fill_(temp)
+        if not self.graphs:
+            return self._run(soft)
+        self.calls[soft] += 1
+        if self.calls[soft] <= self.GRAPH_WARMUP:  # eager, on a side stream (PyTorch's recipe)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                out = self._run(soft)
+            torch.cuda.current_stream().wait_stream(side)
+            return out
+        if soft not in self.captured:
+            try:
+                graph = torch.cuda.CUDAGraph()
+                for gen in self.noise.gens if soft else []:
+                    graph.register_generator_state(gen)
+                self.opt.zero_grad(set_to_none=True)
+                with torch.cuda.graph(graph, pool=self.pool):
+                    out = self._run(soft)
+                self.captured[soft] = (graph, out)
+            except Exception as exc:  # noqa: BLE001 - any capture failure: train on, eagerly
+                self.graphs = False
+                self.engine = f"eager (CUDA graph capture failed: {type(exc).__name__}: {exc})".splitlines()[0]
+                return self._run(soft)
+        graph, out = self.captured[soft]
+        graph.replay()
+        return out
 
 
 def _check_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig]) -> None:
@@ -139,13 +244,17 @@ def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
 
 def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "cpu",
                      progress: Progress | None = None, progress_every: int = 200,
-                     controls: Sequence[Control | None] | None = None) -> list[LatentFit]:
+                     controls: Sequence[Control | None] | None = None,
+                     graphs: bool | None = None, choose: Choose | None = None) -> list[LatentFit]:
     """Train one latent model per image (uint8, all of one shape) in one batch: ``configs[b]``
     for image b, differing only in ``lam`` and ``seed``. Each network writes the file it would
     write trained alone, up to floating-point order; a batch of one is that network alone.
     ``controls[b]`` (rate control) may move network b's lam during the soft stage
     (CONTROL_POINTS times). The step loop reads nothing back from the device except at
-    control and progress points; ``progress`` gets the PSNR of the batch's mean MSE."""
+    control and progress points; ``progress`` gets the PSNR of the batch's mean MSE. On a GPU
+    each stage's step is a CUDA graph (``graphs``; default ``CUDA_GRAPHS``). ``choose``, asked
+    at the first control point with every network's snapshot and lam, names the networks that
+    go on (rate control's parallel starts); only theirs are returned."""
     _check_batch(images, configs)
     start = time.perf_counter()
     cfg = configs[0]
@@ -155,36 +264,50 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
     b, c, h, w = target.shape
     model = LatentModel(h, w, cfg, c, seeds).to(device)
     noise = _Noise(model, seeds, dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if dev.type == "cuda":
+        options = {"graphs": CUDA_GRAPHS if graphs is None else graphs}
+        steps = _DeviceSteps(model, target, noise, cfg.lr, **options)
+    else:
+        options = {}
+        steps = _HostSteps(model, target, noise, cfg.lr)
     soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
     first = round(CONTROL_START * soft_steps)
     every = max(1, (soft_steps - first) // CONTROL_POINTS)
     controls = [None] * b if controls is None else list(controls)
     lams = [c.lam for c in configs]
-
-    def lam_arg():  # alone: a Python float, as a network alone has always been trained
-        return lams[0] if b == 1 else torch.tensor(lams, dtype=torch.float32, device=dev)
-
-    lam_now = lam_arg()
+    steps.set_lams(lams)
     for s in range(cfg.steps):
         if first <= s < soft_steps and (s - first) % every == 0 and any(controls):
             seconds = time.perf_counter() - start
             for k, control in enumerate(controls):
                 if control is not None:
                     lams[k] = control(_snapshot(model, k, seconds, lams[k]), lams[k], (s - first) // every)
-            lam_now = lam_arg()
+            steps.set_lams(lams)
+        if s == first and choose is not None and s < soft_steps:
+            seconds = time.perf_counter() - start
+            keep = list(choose([_snapshot(model, k, seconds, lams[k]) for k in range(b)], list(lams)))
+            if not keep or sorted(set(keep)) != sorted(keep) or not all(0 <= k < b for k in keep):
+                raise ValueError(f"choose must name some of the batch's {b} networks, got {keep}")
+            if len(keep) < b:
+                steps = steps.narrow(keep, cfg.lr, **options)
+                steps.set_lams([lams[k] for k in keep])
+                model, b = steps.model, len(keep)
+                lams, controls = [lams[k] for k in keep], [controls[k] for k in keep]
         if s < soft_steps:
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            mse, bpp = _step(model, opt, target, lam_now, lr, temp, noise)
+            mse, bpp = steps.step(lr, temp)
         else:
-            mse, bpp = _step(model, opt, target, lam_now, cfg.hard_lr, None, None)
+            mse, bpp = steps.step(cfg.hard_lr, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
             progress("latent", s + 1, cfg.steps, -10 * math.log10(max(mse.mean().item(), 1e-12)))
     seconds = time.perf_counter() - start
     model = model.cpu()
-    return [_snapshot(model, k, seconds, lams[k]) for k in range(b)]
+    fits = [_snapshot(model, k, seconds, lams[k]) for k in range(b)]
+    for fitted in fits:
+        fitted.engine = steps.engine
+    return fits
 
 
 def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr: float,

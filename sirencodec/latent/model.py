@@ -25,10 +25,12 @@ LOG_B_MIN = sarm.LOG_SCALE_MIN
 LOG_B_MAX = sarm.LOG_SCALE_MIN + sarm.SCALE_TABLE / sarm.SCALE_STEPS
 
 
-def soft_round(y: torch.Tensor, temp: float) -> torch.Tensor:
-    """C3's soft rounding: a smooth staircase that tends to round() as ``temp`` -> 0."""
+def soft_round(y: torch.Tensor, temp: float | torch.Tensor) -> torch.Tensor:
+    """C3's soft rounding: a smooth staircase that tends to round() as ``temp`` -> 0 (a Python
+    number, or a 0-d tensor on ``y``'s device)."""
     m = torch.floor(y) + 0.5
-    return m + 0.5 * torch.tanh((y - m) / temp) / math.tanh(0.5 / temp)
+    norm = math.tanh(0.5 / temp) if isinstance(temp, (int, float)) else torch.tanh(0.5 / temp)
+    return m + 0.5 * torch.tanh((y - m) / temp) / norm
 
 
 def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tensor:
@@ -112,24 +114,25 @@ class LatentModel(nn.Module):
             layers.append((self.conv_weight[b].reshape(self.channels, -1), self.conv_bias[b]))
         return layers + [(w[b], bias[b]) for w, bias in zip(self.arm_weights, self.arm_biases)]
 
-    def member(self, b: int) -> "LatentModel":
-        """Network ``b`` alone: a batch of one holding copies of its parameters (the
-        upsampling and context buffers are shared)."""
-        one = LatentModel.__new__(LatentModel)
-        nn.Module.__init__(one)
-        one.size, one.channels, one.shapes, one.context = self.size, self.channels, self.shapes, self.context
-        one.batch, one.noise_states = 1, [self.noise_states[b]]
+    def subset(self, keep: Sequence[int]) -> "LatentModel":
+        """Networks ``keep`` (indices into the batch) as a batch of their own, holding copies of
+        their parameters (the upsampling and context buffers are shared)."""
+        out = LatentModel.__new__(LatentModel)
+        nn.Module.__init__(out)
+        out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
+        out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
         for name, buffer in self.named_buffers():
-            one.register_buffer(name, buffer, persistent=name != "context_index")
+            out.register_buffer(name, buffer, persistent=name != "context_index")
+        index = torch.as_tensor(list(keep), device=self.latents[0].device)
 
         def copied(p: torch.Tensor) -> nn.Parameter:
-            return nn.Parameter(p.detach()[b: b + 1].clone())
+            return nn.Parameter(p.detach().index_select(0, index).clone())
 
         for name in ("latents", "syn_weights", "syn_biases", "arm_weights", "arm_biases"):
-            setattr(one, name, nn.ParameterList([copied(p) for p in getattr(self, name)]))
-        one.conv_weight = None if self.conv_weight is None else copied(self.conv_weight)
-        one.conv_bias = None if self.conv_bias is None else copied(self.conv_bias)
-        return one
+            setattr(out, name, nn.ParameterList([copied(p) for p in getattr(self, name)]))
+        out.conv_weight = None if self.conv_weight is None else copied(self.conv_weight)
+        out.conv_bias = None if self.conv_bias is None else copied(self.conv_bias)
+        return out
 
     def _params(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """A batch of one computes on its network's own 2-D tensors (the operations of a

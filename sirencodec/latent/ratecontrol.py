@@ -13,7 +13,9 @@ MSE + lam * bpp (``fit``). So rate control here is control of ``lam``:
   ladder's typical rates; at the first point the rounded model is packed with the real writer
   (layer widths chosen by ``export.choose_bits``), and a start that misses ``START_AIM`` of
   the budget ``floor(bpp * pixels / 8)`` by more than ``START_TOLERANCE`` restarts at a ``lam``
-  from the slope measured over the starts (``_secant_lam``). After training, a file short of
+  from the slope measured over the starts (``_secant_lam``). On a GPU, where a batch of
+  networks trains about as fast as one, the first start is ``PARALLEL_STARTS`` networks
+  side by side around the guess, and the one nearest the aim goes on alone. After training, a file short of
   the band ``[(1 - TARGET_TOLERANCE) * budget, budget]`` gets up to ``REFINE_ROUNDS`` short
   hard-stage refinements (they add bytes at any ``lam`` tried: ``REFINE_ADDS``), each
   from the trained network, and the largest file within the budget wins; one still short gains
@@ -58,7 +60,7 @@ from ..result import EncodeResult
 from .config import LatentConfig, levels_for
 from .encode import finish_latent, latent_input
 from .export import MIN_WEIGHT_BITS, choose_bits, export, quantized_layer
-from .fit import LatentFit, fit_latent, refine_latent
+from .fit import LatentFit, fit_latent, fit_latent_batch, refine_latent
 from .model import LOG_B_MIN
 from .synthesis import render_network
 
@@ -85,6 +87,11 @@ START_AIM = 0.96
 POINT0_BYTES = 1.02
 START_TOLERANCE = 0.02
 MAX_STARTS = 4
+# Where a batch of networks costs about what one does (a GPU), the first start is PARALLEL_STARTS
+# (by device type) starts trained side by side, at the guess and START_SPREAD either way; the
+# one nearest the aim goes on, or the restart's secant has all of them to go by.
+PARALLEL_STARTS = {"cuda": 3}
+START_SPREAD = 2.0
 START_SLOPE_RANGE = (0.2, 1.0)  # a measured -d ln(bytes) / d ln(lam) between starts is clamped to this
 START_REACH = 16.0  # starts keep lam within this factor of the first one
 AIM = 0.975  # refinements aim at this share of the budget
@@ -158,6 +165,11 @@ class _Run:
         cfg = dataclasses.replace(self.base, lam=lam)
         return fit_latent(self.image, cfg, str(self.dev), self.progress, control=control)
 
+    def fit_starts(self, lams: list[float], choose) -> LatentFit:
+        """Networks at ``lams`` trained side by side until ``choose`` keeps one of them."""
+        configs = [dataclasses.replace(self.base, lam=lam) for lam in lams]
+        return fit_latent_batch([self.image] * len(lams), configs, str(self.dev), self.progress, choose=choose)[0]
+
     def refine(self, fitted: LatentFit, lam: float) -> LatentFit:
         return refine_latent(fitted, self.image, lam, REFINE_STEPS, self.base.hard_lr, str(self.dev))
 
@@ -198,18 +210,35 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
                 raise Restart
         return lam
 
+    def choose_start(snapshots: list[LatentFit], lams: list[float]) -> list[int]:
+        # parallel starts: the one nearest the aim goes on, if near enough
+        sizes = []
+        for snapshot, lam in zip(snapshots, lams):
+            sizes.append(len(choose_bits(snapshot, run.image, lam, quick_pack)[2]))
+            starts.append((lam, sizes[-1]))
+            run.log.append({"stage": "start", "lam": lam, "bytes": sizes[-1], "parallel": len(lams)})
+        best = min(range(len(sizes)), key=lambda k: abs(math.log(sizes[k] / start_aim)))
+        if may_restart and abs(math.log(sizes[best] / start_aim)) > START_TOLERANCE:
+            raise Restart
+        return [best]
+
     starts: list[tuple[float, int]] = []  # (lam, bytes at the first control point)
     may_restart = True
     start_aim = START_AIM * POINT0_BYTES * budget
-    lam = _clamp_lam(REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
+    guess = lam = _clamp_lam(REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
     for attempt in range(2):
+        parallel = PARALLEL_STARTS.get(run.dev.type, 1) if attempt == 0 else 1
         for restart in range(MAX_STARTS):
             may_restart = restart < MAX_STARTS - 1
             try:
-                trained = run.fit(lam, check_start)
+                if parallel > 1 and restart == 0:
+                    spread = [START_SPREAD ** (k - (parallel - 1) / 2) for k in range(parallel)]
+                    trained = run.fit_starts([_clamp_lam(lam * f) for f in spread], choose_start)
+                else:
+                    trained = run.fit(lam, check_start)
                 break
             except Restart:
-                lam = _secant_lam(starts, start_aim, RATE_SLOPE, START_SLOPE_RANGE, starts[0][0], START_REACH)
+                lam = _secant_lam(starts, start_aim, RATE_SLOPE, START_SLOPE_RANGE, guess, START_REACH)
         chosen = choose_bits(trained, run.image, trained.lam, quick_pack)
         run.log.append({"stage": "trained", "lam": trained.lam, "bytes": len(chosen[2])})
         best = None  # the largest file within the budget so far: (fitted, chosen)

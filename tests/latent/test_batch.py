@@ -89,3 +89,45 @@ def test_batches_group_by_shape_within_the_memory_limit(monkeypatch):
     assert batch_limit(64, 32, cpu) == 10
     assert batch_limit(64, 32, cpu, limit=4) == 4
     assert batch_limit(640, 320, cpu) == 1
+
+
+def test_device_scalar_steps_train_as_host_steps(monkeypatch):
+    """The GPU's steps (learning rate, temperature and lam in device tensors, Adam's tensor
+    learning rate), run on the CPU without graphs: the same networks up to float rounding."""
+    import sirencodec.latent.fit as fit
+
+    images = [_image(24, 20, s) for s in range(2)]
+    configs = [LatentConfig(steps=150, lam=lam) for lam in (1e-4, 1e-5)]
+    host = fit_latent_batch(images, configs)
+    monkeypatch.setattr(fit, "_HostSteps", lambda model, target, noise, lr: fit._DeviceSteps(
+        model, target, noise, lr, graphs=False))
+    device = fit_latent_batch(images, configs)
+    for h, d in zip(host, device):
+        assert sum(int(np.count_nonzero(g)) for g in h.grids) > 0
+        assert sum(int(np.count_nonzero(a != b)) for a, b in zip(h.grids, d.grids)) <= 2
+        for (hw, _), (dw, _) in zip(h.model.layer_params(), d.model.layer_params()):
+            torch.testing.assert_close(hw, dw, rtol=0, atol=1e-3)
+
+
+def test_a_batch_narrowed_at_the_first_control_point_goes_on_as_the_networks_alone():
+    """``choose`` keeps some networks at the first control point: each goes on from where it
+    was (parameters, noise stream, Adam state) and ends where it ends trained alone."""
+    images = [_image(24, 20, s) for s in range(3)]
+    configs = [LatentConfig(steps=150, lam=lam, seed=s) for s, lam in enumerate((1e-4, 3e-5, 1e-5))]
+    seen = []
+
+    def choose(snapshots, lams):
+        seen.append((len(snapshots), lams))
+        return [2, 0]
+
+    kept = fit_latent_batch(images, configs, choose=choose)
+    assert seen == [(3, [1e-4, 3e-5, 1e-5])] and [k.lam for k in kept] == [1e-5, 1e-4]
+    for index, got in zip((2, 0), kept):
+        alone = fit_latent(images[index], configs[index])
+        assert sum(int(np.count_nonzero(a != b)) for a, b in zip(got.grids, alone.grids)) <= 2
+        for (gw, _), (aw, _) in zip(got.model.layer_params(), alone.model.layer_params()):
+            torch.testing.assert_close(gw, aw, rtol=0, atol=1e-3)
+    one = fit_latent_batch(images, configs, choose=lambda snapshots, lams: [1])
+    assert len(one) == 1 and one[0].model.batch == 1
+    with pytest.raises(ValueError, match="choose must name"):
+        fit_latent_batch(images, configs, choose=lambda snapshots, lams: [3])

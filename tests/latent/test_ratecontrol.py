@@ -192,3 +192,25 @@ def test_target_bpp_restarts_a_start_that_misses(monkeypatch):
     assert len(starts) >= 2 and starts[1]["lam"] < starts[0]["lam"] / 2, starts
     assert abs(math.log(starts[0]["bytes"] / (lr.START_AIM * lr.POINT0_BYTES * budget))) > lr.START_TOLERANCE
     assert (1 - lr.TARGET_TOLERANCE) * budget <= len(result.data) <= budget, result.report["search"]
+
+
+def test_target_bpp_parallel_starts(monkeypatch):
+    """Where a batch costs what one network does (a GPU; forced here on the CPU), the first
+    start is three networks side by side at the guess and twice and half of it; the one whose
+    bytes at the first control point are nearest the aim goes on, alone, to a file in the band."""
+    monkeypatch.setattr(lr, "PARALLEL_STARTS", {"cpu": 3})
+    image = crop()
+    budget = lr.byte_budget(0.7, 96, 96)
+    aim = lr.START_AIM * lr.POINT0_BYTES * budget
+    result = lr.encode_target_bpp(image, 0.7, QUICK, "cpu")
+    search = result.report["search"]
+    first = search[:3]
+    assert [e["stage"] for e in first] == ["start"] * 3 and all(e["parallel"] == 3 for e in first)
+    guess = first[1]["lam"]
+    assert [e["lam"] for e in first] == pytest.approx([guess / 2, guess, 2 * guess])
+    assert first[0]["bytes"] >= first[1]["bytes"] >= first[2]["bytes"] and first[0]["bytes"] > first[2]["bytes"]
+    nearest = min(first, key=lambda e: abs(math.log(e["bytes"] / aim)))
+    trained = next(e for e in search if e["stage"] == "trained")
+    if abs(math.log(nearest["bytes"] / aim)) <= lr.START_TOLERANCE:  # it went on
+        assert trained["lam"] == nearest["lam"] and search.index(trained) == 3
+    assert (1 - lr.TARGET_TOLERANCE) * budget <= len(result.data) <= budget, search

@@ -1,0 +1,108 @@
+"""Batched against sequential latent encoding on this machine.  Not a test: measures and
+writes JSON.
+
+    .venv/bin/python benchmarks/bench_batch.py --out docs/results/batching/cpu.json
+
+Encodes one image at four rate weights (srnbench's quick levels 2, 4, 6, 8) two ways, each
+end to end (training, bit widths, writing, decoding): four ``encode_latent`` calls in turn,
+and one ``encode_latent_batch`` (the four networks trained in one batch, their files finished
+on one worker per core).  The two alternate, ``--repeats`` times each; the JSON has every wall
+time, their medians and ratio, and each file's bytes and PSNR both ways.  Peak memory per
+network and pixel (``batching.TRAIN_BYTES_PER_PIXEL``) is the growth from a batch of two
+networks to one of three, each measured in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from sirencodec.imageio import load_image
+from sirencodec.latent.config import LatentConfig
+from sirencodec.latent.encode import encode_latent, encode_latent_batch
+from sirencodec.latent.ratecontrol import quality_lam
+
+ROOT = Path(__file__).resolve().parent.parent
+LEVELS = (2, 4, 6, 8)
+
+
+def peak_memory(height: int, width: int, channels: int, batch: int, steps: int = 3) -> float:
+    """Peak resident bytes a training batch adds, measured in a fresh process."""
+    code = f"""
+import resource, numpy as np
+from sirencodec.latent.config import LatentConfig
+from sirencodec.latent.fit import fit_latent_batch
+shape = ({height}, {width}) if {channels} == 1 else ({height}, {width}, {channels})
+image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+import torch
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+fit_latent_batch([image] * {batch}, [LatentConfig(steps={steps})] * {batch})
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--image", default=str(ROOT / "sample_images" / "cameraman256.png"))
+    parser.add_argument("--steps", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    image, _ = load_image(args.image)
+    configs = [LatentConfig(steps=args.steps, lam=quality_lam(q)) for q in LEVELS]
+    times: dict[str, list[float]] = {"sequential": [], "batched": []}
+    files: dict[str, list[dict]] = {}
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        alone = [encode_latent(image, c, "cpu") for c in configs]
+        times["sequential"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        batched = encode_latent_batch([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
+        times["batched"].append(time.perf_counter() - start)
+        files = {name: [{"bytes": r.report["bytes"], "psnr": round(r.report["psnr"], 4)} for r in results]
+                 for name, results in (("sequential", alone), ("batched", batched))}
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    # Differences between batches of 2 and 3 networks: above the high-water mark of importing torch.
+    memory = {f"{hh}x{ww}x{c} batch {b}": peak_memory(hh, ww, c, b)
+              for hh, ww, c in ((512, 512, 1), (512, 768, 3)) for b in (2, 3)}
+    per_pixel = {
+        "gray": (memory["512x512x1 batch 3"] - memory["512x512x1 batch 2"]) / (512 * 512),
+        "rgb": (memory["512x768x3 batch 3"] - memory["512x768x3 batch 2"]) / (512 * 768),
+    }
+    record = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__},
+        "image": Path(args.image).name, "steps": args.steps, "lams": [c.lam for c in configs],
+        "seconds": times, "median_seconds": medians,
+        "batched_over_sequential": medians["batched"] / medians["sequential"],
+        "files": files,
+        "peak_bytes": memory, "bytes_per_pixel_and_network": per_pixel,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(record, indent=1) + "\n")
+    print(json.dumps({k: record[k] for k in ("median_seconds", "batched_over_sequential", "files",
+                                             "bytes_per_pixel_and_network")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""benchmarks/device_run.py --smoke: the GPU benchmark's whole path on tiny inputs on the CPU."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image
+
+import sirencodec
+from sirencodec.metrics import psnr
+from tests import ROOT
+
+
+def test_device_run_smoke(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_run.py"), "--smoke", "--device", "cpu",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    record = json.loads((out / "device_run.json").read_text())
+    sections = record["sections"]
+    assert list(sections) == ["environment", "tests", "throughput", "srnenc", "kodak"]
+    assert all(s["ok"] for s in sections.values()), {k: s.get("error") for k, s in sections.items()}
+    assert sections["environment"]["device"] == "cpu" and sections["environment"]["torch"]
+    assert "skipped" in sections["tests"]["summary"]  # the CUDA tests, without a GPU
+    with (out / "throughput.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["size"], int(r["batch"])) for r in rows] == [("32x32x1", 1), ("32x32x1", 2), ("40x24x3", 1), ("40x24x3", 2)]
+    assert all(float(r["steps_per_s"]) > 0 for r in rows)
+    for r in rows:  # per-network throughput is B x steps/s, its ratio against B = 1's
+        base = next(float(b["network_steps_per_s"]) for b in rows if b["size"] == r["size"] and b["batch"] == "1")
+        assert float(r["per_network_vs_b1"]) == np.round(float(r["network_steps_per_s"]) / base, 2)
+    runs = sections["srnenc"]["runs"]
+    assert len(runs) == 2 and all(r["bytes"] == (out / f"cameraman-{k + 1}.srn").stat().st_size
+                                  for k, r in enumerate(runs))
+    assert sections["srnenc"]["identical_files"] == (runs[0]["sha256"] == runs[1]["sha256"])
+    kodak = sections["kodak"]
+    assert kodak["networks"] == 3 * 4 and kodak["images"] == 3
+    assert sorted(r["batch"] for r in kodak["rows"]) == [4] * 4 + [8] * 8  # two images of one size, one of another
+    for row in kodak["rows"]:
+        image = np.asarray(Image.open(out / "kodak-inputs" / f"{row['image']}.png"))
+        data = (out / "kodak" / row["file"]).read_bytes()
+        assert len(data) == row["bytes"]
+        assert psnr(image, sirencodec.decode(data)) == row["psnr"]  # RGB PSNR over all three channels
