@@ -5,13 +5,15 @@ one network leaves the device almost idle, so a batch is where its throughput co
 a CPU a batch runs at least as fast as its networks in turn (docs/results/batching/).  A
 batch is limited by memory: training takes about ``TRAIN_BYTES_PER_PIXEL`` per pixel and
 network.  After training, each file's bit widths are chosen on real files, written, decoded
-and measured (numpy, one core each): ``finish_all`` spreads that over worker processes.
+and measured (numpy, one core each): ``Finisher`` spreads that over worker processes, which
+on a GPU finish one batch's files while the next batch trains.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
 # Peak memory of latent training per pixel and network (float32 activations, gradients,
@@ -60,20 +62,42 @@ def default_workers(jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1))
 
 
+class Finisher:
+    """Runs ``finish(*job)`` calls on ``workers`` forked processes when more than one and the
+    platform forks (else at once, in the caller). Each worker runs torch on one thread, as
+    PyTorch's own data-loader workers do after a fork, so that it does not wait on the
+    parent's thread pool; workers never touch a GPU, so the parent may go on training on one
+    while they finish files."""
+
+    def __init__(self, workers: int = 1):
+        import multiprocessing
+
+        self.pool = None
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                            initializer=_one_thread)
+
+    def submit(self, finish: Callable[..., Any], *job: Any) -> Future:
+        if self.pool is not None:
+            return self.pool.submit(finish, *job)
+        done: Future = Future()
+        done.set_result(finish(*job))
+        return done
+
+    def __enter__(self) -> Finisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)
+
+
 def finish_all(finish: Callable[..., Any], jobs: Sequence[tuple], workers: int = 1) -> list[Any]:
-    """``[finish(*job) for job in jobs]``, on ``workers`` forked processes when more than one
-    and the platform forks (else in turn). Each worker runs torch on one thread, as PyTorch's
-    own data-loader workers do after a fork, so that it does not wait on the parent's thread
-    pool; workers never touch a GPU."""
-    import multiprocessing
-
-    if workers <= 1 or len(jobs) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        return [finish(*job) for job in jobs]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=multiprocessing.get_context("fork"),
-                             initializer=_one_thread) as pool:
-        return list(pool.map(finish, *zip(*jobs)))
+    """``[finish(*job) for job in jobs]`` on ``workers`` processes (``Finisher``)."""
+    with Finisher(min(workers, len(jobs))) as finisher:
+        return [f.result() for f in [finisher.submit(finish, *job) for job in jobs]]
 
 
 def _one_thread() -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -113,23 +113,18 @@ class Encoding:
 
     def _encode_batched(self, images: list[np.ndarray], progress: Progress | None, batch: int | None,
                         workers: int | None, done: Callable[[int, EncodeResult], None]) -> None:
-        from .batching import batch_limit, batches, default_workers
-        from .device import resolve_device
-        from .imageio import check_image
-        from .latent.encode import encode_latent_batch
+        from .latent.encode import encode_latent_many
         from .latent.ratecontrol import quality_lam
 
-        images = [check_image(image) for image in images]
         lam = quality_lam(int(self.value)) if self.mode == "quality" else self.value
         config = dataclasses.replace(self.config, lam=lam)
-        dev = resolve_device(self.device)
-        for indices in batches([im.shape for im in images], lambda shape: batch_limit(*shape[:2], dev, batch)):
-            results = encode_latent_batch([images[i] for i in indices], [config] * len(indices), self.device,
-                                          progress, workers or default_workers(len(indices)))
-            for i, result in zip(indices, results):
-                if self.mode == "quality":
-                    result.report["quality"] = int(self.value)
-                done(i, result)
+
+        def labelled(index: int, result: EncodeResult) -> None:
+            if self.mode == "quality":
+                result.report["quality"] = int(self.value)
+            done(index, result)
+
+        encode_latent_many(images, [config] * len(images), self.device, progress, batch, workers, labelled)
 
     def _encode(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
         """Both codecs' rate control has ``encode_quality``, ``encode_target_bpp`` and

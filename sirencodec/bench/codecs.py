@@ -311,23 +311,15 @@ class LatentCodec(SrnCodec):
 
     def encode_many(self, jobs: Sequence[tuple[np.ndarray, Setting]]) -> list[Any]:
         """EncodeResults of (image, setting) jobs whose ``batch_config`` is not None, the networks
-        of one image shape and training trained together (``batching``; at most as many per
-        batch as memory holds), in job order."""
-        from sirencodec.batching import batch_limit, batches, default_workers
-        from sirencodec.device import resolve_device
-        from sirencodec.latent.encode import encode_latent_batch
+        of one image shape and training trained together (``latent.encode.encode_latent_many``),
+        in job order."""
+        from sirencodec.latent.encode import encode_latent_many
 
-        configs = [self.batch_config(setting) for _, setting in jobs]
-        dev = resolve_device(self.device)
-        keys = [(image.shape, dataclasses.replace(c, lam=0.0, seed=0)) for (image, _), c in zip(jobs, configs)]
-        results: list[Any] = [None] * len(jobs)
-        for indices in batches(keys, lambda key: batch_limit(*key[0][:2], dev)):
-            done = encode_latent_batch([jobs[i][0] for i in indices], [configs[i] for i in indices], self.device,
-                                       self.progress, default_workers(len(indices)))
-            for i, result in zip(indices, done):
-                if "quality" in jobs[i][1]:
-                    result.report["quality"] = int(jobs[i][1]["quality"])
-                results[i] = result
+        results = encode_latent_many([image for image, _ in jobs], [self.batch_config(s) for _, s in jobs],
+                                     self.device, self.progress)
+        for (_, setting), result in zip(jobs, results):
+            if "quality" in setting:
+                result.report["quality"] = int(setting["quality"])
         return results
 
 

@@ -4,8 +4,10 @@ width, write, decode, measure.  Rate control (``--quality``, ``--target-bpp``,
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -38,21 +40,64 @@ def encode_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentCo
     """Encode images of one shape, each at its own ``configs[k]`` (which may differ in ``lam``
     and ``seed`` only), their networks trained together in one batch (``fit.fit_latent_batch``),
     then each quantized, written, decoded and measured as ``encode_latent`` does, on
-    ``workers`` processes (``batching.finish_all``). Each report's ``seconds.fit`` is the
+    ``workers`` processes (``batching.Finisher``). Each report's ``seconds.fit`` is the
     network's share of the batch's training time; ``batch`` is the batch's size."""
-    from ..batching import finish_all
-    from .fit import fit_latent_batch
+    from ..batching import Finisher
+
+    with Finisher(min(workers, len(images))) as finisher:
+        futures = _train_batch(images, configs, resolve_device(device), progress, finisher)
+        return [f.result() for f in futures]
+
+
+def encode_latent_many(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "auto",
+                       progress: Progress | None = None, batch: int | None = None, workers: int | None = None,
+                       on_result: Callable[[int, EncodeResult], None] | None = None) -> list[EncodeResult]:
+    """Encode each image at its config: the networks of one image shape and one training (the
+    configs may differ in ``lam`` and ``seed``) train in batches of at most ``batch`` (default:
+    as many as memory holds, ``batching.batch_limit``), and ``workers`` processes (default:
+    one per core) finish the files: on a GPU while the next batch trains, on a CPU (whose
+    cores the training uses) before it. Results in input order; ``on_result(index, result)``
+    as each is done."""
+    from ..batching import Finisher, batch_limit, batches, default_workers
 
     images = [latent_input(image, config) for image, config in zip(images, configs)]
     dev = resolve_device(device)
+    keys = [(image.shape, dataclasses.replace(c, lam=0.0, seed=0)) for image, c in zip(images, configs)]
+    groups = batches(keys, lambda key: batch_limit(*key[0][:2], dev, batch))
+    results: list[EncodeResult | None] = [None] * len(images)
+    workers = default_workers(len(images)) if workers is None else workers
+    with Finisher(min(workers, len(images))) as finisher:
+        pending: list[tuple[int, Future]] = []
+
+        def collect(wait_all: bool) -> None:
+            while pending and (wait_all or pending[0][1].done()):
+                index, future = pending.pop(0)
+                results[index] = future.result()
+                if on_result is not None:
+                    on_result(index, results[index])
+
+        for indices in groups:
+            futures = _train_batch([images[i] for i in indices], [configs[i] for i in indices], dev, progress, finisher)
+            pending += list(zip(indices, futures))
+            collect(wait_all=dev.type != "cuda")
+        collect(wait_all=True)
+    return results
+
+
+def _train_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], dev, progress: Progress | None,
+                 finisher) -> list[Future]:
+    """Train one batch, and submit its files' finishing to ``finisher``."""
+    from .fit import fit_latent_batch
+
+    images = [latent_input(image, config) for image, config in zip(images, configs)]
     start = time.perf_counter()
     fits = fit_latent_batch(images, configs, str(dev), progress)
     share = (time.perf_counter() - start) / len(fits)
     for fitted in fits:
         fitted.seconds = share
     extra = {"batch": len(fits)}
-    return finish_all(finish_latent, [(image, fitted, config, dev, None, None, None, extra)
-                                      for image, fitted, config in zip(images, fits, configs)], workers)
+    return [finisher.submit(finish_latent, image, fitted, config, dev, None, None, None, extra)
+            for image, fitted, config in zip(images, fits, configs)]
 
 
 def latent_input(image: np.ndarray, config: LatentConfig) -> np.ndarray:

@@ -90,7 +90,7 @@ class _Noise:
         self.shapes = model.shapes
         self.device = device
 
-    def subset(self, keep: Sequence[int]) -> "_Noise":
+    def subset(self, keep: Sequence[int]) -> _Noise:
         out = copy.copy(self)
         out.gens = [self.gens[k] for k in keep]
         return out
@@ -147,7 +147,7 @@ class _HostSteps:
     def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None)
 
-    def narrow(self, keep: Sequence[int], lr: float, **options) -> "_HostSteps":
+    def narrow(self, keep: Sequence[int], lr: float, **options) -> _HostSteps:
         """These steps for networks ``keep`` of the batch only, each going on from where it is:
         its parameters, noise stream and Adam state."""
         index = torch.as_tensor(list(keep), device=self.target.device)
@@ -297,9 +297,9 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            mse, bpp = steps.step(lr, temp)
+            mse, _ = steps.step(lr, temp)
         else:
-            mse, bpp = steps.step(cfg.hard_lr, None)
+            mse, _ = steps.step(cfg.hard_lr, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
             progress("latent", s + 1, cfg.steps, -10 * math.log10(max(mse.mean().item(), 1e-12)))
     seconds = time.perf_counter() - start

@@ -8,7 +8,6 @@ the Laplace mass of the latent's value.
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 
@@ -114,7 +113,7 @@ class LatentModel(nn.Module):
             layers.append((self.conv_weight[b].reshape(self.channels, -1), self.conv_bias[b]))
         return layers + [(w[b], bias[b]) for w, bias in zip(self.arm_weights, self.arm_biases)]
 
-    def subset(self, keep: Sequence[int]) -> "LatentModel":
+    def subset(self, keep: Sequence[int]) -> LatentModel:
         """Networks ``keep`` (indices into the batch) as a batch of their own, holding copies of
         their parameters (the upsampling and context buffers are shared)."""
         out = LatentModel.__new__(LatentModel)

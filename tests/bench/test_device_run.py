@@ -18,7 +18,8 @@ from tests import ROOT
 def test_device_run_smoke(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_run.py"), "--smoke", "--device", "cpu",
-                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path)
+                           "--out", str(out)], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     record = json.loads((out / "device_run.json").read_text())
     sections = record["sections"]

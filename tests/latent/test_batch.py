@@ -131,3 +131,19 @@ def test_a_batch_narrowed_at_the_first_control_point_goes_on_as_the_networks_alo
     assert len(one) == 1 and one[0].model.batch == 1
     with pytest.raises(ValueError, match="choose must name"):
         fit_latent_batch(images, configs, choose=lambda snapshots, lams: [3])
+
+
+def test_encode_latent_many_batches_by_shape_and_limit():
+    """Networks of one shape and one training train together, ``batch`` at most per batch;
+    results in input order, each reported once as it is done."""
+    from sirencodec.latent.encode import encode_latent_many
+
+    images = [_image(16, 16, 0), _image(12, 16, 1), _image(16, 16, 2), _image(16, 16, 3)]
+    configs = [LatentConfig(steps=10, lam=1e-3, seed=k) for k in range(4)]
+    configs[3] = LatentConfig(steps=12, lam=1e-3)  # another training: another batch
+    seen: list[int] = []
+    results = encode_latent_many(images, configs, "cpu", batch=2, workers=2, on_result=lambda i, r: seen.append(i))
+    assert sorted(seen) == [0, 1, 2, 3]
+    assert [r.decoded.shape for r in results] == [im.shape for im in images]
+    assert [r.report["batch"] for r in results] == [2, 1, 2, 1]
+    assert [r.report["config"]["seed"] for r in results] == [0, 1, 2, 0]
