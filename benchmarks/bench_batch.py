@@ -3,10 +3,12 @@ writes JSON.
 
     .venv/bin/python benchmarks/bench_batch.py --out docs/results/batching/cpu.json
 
-Encodes one image at four rate weights (srnbench's quick levels 2, 4, 6, 8) two ways, each
-end to end (training, bit widths, writing, decoding): four ``encode_latent`` calls in turn,
-and one ``encode_latent_batch`` (the four networks trained in one batch, their files finished
-on one worker per core).  The two alternate, ``--repeats`` times each; the JSON has every wall
+Encodes one image four ways two ways, each end to end (training, bit widths, writing,
+decoding): the latent network at four rate weights (srnbench's quick levels 2, 4, 6, 8) as
+four ``encode_latent`` calls in turn and as one ``encode_latent_batch`` (the four networks
+trained in one batch, their files finished on one worker per core); or with
+``--network siren`` the fast preset's SIREN at 6, 7, 8 and 9 bits, ``encode_siren`` in turn
+against ``encode_siren_many``.  The two alternate, ``--repeats`` times each; the JSON has every wall
 time, their medians and ratio, and each file's bytes and PSNR both ways.  Peak memory per
 network and pixel (``batching.TRAIN_BYTES_PER_PIXEL``) is the growth from a batch of two
 networks to one of three, each measured in a fresh process.
@@ -15,6 +17,7 @@ networks to one of three, each measured in a fresh process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import statistics
@@ -29,9 +32,12 @@ from sirencodec.imageio import load_image
 from sirencodec.latent.config import LatentConfig
 from sirencodec.latent.encode import encode_latent, encode_latent_batch
 from sirencodec.latent.ratecontrol import quality_lam
+from sirencodec.siren.config import PRESETS
+from sirencodec.siren.encode import encode_siren, encode_siren_many
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = (2, 4, 6, 8)
+SIREN_BITS = (6, 7, 8, 9)
 
 
 def peak_memory(height: int, width: int, channels: int, batch: int, steps: int = 3) -> float:
@@ -64,34 +70,55 @@ def main() -> None:
     parser.add_argument("--image", default=str(ROOT / "sample_images" / "cameraman256.png"))
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--network", default="latent", choices=["latent", "siren"],
+                        help="latent: four rate weights; siren: the fast preset at bits 6, 7, 8, 9")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     image, _ = load_image(args.image)
-    configs = [LatentConfig(steps=args.steps, lam=quality_lam(q)) for q in LEVELS]
+    if args.network == "latent":
+        configs = [LatentConfig(steps=args.steps, lam=quality_lam(q)) for q in LEVELS]
+
+        def alone_all():
+            return [encode_latent(image, c, "cpu") for c in configs]
+
+        def batched_all():
+            return encode_latent_batch([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
+    else:
+        configs = [dataclasses.replace(PRESETS["fast"], bits=b) for b in SIREN_BITS]
+
+        def alone_all():
+            return [encode_siren(image, c, "cpu") for c in configs]
+
+        def batched_all():
+            return encode_siren_many([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
     times: dict[str, list[float]] = {"sequential": [], "batched": []}
     files: dict[str, list[dict]] = {}
     for _ in range(args.repeats):
         start = time.perf_counter()
-        alone = [encode_latent(image, c, "cpu") for c in configs]
+        alone = alone_all()
         times["sequential"].append(time.perf_counter() - start)
         start = time.perf_counter()
-        batched = encode_latent_batch([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
+        batched = batched_all()
         times["batched"].append(time.perf_counter() - start)
         files = {name: [{"bytes": r.report["bytes"], "psnr": round(r.report["psnr"], 4)} for r in results]
                  for name, results in (("sequential", alone), ("batched", batched))}
     medians = {k: statistics.median(v) for k, v in times.items()}
-    # Differences between batches of 2 and 3 networks: above the high-water mark of importing torch.
-    memory = {f"{hh}x{ww}x{c} batch {b}": peak_memory(hh, ww, c, b)
-              for hh, ww, c in ((512, 512, 1), (512, 768, 3)) for b in (2, 3)}
-    per_pixel = {
-        "gray": (memory["512x512x1 batch 3"] - memory["512x512x1 batch 2"]) / (512 * 512),
-        "rgb": (memory["512x768x3 batch 3"] - memory["512x768x3 batch 2"]) / (512 * 768),
-    }
+    memory, per_pixel = {}, {}
+    if args.network == "latent":
+        # Differences between batches of 2 and 3 networks: above the high-water mark of importing torch.
+        memory = {f"{hh}x{ww}x{c} batch {b}": peak_memory(hh, ww, c, b)
+                  for hh, ww, c in ((512, 512, 1), (512, 768, 3)) for b in (2, 3)}
+        per_pixel = {
+            "gray": (memory["512x512x1 batch 3"] - memory["512x512x1 batch 2"]) / (512 * 512),
+            "rgb": (memory["512x768x3 batch 3"] - memory["512x768x3 batch 2"]) / (512 * 768),
+        }
     record = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": {"cpu": cpu_model(), "threads": torch.get_num_threads(),
                     "torch": torch.__version__},
-        "image": Path(args.image).name, "steps": args.steps, "lams": [c.lam for c in configs],
+        "image": Path(args.image).name, "network": args.network,
+        "settings": [{"lam": c.lam, "steps": c.steps} if args.network == "latent" else {"preset": "fast", "bits": c.bits}
+                     for c in configs],
         "seconds": times, "median_seconds": medians,
         "batched_over_sequential": medians["batched"] / medians["sequential"],
         "files": files,

@@ -8,11 +8,12 @@ Sections, in order; each is timed, and one that fails is recorded and the rest g
 
 1. ``environment``: torch and CUDA versions, the GPU, the precision policy in force;
 2. ``tests``: ``pytest -m cuda``, the tests that need a GPU (skipped without one);
-3. ``throughput``: latent training steps/s at 256x256 gray and 768x512 RGB for batches of
-   B = 1, 8, 32, 96 networks (each from the time of two trainings of different lengths, so
-   set-up and graph capture cancel out), per-network throughput and its ratio to B = 1; CUDA
-   graphs against eager steps, TF32 on against off, and kernel launches per eager step at one
-   point; the SIREN's steps/s (one network; its training is not batched);
+3. ``throughput``: training steps/s of both kinds (the latent network; the thesis's (64, 5)
+   SIREN's fit stage) at 256x256 gray and 768x512 RGB for batches of B = 1, 8, 32, 96
+   networks (each from the time of two trainings of different lengths, so set-up and graph
+   capture cancel out), per-network throughput and its ratio to B = 1; for the latent
+   network, CUDA graphs against eager steps, TF32 on against off, and kernel launches per
+   eager step at one point;
 4. ``srnenc``: srnenc's default encode of the bundled cameraman, end to end as a process,
    twice: time, bytes, PSNR, and whether the two files are identical;
 5. ``kodak``: the 24 Kodak images at srnenc's quality 2, 4, 6 and 8, the networks of one image
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import hashlib
 import json
 import os
@@ -55,9 +57,9 @@ from sirencodec.latent.fit import fit_latent_batch
 
 KODAK_LEVELS = (2, 4, 6, 8)
 FULL = {"sizes": ((256, 256, 1), (512, 768, 3)), "batches": (1, 8, 32, 96), "steps": (30, 130),
-        "srnenc": [], "kodak_steps": None, "siren_steps": 200}
+        "srnenc": [], "kodak_steps": None, "siren_net": (64, 5)}
 SMOKE = {"sizes": ((32, 32, 1), (24, 40, 3)), "batches": (1, 2), "steps": (3, 8),
-         "srnenc": ["--latent-steps", "20"], "kodak_steps": 10, "siren_steps": 5}
+         "srnenc": ["--latent-steps", "20"], "kodak_steps": 10, "siren_net": (8, 2)}
 
 
 class Record:
@@ -132,6 +134,27 @@ def steps_per_second(h: int, w: int, c: int, batch: int, steps: tuple[int, int],
     return (steps[1] - steps[0]) / max(times[1] - times[0], 1e-9)
 
 
+def siren_steps_per_second(h: int, w: int, c: int, batch: int, steps: tuple[int, int], device: torch.device,
+                           width: int, depth: int) -> float:
+    """The SIREN's training steps/s in a batch (its fit stage: full image up to the preset's
+    pixel batch), as ``steps_per_second`` measures the latent network's."""
+    from sirencodec.siren.batch import fit_network_batch
+    from sirencodec.siren.config import PRESETS
+
+    images = _images(h, w, c, batch)
+    times = []
+    for n in steps:
+        config = dataclasses.replace(PRESETS["default"], hidden_width=width, hidden_layers=depth, fit_steps=n,
+                                     prune=0.0, prune_steps=0, qat_steps=0, allocate_bits=False)
+        configs = [dataclasses.replace(config, seed=k) for k in range(batch)]
+        _sync(device)
+        start = time.perf_counter()
+        fit_network_batch(images, configs, device)
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return (steps[1] - steps[0]) / max(times[1] - times[0], 1e-9)
+
+
 def kernel_launches(h: int, w: int, c: int, batch: int, device: torch.device) -> float:
     """CUDA kernels per eager training step: those of a 12-step training less a 6-step one's,
     over 6 (torch.profiler; set-up and the final copy cancel out)."""
@@ -150,20 +173,26 @@ def kernel_launches(h: int, w: int, c: int, batch: int, device: torch.device) ->
 
 def throughput(out: Path, device: torch.device, plan: dict) -> dict:
     rows = []
-    for h, w, c in plan["sizes"]:
-        base = None
-        for b in plan["batches"]:
-            try:
-                rate = steps_per_second(h, w, c, b, plan["steps"], device)
-            except torch.cuda.OutOfMemoryError as exc:
-                rows.append({"kind": "latent", "size": f"{w}x{h}x{c}", "batch": b, "error": str(exc).splitlines()[0]})
-                continue
-            base = rate if b == 1 else base
-            rows.append({"kind": "latent", "size": f"{w}x{h}x{c}", "batch": b, "steps_per_s": round(rate, 2),
-                         "network_steps_per_s": round(rate * b, 1),
-                         "per_network_vs_b1": round(rate * b / base, 2) if base else None})
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
+    width, depth = plan["siren_net"]
+    rates = {"latent": lambda h, w, c, b: steps_per_second(h, w, c, b, plan["steps"], device),
+             "siren": lambda h, w, c, b: siren_steps_per_second(h, w, c, b, plan["steps"], device, width, depth)}
+    for kind, rate_of in rates.items():
+        for h, w, c in plan["sizes"]:
+            base = None
+            for b in plan["batches"]:
+                row = {"kind": kind if kind == "latent" else f"siren ({width}, {depth})", "size": f"{w}x{h}x{c}",
+                       "batch": b}
+                try:
+                    rate = rate_of(h, w, c, b)
+                except torch.cuda.OutOfMemoryError as exc:
+                    rows.append({**row, "error": str(exc).splitlines()[0]})
+                    continue
+                finally:
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
+                base = rate if b == 1 else base
+                rows.append({**row, "steps_per_s": round(rate, 2), "network_steps_per_s": round(rate * b, 1),
+                             "per_network_vs_b1": round(rate * b / base, 2) if base else None})
     with (out / "throughput.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["kind", "size", "batch", "steps_per_s", "network_steps_per_s",
                                                "per_network_vs_b1", "error"])
@@ -172,7 +201,7 @@ def throughput(out: Path, device: torch.device, plan: dict) -> dict:
     h, w, c = plan["sizes"][0]
     hh, ww, cc = plan["sizes"][-1]
     b = plan["batches"][min(2, len(plan["batches"]) - 1)]
-    extras = {"siren": lambda: siren_rate(device, plan["siren_steps"])}
+    extras = {}
     if device.type == "cuda":
         extras.update({
             f"eager_vs_graphs_{w}x{h}x{c}": lambda: {
@@ -182,7 +211,7 @@ def throughput(out: Path, device: torch.device, plan: dict) -> dict:
                 f"B={bb}": round(kernel_launches(h, w, c, bb, device), 1) for bb in (1, b)},
             f"tf32_steps_per_s_{ww}x{hh}x{cc}_B={b}": lambda: tf32_rates(hh, ww, cc, b, plan["steps"], device),
         })
-    result: dict = {"latent": rows}
+    result: dict = {"rows": rows}
     for name, measure in extras.items():  # each on its own: one failing keeps the others
         try:
             result[name] = measure()
@@ -201,19 +230,6 @@ def tf32_rates(h: int, w: int, c: int, batch: int, steps: tuple[int, int], devic
     finally:
         torch.backends.cuda.matmul.allow_tf32 = False
     return rates
-
-
-def siren_rate(device: torch.device, steps: int) -> dict:
-    """The SIREN (64 wide, 5 hidden, full batch) on the 256x256 cameraman: steps/s per stage."""
-    import sirencodec
-    from sirencodec.imageio import load_image
-
-    image, _ = load_image(ROOT / "sample_images" / "cameraman256.png")
-    options = {"preset": "test", "width": 64, "depth": 5, "prune": 0.3, "bits": 9, "batch_pixels": 1 << 18,
-               "device": str(device)}
-    sirencodec.encode(image, fit_steps=3, prune_steps=3, qat_steps=3, agp_t0=0, agp_n=1, agp_dt=1, **options)
-    report = sirencodec.encode(image, fit_steps=steps, prune_steps=steps, qat_steps=steps, **options).report
-    return {stage: round(steps / report["seconds"][stage], 1) for stage in ("fit", "prune", "qat")}
 
 
 def srnenc_default(out: Path, device: torch.device, plan: dict) -> dict:

@@ -17,7 +17,8 @@ from concurrent.futures import Future
 from typing import Any
 
 # Peak memory of latent training per pixel and network (float32 activations, gradients,
-# Adam state), gray or RGB (docs/results/batching/README.md).
+# Adam state), gray or RGB (docs/results/batching/README.md); the SIREN's is
+# siren.encode.SIREN_BYTES_PER_UNIT per pixel and hidden unit.
 TRAIN_BYTES_PER_PIXEL = 1100
 CPU_MEMORY_SHARE = 0.25  # a CPU batch uses at most this share of the machine's memory ...
 GPU_MEMORY_SHARE = 0.6  # ... a GPU batch this share of the device's free memory
@@ -37,10 +38,11 @@ def memory_budget(device) -> int:
     return int(CPU_MEMORY_SHARE * total)
 
 
-def batch_limit(height: int, width: int, device, limit: int | None = None) -> int:
-    """How many networks of an H x W image train in one batch on ``device``: as many as
-    memory holds (at least one), at most ``limit`` when given."""
-    fits = max(1, memory_budget(device) // (TRAIN_BYTES_PER_PIXEL * height * width))
+def batch_limit(height: int, width: int, device, limit: int | None = None,
+                bytes_per_pixel: int = TRAIN_BYTES_PER_PIXEL) -> int:
+    """How many networks training on H x W pixels fit one batch on ``device``: as many as
+    memory holds at ``bytes_per_pixel`` each (at least one), at most ``limit`` when given."""
+    fits = max(1, memory_budget(device) // (bytes_per_pixel * height * width))
     return fits if limit is None else max(1, min(fits, limit))
 
 

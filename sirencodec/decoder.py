@@ -32,8 +32,10 @@ def render(net: QuantizedNetwork | LatentNetwork, width: int | None = None, heig
     """The image of a network description, uint8 [H, W] or [H, W, 3], at its stored size or
     W x H: a SIREN is evaluated on that grid, a latent-grid image resampled from its own."""
     if isinstance(net, LatentNetwork):
-        return _resample(render_network(net), net.width if width is None else width,
-                         net.height if height is None else height)
+        width = net.width if width is None else width
+        height = net.height if height is None else height
+        check_dimensions(width, height, net.channels)  # before the work of rendering
+        return _resample(render_network(net), width, height)
     return siren_network.render(net, width, height)
 
 

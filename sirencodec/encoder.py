@@ -79,10 +79,10 @@ class Encoding:
                  on_result: Callable[[int, EncodeResult], None] | None = None) -> list[EncodeResult]:
         """Encode each of ``images`` (as ``run`` takes them); the results in input order, and
         ``on_result(index, result)`` called as each is done. A latent network at a fixed rate
-        weight (``quality`` or ``lam``) trains together with the others of its image's shape,
-        at most ``batch`` networks per batch (default: as many as memory holds,
-        ``batching.batch_limit``), and ``workers`` processes (default: one per core) finish the
-        files; rate control and the SIREN encode image after image."""
+        weight (``quality`` or ``lam``), or a fixed SIREN, trains together with the others of
+        its image's shape, at most ``batch`` networks per batch (default: as many as memory
+        holds, ``batching.batch_limit``), and ``workers`` processes (default: one per core)
+        finish the files; rate control encodes image after image."""
         loaded, notes = [], []
         for image in images:
             if isinstance(image, (str, os.PathLike, bytes, bytearray)):
@@ -106,6 +106,10 @@ class Encoding:
 
         if self.network == "latent" and self.mode in ("quality", "lam"):
             self._encode_batched(loaded, progress, batch, workers, done)
+        elif self.network == "siren" and self.mode == "fixed":
+            from .siren.encode import encode_siren_many
+
+            encode_siren_many(loaded, [self.config] * len(loaded), self.device, progress, batch, workers, done)
         else:
             for index, image in enumerate(loaded):
                 done(index, self._encode(image, progress))
@@ -220,8 +224,8 @@ def _siren_fields(options: dict[str, Any]) -> dict[str, Any]:
 def encode_many(images: Sequence[Any], *, progress: Progress | None = None, batch: int | None = None,
                 workers: int | None = None, **options) -> list[EncodeResult]:
     """``[encode(image, **options) for image in images]``, with the networks that can train
-    together trained in batches (latent networks at a fixed ``quality`` or ``lam``, by image
-    shape: see :meth:`Encoding.run_many`); a network trained in a batch writes the file it
+    together trained in batches (latent networks at a fixed ``quality`` or ``lam``, and fixed
+    SIRENs, by image shape: see :meth:`Encoding.run_many`); a network trained in a batch writes the file it
     would write alone, up to floating-point order."""
     return plan(**options).run_many(images, progress, batch, workers)
 

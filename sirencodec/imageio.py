@@ -2,15 +2,16 @@
 
 ``load_image`` accepts anything Pillow reads and returns uint8 [H, W] or [H, W, 3]; what
 it had to change (alpha dropped, 16-bit reduced) comes back as warnings for the CLI to
-print.  ``check_image`` is what both encoders accept.  ``atomic_write`` writes through a
-temporary file and a rename, so an interrupted or failed run never leaves a half-written
-output behind.
+print.  ``check_image`` is what both encoders accept.  ``check_output`` refuses an output
+path before any work; ``atomic_write`` writes a file through a temporary file and a rename,
+so an interrupted or failed run never leaves a half-written output behind.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
 import tempfile
 import warnings
 from contextlib import contextmanager
@@ -50,7 +51,10 @@ def load_image(source: str | os.PathLike | bytes) -> tuple[np.ndarray, list[str]
                 return _to_array(img, notes), notes
     except InputError:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError,
+    except UnidentifiedImageError:
+        source_name = "the input data" if isinstance(source, (bytes, bytearray)) else str(source)
+        raise InputError(f"cannot read image: {source_name} is not in a format Pillow reads") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError,
             Image.DecompressionBombWarning, EOFError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot read image: {msg}") from None
@@ -118,23 +122,64 @@ def encode_image_bytes(pixels: np.ndarray, fmt: str = "PNG") -> bytes:
     return buf.getvalue()
 
 
+def check_output(path: str | os.PathLike) -> None:
+    """InputError (one line) unless a file can be written at ``path``: it is not a directory,
+    its directory exists and is writable, and an existing file there is writable. Commands
+    call this before any work, so that a bad output never costs a training."""
+    target = Path(os.path.realpath(path))
+    if target.is_dir():
+        raise InputError(f"{path} is a directory; give a file name")
+    if target.exists():
+        if not os.access(target, os.W_OK):
+            raise InputError(f"cannot write {path}: permission denied")
+        if not target.is_file():
+            return  # a device or a pipe: written through
+    directory = target.parent
+    if not directory.is_dir():
+        raise InputError(f"cannot write {path}: no such directory {directory}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: permission denied in {directory}")
+
+
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb"):
-    """Yield a file object (``mode`` "wb", or "w" for UTF-8 text); on success it replaces
-    ``path``, on any error or interrupt the temporary file is removed and ``path`` is untouched."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    """Yield a file object (``mode`` "wb", or "w" for UTF-8 text) for ``path``.
+
+    A regular file (new or existing; through a symbolic link, the file it points to) is
+    written to a temporary file beside it that replaces it on success, so on any error or
+    interrupt the temporary file is removed and ``path`` is untouched; the new file gets the
+    mode an existing one had, else 0666 less the umask. Anything else that exists (a device
+    such as /dev/null, a pipe) is written through and never replaced."""
+    target = Path(os.path.realpath(path))
+    text = {} if "b" in mode else {"newline": "", "encoding": "utf-8"}
+    if target.exists() and not target.is_file():
+        if target.is_dir():
+            raise InputError(f"{path} is a directory; give a file name")
+        try:
+            f = open(target, mode, **text)  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        with f:
+            yield f
+        return
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"newline": "", "encoding": "utf-8"})) as f:
+        with os.fdopen(fd, mode, **text) as f:
             yield f
-        os.replace(tmp, path)
+        os.chmod(tmp, stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask())
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask

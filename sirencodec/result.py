@@ -8,8 +8,9 @@ network or a parameter count.  Both codecs build their result with :func:`finish
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,3 +58,21 @@ def finish(image: np.ndarray, write: Callable[[], bytes], *, kind: str, network:
         **(extra or {}),
     }
     return EncodeResult(data, decoded, report)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as strict JSON can hold it: non-finite floats (the PSNR of an exact decode)
+    as None, numpy scalars as numbers, other odd objects as strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return json_safe(value.item())
+    if isinstance(value, np.ndarray):
+        return f"<array {value.shape} {value.dtype}>"
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    return str(value)

@@ -65,3 +65,20 @@ def test_siren_encodes_on_the_gpu():
     cpu = sirencodec.encode(image, preset="test", bits=9, prune=0.3, device="cpu")
     assert np.array_equal(sirencodec.decode(gpu.data), gpu.decoded)
     assert abs(gpu.report["psnr"] - cpu.report["psnr"]) <= 1.0
+
+
+def test_batched_sirens_on_the_gpu_are_the_sirens_alone():
+    import dataclasses
+
+    from sirencodec.siren.batch import fit_network_batch
+    from sirencodec.siren.config import PRESETS
+    from sirencodec.siren.fit import fit_network
+
+    base = dataclasses.replace(PRESETS["test"], fit_steps=60, prune_steps=40, qat_steps=30)
+    images = [_image(32, 24, s) for s in range(3)]
+    configs = [dataclasses.replace(base, seed=s, bits=b) for s, b in ((0, 8), (1, 6), (2, 9))]
+    batched = fit_network_batch(images, configs, "cuda")
+    for image, config, got in zip(images, configs, batched):
+        alone = fit_network(image, config, torch.device("cuda"))
+        for stage in ("fit", "prune", "qat"):
+            assert got.stage_psnr[stage] == pytest.approx(alone.stage_psnr[stage], abs=0.02)

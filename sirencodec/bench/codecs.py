@@ -371,6 +371,21 @@ class SirenCodec(SrnCodec):
         rate = {k: v for k, v in self.normalize(setting).items() if k in RATE_SETTINGS}
         return {"preset": self.preset, **rate, **dataclasses.asdict(self.config(setting))}
 
+    def batch_config(self, setting: Setting) -> FitConfig | None:
+        """The FitConfig of a fixed network (settings of one training and image shape train
+        together); None for rate control's settings, which encode one by one."""
+        if set(self.normalize(setting)) & set(RATE_SETTINGS):
+            return None
+        return self.config(setting)
+
+    def encode_many(self, jobs: Sequence[tuple[np.ndarray, Setting]]) -> list[Any]:
+        """EncodeResults of (image, setting) jobs whose ``batch_config`` is not None, trained
+        together where they can (``siren.encode.encode_siren_many``), in job order."""
+        from sirencodec.siren.encode import encode_siren_many
+
+        return encode_siren_many([image for image, _ in jobs], [self.batch_config(s) for _, s in jobs],
+                                 self.device, self.progress)
+
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         from sirencodec.siren import ratecontrol
         from sirencodec.siren.encode import encode_siren

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import re
 import time
@@ -34,6 +33,7 @@ import numpy as np
 from sirencodec import metrics
 from sirencodec.errors import InputError
 from sirencodec.imageio import atomic_write
+from sirencodec.result import json_safe
 
 from .bdrate import bd_psnr, bd_rate, pareto_front
 from .codecs import SRN_CODECS, Codec, Setting, SrnCodec
@@ -131,23 +131,6 @@ def write_results(path: Path, rows: Sequence[Row]) -> None:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
 
 
-def _json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats as None and other odd objects as strings."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return _json_safe(value.item())
-    if isinstance(value, np.ndarray):
-        return f"<array {value.shape} {value.dtype}>"
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    return str(value)
-
-
 def _load_images(paths: Sequence[str | os.PathLike[str]], log: Log) -> dict[str, np.ndarray]:
     images: dict[str, np.ndarray] = {}
     for path in paths:
@@ -195,9 +178,9 @@ def _plan(
 def _batch_trainer(points: Sequence[_Point], images: Mapping[str, np.ndarray], reusable: Callable[[_Point], bool],
                    log: Log) -> Callable[[_Point], Any]:
     """``trained(point)``: the EncodeResult of a point that trains with others (a latent
-    network at a fixed rate weight: ``LatentCodec.batch_config``), else None. Asked for the
-    first such point still to do, it trains every one still to do of that codec together
-    (``LatentCodec.encode_many``: one batch per image shape, as memory allows) and keeps
+    network at a fixed rate weight, a fixed SIREN: the codec's ``batch_config``), else None.
+    Asked for the first such point still to do, it trains every one still to do of that codec
+    (its ``encode_many``: one batch per image shape and training, as memory allows) and keeps
     their results until asked."""
     ready: dict[str, Any] = {}
 
@@ -282,7 +265,7 @@ def _srn_extras(codec: SrnCodec, decoded: np.ndarray, path: Path, log: Log) -> N
     report = getattr(result, "report", None)
     if report is not None:
         with _atomic(path.with_name(path.name + ".report.json"), "w") as f:
-            json.dump(_json_safe(report), f, indent=1)
+            json.dump(json_safe(report), f, indent=1)
 
 
 def _describe(row: Row) -> str:
@@ -422,10 +405,10 @@ def run_benchmark(
             result.computed += 1
             log(f"{prefix}: {_describe(row)}")
         result.rows.append(row)
-    result.summary = {**_json_safe(dict(meta or {})), "bd_range_bpp": list(bd_range) if bd_range else None,
+    result.summary = {**json_safe(dict(meta or {})), "bd_range_bpp": list(bd_range) if bd_range else None,
                       **summarize(result.rows, bd_range=bd_range)}
     with _atomic(out / SUMMARY_FILE, "w") as f:
-        json.dump(_json_safe(result.summary), f, indent=2)
+        json.dump(json_safe(result.summary), f, indent=2)
     if plot:
         from .plot import plot_rd
 

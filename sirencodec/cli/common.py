@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import functools
+import json
+import signal
 import sys
+import threading
 
 import click
 
@@ -35,23 +38,63 @@ def command(name: str):
     return click.command(name, cls=Command, context_settings={"help_option_names": ["-h", "--help"]})
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is, so that it unwinds (and removes its
+    temporary files) as it does on Ctrl-C."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise Terminated(signum)
+
+
 def handle_errors(prog: str):
-    """Map the package's errors and interrupts to a one-line message and an exit code."""
+    """Map the package's errors, interrupts and termination signals to a one-line message
+    and an exit code (2 for bad input, 130 for Ctrl-C, 128 + N for signal N)."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def inner(*args, **kwargs):
+            handled = (signal.SIGTERM, signal.SIGHUP)
+            previous = {}
+            if threading.current_thread() is threading.main_thread():
+                previous = {s: signal.signal(s, _terminate) for s in handled}
             try:
                 return fn(*args, **kwargs)
             except SrnError as exc:
                 fail(prog, str(exc))
             except KeyboardInterrupt:
                 fail(prog, "interrupted", 130)
+            except Terminated as exc:
+                fail(prog, f"terminated by {signal.Signals(exc.signum).name}", 128 + exc.signum)
             except MemoryError:
                 fail(prog, "out of memory", 1)
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
         return inner
 
     return wrap
+
+
+def write_stdout(data: bytes) -> None:
+    """``data`` to standard output; InputError (not a traceback) when it is closed or gone."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except (AttributeError, OSError, ValueError) as exc:
+        reason = "it is closed" if isinstance(exc, (AttributeError, ValueError)) else exc.strerror or exc
+        raise InputError(f"cannot write to standard output: {reason}") from None
+
+
+def json_line(report: dict) -> str:
+    """``report`` as one line of strict JSON (an infinite PSNR becomes null)."""
+    from ..result import json_safe
+
+    return json.dumps(json_safe(report), allow_nan=False)
 
 
 def read_input(path: str) -> bytes:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ..errors import InputError
-from .common import command, handle_errors, parse_size, read_input
+from .common import command, handle_errors, parse_size, read_input, write_stdout
 
 
 @command("srndec")
@@ -21,15 +19,16 @@ from .common import command, handle_errors, parse_size, read_input
 def srndec(src: str, dst: str, size: str | None, scale: float | None, fmt: str | None) -> None:
     """Decode a .srn file to an image ('-' reads stdin)."""
     from ..decoder import decode
-    from ..imageio import encode_image_bytes, save_image
+    from ..imageio import check_output, encode_image_bytes, save_image
 
+    if dst != "-":
+        check_output(dst)  # before decoding
     pixels = decode(read_input(src), size=parse_size(size), scale=scale)
     if dst == "-":
         try:
             data = encode_image_bytes(pixels, (fmt or "PNG").upper())
         except (KeyError, OSError, ValueError) as exc:
             raise InputError(f"cannot write format '{fmt}': {exc}") from None
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
     else:
         save_image(pixels, dst, fmt.upper() if fmt else None)

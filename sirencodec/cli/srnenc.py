@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -13,7 +12,7 @@ from ..errors import InputError
 from ..latent.config import LatentConfig
 from ..progress import ProgressBars
 from ..siren.config import LR_NARROW, LR_WIDE, LR_WIDE_FROM, PRESETS
-from .common import command, handle_errors, read_input
+from .common import command, handle_errors, json_line, read_input, write_stdout
 
 
 @command("srnenc")
@@ -87,8 +86,9 @@ def srnenc(sources: tuple[str, ...], dst: str, latent: bool, quiet: bool, as_jso
     By default a latent-grid network at --quality 5; --quality, --target-bpp, --target-psnr
     or --lam set its rate. SIREN options (--preset, --width, --bits, --prune, ...) or
     --network siren encode a SIREN instead. Several images go to a directory (-o DIR/); at a
-    fixed rate (--quality, --lam) their latent networks train in batches, one per image size."""
+    fixed rate (--quality, --lam) latent networks, and fixed SIRENs, train in batches, one per image size."""
     from ..encoder import plan
+    from ..imageio import check_output
 
     if latent:
         if options["network"] == "siren":
@@ -96,6 +96,9 @@ def srnenc(sources: tuple[str, ...], dst: str, latent: bool, quiet: bool, as_jso
         options["network"] = "latent"
     encoding = plan(**options)  # every option checked before the input is read
     outputs = _output_paths(sources, dst)
+    for out in outputs:
+        if out != "-":
+            check_output(out)  # before any training
     images = [_load_encoder_input(src) for src in sources]
     with ProgressBars(enabled=not quiet and sys.stderr.isatty()) as bars:
         if len(images) == 1:
@@ -147,14 +150,13 @@ def _emit(result, dst: str, quiet: bool, as_json: bool) -> None:
     from ..imageio import atomic_write
 
     if dst == "-":
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
+        write_stdout(result.data)
     else:
         with atomic_write(dst) as f:
             f.write(result.data)
     report = {"file": dst, **result.report}
     if as_json:
-        click.echo(json.dumps(report), err=dst == "-")
+        click.echo(json_line(report), err=dst == "-")
     elif not quiet:
         summary = format_latent_report if report["kind"] == "latent" else format_siren_report
         click.echo(summary(report), err=dst == "-")

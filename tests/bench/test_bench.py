@@ -393,3 +393,21 @@ def test_latent_points_train_together(tmp_path: Path):
     lines.clear()
     again = run_benchmark(paths, codecs, tmp_path / "out", sweeps, plot=False, log=lines.append)
     assert again.reused == 4 and not any("training" in line for line in lines)
+
+
+def test_fixed_siren_points_train_together(tmp_path: Path):
+    paths = []
+    for seed in (0, 1):
+        paths.append(tmp_path / f"im{seed}.png")
+        Image.fromarray(_image(seed=seed)).save(paths[-1])
+    codecs, _ = make_codecs(["siren"], preset="test", device="cpu")
+    sweeps = {"siren": parse_settings("bits=8;bits=6;quality=3")}
+    lines: list[str] = []
+    result = run_benchmark(paths, codecs, tmp_path / "out", sweeps, plot=False, log=lines.append)
+    assert "training 4 siren networks together ..." in lines  # quality=3 is rate control: one by one
+    batched = [r for r in result.rows if r["setting"] != "quality=3"]
+    assert len(batched) == 4 and all(r["batch"] == 4 for r in batched)
+    assert all(r["batch"] == 1 for r in result.rows if r["setting"] == "quality=3")
+    for row in result.rows:
+        data = (tmp_path / "out" / row["file"]).read_bytes()
+        assert data[3] == 3 and row["bytes"] == len(data)

@@ -29,10 +29,13 @@ def test_device_run_smoke(tmp_path):
     assert "skipped" in sections["tests"]["summary"]  # the CUDA tests, without a GPU
     with (out / "throughput.csv").open() as f:
         rows = list(csv.DictReader(f))
-    assert [(r["size"], int(r["batch"])) for r in rows] == [("32x32x1", 1), ("32x32x1", 2), ("40x24x3", 1), ("40x24x3", 2)]
+    points = [("32x32x1", 1), ("32x32x1", 2), ("40x24x3", 1), ("40x24x3", 2)]
+    assert [(r["kind"], r["size"], int(r["batch"])) for r in rows] == [
+        (kind, size, b) for kind in ("latent", "siren (8, 2)") for size, b in points]
     assert all(float(r["steps_per_s"]) > 0 for r in rows)
     for r in rows:  # per-network throughput is B x steps/s, its ratio against B = 1's
-        base = next(float(b["network_steps_per_s"]) for b in rows if b["size"] == r["size"] and b["batch"] == "1")
+        base = next(float(b["network_steps_per_s"]) for b in rows
+                    if (b["kind"], b["size"], b["batch"]) == (r["kind"], r["size"], "1"))
         assert float(r["per_network_vs_b1"]) == np.round(float(r["network_steps_per_s"]) / base, 2)
     runs = sections["srnenc"]["runs"]
     assert len(runs) == 2 and all(r["bytes"] == (out / f"cameraman-{k + 1}.srn").stat().st_size
