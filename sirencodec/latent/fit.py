@@ -1,4 +1,5 @@
-"""Training a latent-grid network to one image (torch).
+"""Training latent-grid networks (torch): one to an image, or a batch of B networks of one
+image shape in each step (``fit_latent_batch``; ``fit_latent`` is a batch of one).
 
 The model (``model.LatentModel``; Cool-chic, Ladune et al. ICCV 2023): integer latent grids at
 resolutions 1, 1/2, ... 1/2^(L-1) of the image, upsampled and mixed per pixel by a small ReLU
