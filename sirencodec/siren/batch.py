@@ -30,12 +30,12 @@ from ..progress import Progress
 from .allocate import allocate_steps
 from .config import PRUNE_LR_FACTOR, FitConfig, resolved
 from .fit import (
-    COLLAPSE_DB,
     PSNR_EVERY,
     FitResult,
     _check_config,
     _training_tensors,
     agp_schedule,
+    collapsed,
     fit_network,
     layer_bias_bits,
     layer_bias_dtypes,
@@ -224,7 +224,7 @@ class _BatchTrainer:
                 for k, (net, value) in enumerate(zip(nets, values)):
                     if math.isfinite(value):
                         best[k] = max(best[k], psnr_from_mse(value))
-                    if not math.isfinite(value) or (stage == "fit" and psnr_from_mse(value) < best[k] - COLLAPSE_DB):
+                    if not math.isfinite(value) or (stage == "fit" and collapsed(psnr_from_mse(value), best[k])):
                         net.diverged = stage
                     else:
                         keep.append(k)
