@@ -139,11 +139,15 @@ def test_srninfo_bad_file(tmp_path):
     assert r.exit_code == 2 and r.output.startswith("srninfo: error:")
 
 
-def test_decoding_does_not_import_torch(srn, tmp_path):
+@pytest.mark.parametrize("golden", [None, "latent_gray.srn", "latent_rgb.srn"])
+def test_decoding_does_not_import_torch(srn, tmp_path, golden):
+    """Decoding, resampling and inspecting either kind of file stays numpy-only."""
     import subprocess
     import sys
 
+    path = srn if golden is None else GOLDEN / golden
     code = ("import sys, sirencodec; from sirencodec.cli import srndec; "
-            f"sirencodec.decode(open({str(srn)!r}, 'rb').read()); print('torch' in sys.modules)")
+            f"data = open({str(path)!r}, 'rb').read(); sirencodec.decode(data); "
+            "sirencodec.decode(data, scale=1.5); sirencodec.inspect(data); print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
