@@ -162,3 +162,23 @@ def test_every_byte_of_a_latent_file_is_under_its_crc(name):
         corrupt[index] ^= 1 << (index % 8)
         with pytest.raises(FormatError, match="magic|version" if index < 4 else "CRC"):
             decode(bytes(corrupt))
+
+
+@pytest.mark.parametrize("name", ["latent_gray.srn", "latent_rgb.srn"])
+def test_a_latent_image_at_another_size_is_its_bicubic_resampling(name):
+    """format_spec: a latent-grid image is defined on its stored grid; other sizes are that
+    image resampled with Pillow's bicubic filter; ``scale`` S gives round(S x size), at least 1."""
+    from PIL import Image
+
+    from sirencodec import decode
+    from tests import GOLDEN
+
+    data = (GOLDEN / name).read_bytes()
+    base = decode(data)
+    h, w = base.shape[:2]
+    for size in ((2 * w + 1, max(1, h // 2 + 3)), (1, 1), (w, 3 * h)):
+        want = np.asarray(Image.fromarray(base).resize(size, Image.Resampling.BICUBIC))
+        assert np.array_equal(decode(data, size=size), want), size
+    want = np.asarray(Image.fromarray(base).resize((round(1.5 * w), round(1.5 * h)), Image.Resampling.BICUBIC))
+    assert np.array_equal(decode(data, scale=1.5), want)
+    assert np.array_equal(decode(data, size=(w, h)), base)
