@@ -121,13 +121,17 @@ def test_bad_streams_and_headers_give_format_errors():
     with pytest.raises(FormatError):
         arm.decode_grids(constriction.stream.queue.RangeDecoder(np.zeros(2, np.uint32)), [(4, 4)],
                          [arm.MAX_REACH + 1], iarm)
+    decoded = 0
     for seed in range(20):
         words = np.random.default_rng(seed).integers(0, 2**32, size=6, dtype=np.uint64).astype(np.uint32)
         try:
             out = arm.decode_grids(constriction.stream.queue.RangeDecoder(words), [(8, 8), (4, 4)], [3, 5], iarm)
         except FormatError:
             continue
+        decoded += 1
+        assert [g.shape for g in out] == [(8, 8), (4, 4)]
         assert all(np.abs(g).max() <= arm.MAX_LATENT for g in out)
+    assert decoded > 0  # random words are a stream like any other: the loop's checks ran
 
 
 def test_validate_rejects_malformed_arms():
