@@ -5,7 +5,7 @@ writes JSON.
 
 Encodes one image four ways two ways, each end to end (training, bit widths, writing,
 decoding): the latent network at four rate weights (srnbench's quick levels 2, 4, 6, 8) as
-four ``encode_latent`` calls in turn and as one ``encode_latent_batch`` (the four networks
+four ``encode_latent`` calls in turn and as one ``encode_latent_many`` (the four networks
 trained in one batch, their files finished on one worker per core); or with
 ``--network siren`` the fast preset's SIREN at 6, 7, 8 and 9 bits, ``encode_siren`` in turn
 against ``encode_siren_many``.  The two alternate, ``--repeats`` times each; the JSON has every wall
@@ -30,7 +30,7 @@ import torch
 
 from sirencodec.imageio import load_image
 from sirencodec.latent.config import LatentConfig
-from sirencodec.latent.encode import encode_latent, encode_latent_batch
+from sirencodec.latent.encode import encode_latent, encode_latent_many
 from sirencodec.latent.ratecontrol import quality_lam
 from sirencodec.siren.config import PRESETS
 from sirencodec.siren.encode import encode_siren, encode_siren_many
@@ -82,7 +82,7 @@ def main() -> None:
             return [encode_latent(image, c, "cpu") for c in configs]
 
         def batched_all():
-            return encode_latent_batch([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
+            return encode_latent_many([image] * len(configs), configs, "cpu", workers=torch.get_num_threads())
     else:
         configs = [dataclasses.replace(PRESETS["fast"], bits=b) for b in SIREN_BITS]
 

@@ -96,12 +96,6 @@ class Finisher:
             self.pool.shutdown(wait=exc[0] is None, cancel_futures=exc[0] is not None)
 
 
-def finish_all(finish: Callable[..., Any], jobs: Sequence[tuple], workers: int = 1) -> list[Any]:
-    """``[finish(*job) for job in jobs]`` on ``workers`` processes (``Finisher``)."""
-    with Finisher(min(workers, len(jobs))) as finisher:
-        return [f.result() for f in [finisher.submit(finish, *job) for job in jobs]]
-
-
 def _one_thread() -> None:
     import torch
 

@@ -10,7 +10,7 @@ import torch
 
 import sirencodec
 from sirencodec.latent.config import LatentConfig
-from sirencodec.latent.encode import encode_latent, encode_latent_batch
+from sirencodec.latent.encode import encode_latent, encode_latent_many
 from sirencodec.latent.fit import fit_latent_batch
 
 pytestmark = [pytest.mark.cuda,
@@ -42,7 +42,7 @@ def test_graphs_train_as_eager_steps(channels):
 def test_batched_files_on_the_gpu_agree_with_files_alone():
     images = [_image(64, 64, s, 3) for s in range(3)]
     configs = [LatentConfig(steps=400, lam=lam) for lam in (4e-3, 1e-3, 2.5e-4)]
-    batched = encode_latent_batch(images, configs, "cuda")
+    batched = encode_latent_many(images, configs, "cuda")
     for image, config, got in zip(images, configs, batched):
         alone = encode_latent(image, config, "cuda")
         assert got.report["device"] == "cuda" and got.report["engine"] == "cuda-graphs"

@@ -35,20 +35,6 @@ def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device:
     return finish_latent(image, fitted, config, dev, start, bits)
 
 
-def encode_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "auto",
-                        progress: Progress | None = None, workers: int = 1) -> list[EncodeResult]:
-    """Encode images of one shape, each at its own ``configs[k]`` (which may differ in ``lam``
-    and ``seed`` only), their networks trained together in one batch (``fit.fit_latent_batch``),
-    then each quantized, written, decoded and measured as ``encode_latent`` does, on
-    ``workers`` processes (``batching.Finisher``). Each report's ``seconds.fit`` is the
-    network's share of the batch's training time; ``batch`` is the batch's size."""
-    from ..batching import Finisher
-
-    with Finisher(min(workers, len(images))) as finisher:
-        futures = _train_batch(images, configs, resolve_device(device), progress, finisher)
-        return [f.result() for f in futures]
-
-
 def encode_latent_many(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "auto",
                        progress: Progress | None = None, batch: int | None = None, workers: int | None = None,
                        on_result: Callable[[int, EncodeResult], None] | None = None) -> list[EncodeResult]:
@@ -89,7 +75,6 @@ def _train_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], 
     """Train one batch, and submit its files' finishing to ``finisher``."""
     from .fit import fit_latent_batch
 
-    images = [latent_input(image, config) for image, config in zip(images, configs)]
     start = time.perf_counter()
     fits = fit_latent_batch(images, configs, str(dev), progress)
     share = (time.perf_counter() - start) / len(fits)

@@ -1,5 +1,5 @@
 """Batched latent training (sirencodec.latent.fit.fit_latent_batch) and batched encoding
-(sirencodec.batching, encode_latent_batch): a network trained in a batch is the network trained
+(sirencodec.batching, encode_latent_many): a network trained in a batch is the network trained
 alone, up to floating-point order."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from sirencodec.batching import TRAIN_BYTES_PER_PIXEL, batch_limit, batches, finish_all
+from sirencodec.batching import TRAIN_BYTES_PER_PIXEL, Finisher, batch_limit, batches
 from sirencodec.latent.config import LatentConfig
-from sirencodec.latent.encode import encode_latent, encode_latent_batch
+from sirencodec.latent.encode import encode_latent, encode_latent_many
 from sirencodec.latent.fit import fit_latent, fit_latent_batch
 
 
@@ -52,7 +52,7 @@ def test_batched_files_agree_with_files_alone():
     of bytes and 0.1 dB."""
     images = [_image(32, 32, s) for s in range(2)]
     configs = [LatentConfig(steps=150, lam=lam) for lam in (3e-3, 5e-4)]
-    batched = encode_latent_batch(images, configs, "cpu")
+    batched = encode_latent_many(images, configs, "cpu")
     for image, config, got in zip(images, configs, batched):
         alone = encode_latent(image, config, "cpu")
         assert got.report["batch"] == 2 and "batch" not in alone.report
@@ -64,10 +64,12 @@ def test_batched_files_agree_with_files_alone():
 def test_finishing_on_worker_processes_writes_the_same_files():
     images = [_image(16, 16, s) for s in range(2)]
     configs = [LatentConfig(steps=30, lam=1e-3)] * 2
-    serial = encode_latent_batch(images, configs, "cpu", workers=1)
-    parallel = encode_latent_batch(images, configs, "cpu", workers=2)
+    serial = encode_latent_many(images, configs, "cpu", workers=1)
+    parallel = encode_latent_many(images, configs, "cpu", workers=2)
     assert [r.data for r in serial] == [r.data for r in parallel]
-    assert finish_all(math.pow, [(2, 3), (3, 2), (5, 0)], workers=2) == [8.0, 9.0, 1.0]
+    with Finisher(2) as finisher:
+        futures = [finisher.submit(math.pow, *job) for job in [(2, 3), (3, 2), (5, 0)]]
+        assert [f.result() for f in futures] == [8.0, 9.0, 1.0]
 
 
 def test_a_batch_is_one_shape_and_one_training():
