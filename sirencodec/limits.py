@@ -15,15 +15,13 @@ MIN_BITS, MAX_BITS = 2, 16  # bit widths of stored integers
 MAX_HIDDEN_WIDTH = 1024
 MAX_HIDDEN_LAYERS = 64
 MAX_WEIGHTS = 1 << 22  # total weight entries of all layers (4,194,304)
-# Rendered pixels x weights (multiply-adds) of one decode: bounds decoding time (a crafted
-# 8192 x 8192 file with a million weights would otherwise take hours).  4096 x 4096 from a
-# (64, 5) network is ~3.5e11; the cap is ~1.1e12 (about a minute on 2 cores).  Latent files
-# bound their per-pixel synthesis work by the same figure.
-MAX_DECODE_WORK = 1 << 40
-
-# Latent-grid files (version 4): latents x alphabet size (2 * reach + 1) summed over the grids
-# bounds the entropy decoder's work (a 256x256 file needs ~1e6; the cap takes ~10 s).
-MAX_LATENT_WORK = 1 << 28
+# Decoding cost (format_spec.md section 7): what decoding a file costs, computed from its header
+# before any payload is decoded, in units of about 0.1 ns of one core of the reference machine
+# (the formulas: ``siren_v3.decode_cost``, ``latent_v4.decode_cost``; their fit to measured
+# times: docs/results/decode/README.md).  A reader refuses a file, or a render size, above the
+# cap; a writer never writes one, and the encoders refuse such a network before training it.
+MAX_DECODE_COST = 1 << 35  # about 3.4 s of one core: every file decodes within 5 s
+RESAMPLE_COST = 200  # per output pixel of a latent image rendered at another size (Pillow)
 
 # Decoder tiling: activations of one tile hold at most this many float32 values (16 MiB) per buffer.
 TILE_FLOATS = 1 << 22
@@ -37,3 +35,10 @@ def check_dimensions(width: int, height: int, channels: int) -> None:
         raise FormatError(f"image size {width}x{height} outside 1..{MAX_DIMENSION}")
     if width * height > MAX_PIXELS:
         raise FormatError(f"image size {width}x{height} exceeds the pixel cap of {MAX_PIXELS}")
+
+
+def check_cost(cost: int, what: str) -> None:
+    """FormatError if ``cost`` (decoding cost units) exceeds MAX_DECODE_COST."""
+    if cost > MAX_DECODE_COST:
+        raise FormatError(f"{what} exceeds the decoder's cost limit ({cost:.3g} > {MAX_DECODE_COST:.3g} units, "
+                          f"about {cost / 1e10:.1f} s)")

@@ -27,6 +27,7 @@ import constriction
 import numpy as np
 
 from ..errors import FormatError
+from . import wavefront
 from .entropy import Categorical, bytes_to_words, words_to_bytes
 
 # Causal neighbours (row, column offsets) in the order the ARM reads them.
@@ -54,6 +55,7 @@ LOG_SCALE_MIN = -4.0  # ln(b) of the bottom of the table (b = 0.018)
 SCALE_TABLE = 72  # b_71 = 140
 MEAN_STEPS = 16  # the mean keeps MEAN_STEPS fractions of a unit above its floor
 PROB_FLOOR = 2.0**-30  # every probability row entry is at least this (before normalising)
+PRECISION_TOTAL = 1 << 24  # the range coder's probabilities are 24-bit integers
 
 
 def theta_table() -> np.ndarray:
@@ -218,8 +220,54 @@ def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -
 
 
 def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm) -> list[np.ndarray]:
-    """Inverse of ``encode_latents``; FormatError on a bad stream."""
-    return decode_grids(constriction.stream.queue.RangeDecoder(bytes_to_words(payload)), shapes, reaches, arm)
+    """Inverse of ``encode_latents``: every grid's latents from the payload (compiled:
+    ``wavefront``); FormatError on a bad stream."""
+    if any(not 0 <= reach <= MAX_REACH for reach in reaches):
+        raise FormatError(f"latent reach outside 0..{MAX_REACH}")
+    words = bytes_to_words(payload)
+    state = wavefront.start(words)
+    alpha = wave_alpha(arm.context)
+    offsets = np.array(OFFSETS[:arm.context], dtype=np.int64)
+    layers = len(arm.weights)
+    weights = np.zeros((layers, MAX_ARM_WIDTH, MAX_ARM_WIDTH), dtype=np.int64)
+    biases = np.zeros((layers, MAX_ARM_WIDTH), dtype=np.int64)
+    for i, (wt, b) in enumerate(zip(arm.weights, arm.biases)):
+        weights[i, :wt.shape[0], :wt.shape[1]] = wt
+        biases[i, :b.shape[0]] = b
+    dims = np.array([arm.context] + [wt.shape[0] for wt in arm.weights], dtype=np.int64)
+    tables: dict[int, np.ndarray] = {}
+    out = []
+    for (h, w), reach in zip(shapes, reaches):
+        if reach and reach not in tables:
+            tables[reach] = cdf_tables(reach)
+        cdf = tables.get(reach, _NO_TABLE)
+        grid = np.zeros((h + 3, w + 6), dtype=np.int64)
+        status = wavefront.decode_grid(words, state, h, w, alpha, offsets, weights, biases, dims, cdf,
+                                       reach, MAX_LATENT, grid)
+        if status == wavefront.INVALID_STREAM:
+            raise FormatError("entropy-coded latents are invalid (corrupt stream)")
+        if status == wavefront.LATENT_RANGE:
+            raise FormatError("latent out of range (corrupt stream)")
+        out.append(grid[3:, 3:3 + w].copy())
+    return out
+
+
+_NO_TABLE = np.zeros((SCALE_TABLE * MEAN_STEPS, 2), dtype=np.uint64)
+
+
+def cdf_tables(reach: int) -> np.ndarray:
+    """uint64 [SCALE_TABLE * MEAN_STEPS, 2 * reach + 2]: the 24-bit cumulative table (format_spec.md
+    section 6) of every probability row of a grid of this reach, row ``s * MEAN_STEPS + f``;
+    what constriction's ``Categorical(p, perfect=False)`` builds from the same masses."""
+    p = _Rows(reach).table.reshape(SCALE_TABLE * MEAN_STEPS, -1)
+    k = p.shape[1]
+    cum = np.zeros((p.shape[0], k + 1), dtype=np.float64)
+    np.cumsum(p, axis=1, out=cum[:, 1:])  # sequential, left to right, as the spec's c_i
+    scale = float(PRECISION_TOTAL - k) / cum[:, -1:]
+    cdf = np.empty((p.shape[0], k + 1), dtype=np.uint64)
+    cdf[:, :k] = (cum[:, :k] * scale).astype(np.uint64) + np.arange(k, dtype=np.uint64)
+    cdf[:, k] = PRECISION_TOTAL
+    return cdf
 
 
 def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder) -> list[int]:
@@ -248,42 +296,6 @@ def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder) -> list[int]
             encoder.encode((d[chunk] + reach).astype(np.int32), Categorical(perfect=False),
                            rows.model(row[chunk], frac[chunk]))
     return reaches
-
-
-def decode_grids(decoder, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm) -> list[np.ndarray]:
-    """Inverse of ``encode_grids`` on a constriction RangeDecoder."""
-    try:
-        return _decode_grids(decoder, shapes, reaches, arm)
-    except FormatError:
-        raise
-    except Exception as exc:  # constriction reports undecodable data with AssertionError/ValueError
-        raise FormatError(f"entropy-coded latents are invalid ({type(exc).__name__})") from None
-
-
-def _decode_grids(decoder, shapes, reaches, arm):
-    alpha = wave_alpha(arm.context)
-    pad = 3
-    out = []
-    for (h, w), reach in zip(shapes, reaches):
-        if not 0 <= reach <= MAX_REACH:
-            raise FormatError(f"latent reach {reach} outside 0..{MAX_REACH}")
-        gp = np.zeros((h + pad, w + 2 * pad), dtype=np.int32)  # |latent| <= MAX_LATENT
-        rows = _Rows(reach) if reach else None
-        for t in range(alpha * (h - 1) + w):
-            r = np.arange(max(0, -(-(t - w + 1) // alpha)), min(h - 1, t // alpha) + 1, dtype=np.int64)
-            c = t - alpha * r
-            ctx = np.stack([gp[pad + r + dy, pad + c + dx] for dy, dx in OFFSETS[:arm.context]], 1)
-            base, frac, row = arm.predict(ctx)
-            if reach:
-                d = decoder.decode(Categorical(perfect=False), rows.model(row, frac)).astype(np.int64) - reach
-            else:
-                d = np.zeros(r.size, dtype=np.int64)
-            values = base + d
-            if np.abs(values).max(initial=0) > MAX_LATENT:
-                raise FormatError("latent out of range (corrupt stream)")
-            gp[pad + r, pad + c] = values
-        out.append(gp[pad:, pad:pad + w].copy())
-    return out
 
 
 def arm_ideal_bits(grid: np.ndarray, arm: IntegerArm) -> float:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import FormatError
-from ..limits import MAX_BITS, MAX_DECODE_WORK, MAX_LATENT_WORK, MIN_BITS, check_dimensions
+from ..limits import MAX_BITS, MIN_BITS, check_cost, check_dimensions
 from . import arm as sarm
 from . import entropy
 from .container import CRC_BYTES, LATENT_VERSION, MAGIC, Reader, varint, with_crc
@@ -100,9 +100,13 @@ class LatentNetwork:
                     raise FormatError(f"{what} layer: a latent file's parameters are unpruned, share the "
                                       "layer's bit width and sit around the zero point 2^(bits-1)")
         self.integer_arm().validate()
-        per_pixel = 8 * levels + sum(ly.weight.q.size for ly in self.synthesis) + 9 * self.channels**2
-        if self.width * self.height * per_pixel > MAX_DECODE_WORK:
-            raise FormatError(f"a {self.width}x{self.height} image from this network exceeds the decoding work limit")
+        check_cost(self.decode_cost(levels, [0] * levels), f"a {self.width}x{self.height} image from this network")
+
+    def decode_cost(self, levels: int, reaches: list[int]) -> int:
+        """``decode_cost`` of this network with ``levels`` grids of these reaches."""
+        return decode_cost(self.width, self.height, self.channels, levels,
+                           [ly.weight.shape for ly in self.synthesis], self.conv is not None,
+                           [ly.weight.shape for ly in self.arm], reaches)
 
     def integer_arm(self) -> sarm.IntegerArm:
         """The ARM's parameters in fixed point (exact: their steps are powers of two)."""
@@ -111,6 +115,23 @@ class LatentNetwork:
             return (t.q.astype(np.int64) - t.zero_point) << shift
         return sarm.IntegerArm(tuple(fixed(ly.weight) for ly in self.arm),
                                tuple(fixed(ly.bias_code)[0] for ly in self.arm))
+
+
+def decode_cost(width: int, height: int, channels: int, levels: int, synthesis: list[tuple[int, int]],
+                conv: bool, arm: list[tuple[int, int]], reaches: list[int]) -> int:
+    """Cost units (``limits.MAX_DECODE_COST``) of decoding a latent file: per latent 1000 + 4 per
+    ARM multiply-add; per probability-table entry (72 x 16 x (2R + 1) for each grid of reach
+    R > 0) 1000; per pixel 10 per upsampling tap (8 per grid), synthesis multiply-add and
+    convolution multiply-add, 20 per synthesis output and 500.  ``synthesis``, ``arm``: the
+    layers' [out, in] shapes."""
+    latents = sum(h * w for h, w in grid_shapes(height, width, levels))
+    arm_macs = sum(o * i for o, i in arm)
+    tables = sum(sarm.SCALE_TABLE * sarm.MEAN_STEPS * (2 * r + 1) for r in reaches if r)
+    synth_macs = sum(o * i for o, i in synthesis)
+    outputs = sum(o for o, _ in synthesis)
+    conv_macs = 9 * channels**2 if conv else 0
+    per_pixel = 10 * (8 * levels + synth_macs + conv_macs) + 20 * outputs + 500
+    return latents * (1000 + 4 * arm_macs) + 1000 * tables + width * height * per_pixel
 
 
 def power_of_two_step(scale: float) -> bool:
@@ -206,7 +227,7 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
         latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
-    _check_latent_work([g.shape for g in net.grids], reaches)  # never write what a reader refuses
+    check_cost(net.decode_cost(len(net.grids), reaches), "this latent network's file")  # never write what a reader refuses
     out += bytes(reaches)
     weights = entropy.encode_stream(symbols)
     out += varint(len(weights)) + weights + varint(len(latents)) + latents
@@ -276,7 +297,7 @@ def unpack(data: bytes) -> ParsedLatent:
     shapes = grid_shapes(height, width, levels)
     shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers)
     shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
-    _check_latent_work(shapes, reaches)
+    check_cost(shell.decode_cost(levels, reaches), f"the {width}x{height} latent file")
     grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm())
     net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
     fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
@@ -309,10 +330,3 @@ def _read_latent_record(r: Reader, i: int, shape: tuple[int, int], pow2: bool) -
         model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
         model.validate(bits)
     return LatentRecord(shape, bits, scales[0], scales[1], model, r.pos - start)
-
-
-def _check_latent_work(shapes: list[tuple[int, int]], reaches: list[int]) -> None:
-    work = sum(h * w * (2 * reach + 1) for (h, w), reach in zip(shapes, reaches))
-    if work > MAX_LATENT_WORK:
-        raise FormatError(f"latent grids too costly to decode ({work} > {MAX_LATENT_WORK} symbol-alphabet entries)")
-

@@ -22,11 +22,11 @@ import numpy as np
 from ..errors import FormatError
 from ..limits import (
     MAX_BITS,
-    MAX_DECODE_WORK,
     MAX_HIDDEN_LAYERS,
     MAX_HIDDEN_WIDTH,
     MAX_WEIGHTS,
     MIN_BITS,
+    check_cost,
     check_dimensions,
 )
 from . import entropy, seeded
@@ -70,7 +70,7 @@ class QuantizedNetwork:
         """Raise FormatError unless the description is internally consistent and in limits."""
         check_dimensions(self.width, self.height, self.channels)
         check_architecture(self.hidden_width, self.hidden_layers, self.channels)
-        check_work(self.width, self.height, self.num_weights)
+        check_work(self.width, self.height, self.hidden_width, self.hidden_layers, self.channels)
         for name, w0 in (("omega0_first", self.omega0_first), ("omega0_hidden", self.omega0_hidden)):
             if not (np.isfinite(w0) and w0 > 0) or float(np.float16(w0)) != float(w0):
                 raise FormatError(f"{name} must be a positive finite float16 value, got {w0!r}")
@@ -126,10 +126,18 @@ def count_weights(hidden_width: int, hidden_layers: int, channels: int) -> int:
     return sum(o * i for o, i in layer_shapes(hidden_width, hidden_layers, channels))
 
 
-def check_work(width: int, height: int, weights: int) -> None:
-    if width * height * weights > MAX_DECODE_WORK:
-        raise FormatError(f"decoding {width}x{height} pixels with {weights} weights exceeds the decoder's "
-                          f"work limit of {MAX_DECODE_WORK} multiply-adds")
+def decode_cost(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int) -> int:
+    """Cost units (``limits.MAX_DECODE_COST``) of rendering W x H pixels from this architecture:
+    per pixel its multiply-adds, 40 per activation (sine, bias, frequency) and 1000 of overhead."""
+    weights = count_weights(hidden_width, hidden_layers, channels)
+    activations = hidden_width * (hidden_layers + 1) + channels
+    return width * height * (weights + 40 * activations + 1000)
+
+
+def check_work(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int) -> None:
+    """FormatError if rendering W x H pixels from this architecture costs more than the cap."""
+    check_cost(decode_cost(width, height, hidden_width, hidden_layers, channels),
+               f"rendering {width}x{height} pixels from a ({hidden_width} wide, {hidden_layers} hidden) SIREN")
 
 
 def check_architecture(hidden_width: int, hidden_layers: int, channels: int) -> None:
@@ -237,7 +245,7 @@ def unpack(data: bytes) -> Parsed:
     h = dict(zip(HEADER_FIELDS, r.unpack(HEADER.format, "header")))
     check_dimensions(h["width"], h["height"], h["channels"])
     check_architecture(h["hidden_width"], h["hidden_layers"], h["channels"])
-    check_work(h["width"], h["height"], count_weights(h["hidden_width"], h["hidden_layers"], h["channels"]))
+    check_work(h["width"], h["height"], h["hidden_width"], h["hidden_layers"], h["channels"])
     for key in ("omega0_first", "omega0_hidden"):
         if not (np.isfinite(h[key]) and h[key] > 0):
             raise FormatError(f"{key} must be positive and finite, got {h[key]}")

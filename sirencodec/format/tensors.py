@@ -39,10 +39,12 @@ class QuantizedTensor:
 
     def dequantize(self) -> np.ndarray:
         """float32 [out, in]: [offset +] scale * (q - zero_point) where kept, 0 where pruned
-        (each operation in float32, rounded once)."""
-        w = (self.q.astype(np.int64) - self.zero_point).astype(np.float32) * np.float32(self.scale)
-        if self.offset is not None:
-            w = np.asarray(self.offset, np.float32) + w
+        (each operation in float32, rounded once).  A huge step may overflow to +-inf: the file
+        is still valid (format_spec.md section 4), so the overflow is not warned about."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = (self.q.astype(np.int64) - self.zero_point).astype(np.float32) * np.float32(self.scale)
+            if self.offset is not None:
+                w = np.asarray(self.offset, np.float32) + w
         return np.where(self.mask, w, np.float32(0.0)).astype(np.float32)
 
     @property

@@ -12,12 +12,14 @@ from concurrent.futures import Future
 import numpy as np
 
 from ..device import resolve_device
-from ..errors import InputError
+from ..errors import FormatError, InputError
+from ..format import arm as sarm
 from ..format import latent_v4
 from ..imageio import check_image
+from ..limits import check_cost
 from ..progress import Progress
 from ..result import EncodeResult, finish
-from .config import LatentConfig
+from .config import LatentConfig, levels_for
 
 
 def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device: str = "auto",
@@ -91,7 +93,24 @@ def latent_input(image: np.ndarray, config: LatentConfig) -> np.ndarray:
     image = check_image(image)
     if config.steps < 1 or config.lam <= 0:
         raise InputError(f"latent encoding needs steps >= 1 and lam > 0, got {config.steps} and {config.lam}")
+    check_network_fits(image, config)
     return image
+
+
+def check_network_fits(image: np.ndarray, config: LatentConfig) -> None:
+    """InputError, before training, if the file of this network could exceed the decoder's cost
+    limit (with every grid at the widest alphabet, as a writer may have to code it)."""
+    h, w = image.shape[:2]
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    levels = levels_for(h, w, config.levels)
+    synth = [levels, *config.hidden, channels]
+    arm_dims = [config.context, *config.arm_hidden, 2]
+    cost = latent_v4.decode_cost(w, h, channels, levels, list(zip(synth[1:], synth[:-1])), config.conv,
+                                 list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * levels)
+    try:
+        check_cost(cost, f"a {w}x{h} image from this latent network")
+    except FormatError as exc:
+        raise InputError(f"{exc}; encode a smaller image or tiles of it") from None
 
 
 def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start: float | None,

@@ -63,13 +63,28 @@ def upsample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None)) -> np.ndarray:
-    """The grid upsampled to height x width (only the output ``rows``, when given)."""
+    """The grid upsampled to height x width (only the output ``rows``, when given).  An axis
+    whose size does not change is taken as is (its taps are 1, 0, 0, 0: the same values)."""
     g = np.asarray(grid)
-    ri, rw = upsample_taps(g.shape[0], height)
+    if g.shape[0] == height:
+        t = g[rows].astype(np.float64)
+    else:
+        ri, rw = upsample_taps(g.shape[0], height)
+        ri, rw = ri[rows], rw[rows]
+        t = _taps(lambda k: g[ri[:, k]], rw[:, None, :])  # [rows, w]; only these rows converted
+    if g.shape[1] == width:
+        return t
     ci, cw = upsample_taps(g.shape[1], width)
-    ri, rw = ri[rows], rw[rows]
-    t = sum(rw[:, k, None] * g[ri[:, k]] for k in range(4))  # [rows, w] float64; only these rows converted
-    return sum(cw[None, :, k] * t[:, ci[:, k]] for k in range(4))  # [rows, W]
+    return _taps(lambda k: t[:, ci[:, k]], cw[None, :, :])  # [rows, W]
+
+
+def _taps(take, weights: np.ndarray) -> np.ndarray:
+    """sum over the four taps k (in order) of weights[..., k] * take(k), in float64."""
+    out = take(0) * weights[..., 0]
+    for k in range(1, 4):
+        term = take(k) * weights[..., k]
+        out += term
+    return out
 
 
 def synthesize(features: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]],
@@ -79,9 +94,10 @@ def synthesize(features: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
     n, h, w = features.shape
     a = features.reshape(n, h * w)
     for i, (weight, bias) in enumerate(layers):
-        a = weight @ a + bias[:, None]
+        a = weight @ a
+        a += bias[:, None]
         if i < len(layers) - 1:
-            a = np.maximum(a, 0.0)
+            np.maximum(a, 0.0, out=a)
     out = a.reshape(-1, h, w)
     if conv is not None:
         k, b = conv
@@ -101,7 +117,7 @@ def render(grids: list[np.ndarray], layers, conv, height: int, width: int) -> np
     rows (each with one row of halo for the convolution) so that memory stays bounded."""
     channels = layers[-1][0].shape[0]
     widest = max([len(grids), channels] + [w.shape[0] for w, _ in layers])
-    band = max(1, TILE_FLOATS // (widest * width) - 2)
+    band = max(1, TILE_FLOATS // 8 // (widest * width) - 2)  # 2**19 float64 (4 MiB) per buffer: cache-friendlier than larger bands
     out = np.empty((channels, height, width), dtype=np.uint8)
     for top in range(0, height, band):
         lo, hi = max(0, top - 1), min(height, top + band + 1)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..device import resolve_device
 from ..errors import FormatError, InputError
-from ..format.siren_v3 import QuantizedNetwork, check_work, count_weights, pack
+from ..format.siren_v3 import QuantizedNetwork, check_work, pack
 from ..imageio import channels, check_image
 from ..progress import Progress
 from ..result import EncodeResult, finish
@@ -77,10 +77,9 @@ def encode_siren_many(images: Sequence[np.ndarray], configs: Sequence[FitConfig]
 
 
 def check_network_fits(image: np.ndarray, config: FitConfig) -> None:
-    """InputError, before training, if the decoder's work limit would refuse this network's file."""
+    """InputError, before training, if the decoder's cost limit would refuse this network's file."""
     try:
-        check_work(image.shape[1], image.shape[0],
-                   count_weights(config.hidden_width, config.hidden_layers, channels(image)))
+        check_work(image.shape[1], image.shape[0], config.hidden_width, config.hidden_layers, channels(image))
     except FormatError as exc:
         raise InputError(str(exc)) from None
 

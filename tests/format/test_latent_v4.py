@@ -10,6 +10,7 @@ import pytest
 
 import sirencodec
 from sirencodec import FormatError
+from sirencodec import limits
 from sirencodec.format import arm, latent_v4
 from sirencodec.format import LATENT_VERSION, MAGIC
 from tests.netgen import random_latent_network
@@ -76,13 +77,13 @@ def test_writer_refuses_invalid_networks():
     ):
         with pytest.raises(FormatError):
             latent_v4.pack(bad)
-    # Alphabets too wide for the reader's work cap: the writer refuses too.
-    cap, latent_v4.MAX_LATENT_WORK = latent_v4.MAX_LATENT_WORK, 50
+    # A file the reader's cost limit refuses: the writer refuses it too.
+    cap, limits.MAX_DECODE_COST = limits.MAX_DECODE_COST, 1000
     try:
-        with pytest.raises(FormatError, match="too costly"):
+        with pytest.raises(FormatError, match="cost limit"):
             latent_v4.pack(net)
     finally:
-        latent_v4.MAX_LATENT_WORK = cap
+        limits.MAX_DECODE_COST = cap
     far = [g.copy() for g in net.grids]
     far[0][0, 0] = 4 * arm.MAX_REACH  # further from its predicted mean than any alphabet reaches
     with pytest.raises(FormatError):
@@ -131,8 +132,8 @@ def test_header_fields_are_checked(sample):
 
 
 def test_a_crafted_huge_latent_file_is_refused_before_decoding():
-    """Dimensions at the pixel cap with the widest alphabet: the latent work cap refuses it
-    at once instead of decoding 67 million latents."""
+    """Dimensions at the pixel cap with the widest alphabet: the cost limit refuses it at once
+    instead of decoding 89 million latents."""
     net = random_latent_network(np.random.default_rng(5), width=4, height=4, levels=1)
     data = bytearray(latent_v4.pack(net)[:-4])
     struct.pack_into("<HH", data, 4, 8192, 8192)
@@ -140,7 +141,7 @@ def test_a_crafted_huge_latent_file_is_refused_before_decoding():
     shape_record = 3 + (len(net.synthesis) - 1) + 2 + (len(net.arm) - 1)
     data[latent_v4.HEADER.size + shape_record + records] = arm.MAX_REACH  # the grid's reach
     start = time.perf_counter()
-    with pytest.raises(FormatError, match="too costly"):
+    with pytest.raises(FormatError, match="cost limit"):
         sirencodec.decode(refresh_crc(bytes(data) + b"\0\0\0\0"))
     assert time.perf_counter() - start < 5
 
