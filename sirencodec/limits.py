@@ -20,7 +20,7 @@ MAX_WEIGHTS = 1 << 22  # total weight entries of all layers (4,194,304)
 # (the formulas: ``siren_v3.decode_cost``, ``latent_v4.decode_cost``; their fit to measured
 # times: docs/results/decode/README.md).  A reader refuses a file, or a render size, above the
 # cap; a writer never writes one, and the encoders refuse such a network before training it.
-MAX_DECODE_COST = 1 << 35  # about 3.4 s of one core: every file decodes within 5 s
+MAX_DECODE_COST = 25 * 10**9  # about 2.5 s of one core: every file decodes within 5 s
 RESAMPLE_COST = 200  # per output pixel of a latent image rendered at another size (Pillow)
 
 # Decoder tiling: activations of one tile hold at most this many float32 values (16 MiB) per buffer.

@@ -1,6 +1,6 @@
 """Entropy coding of latent grids with an autoregressive model (ARM) that every decoder
-computes bit-identically.  numpy and constriction only (no torch); with entropy.py, the only
-modules that talk to constriction.
+computes bit-identically.  No torch: the writer codes with constriction (as entropy.py does),
+the reader decodes with the compiled loop of ``wavefront`` (numba).
 
 A latent grid is a 2-D array of integers.  Each latent is coded with a discrete Laplace whose
 mean and scale a small ReLU MLP (the ARM) predicts from ``context`` causal neighbours in the
@@ -14,8 +14,9 @@ and the range coder round-trips on any machine.
 
 Decoding order: a latent's context must be decoded before it, so latents go in *wavefronts*
 ``t = alpha * row + col`` (``alpha`` from the context, 3 for the default 8 neighbours); every
-latent of one wavefront depends only on earlier wavefronts, so a wavefront is decoded as one
-vectorised batch.  The encoder writes symbols in the same order.
+latent of one wavefront depends only on earlier wavefronts (the encoder, which knows every
+latent, predicts them all at once).  The encoder writes symbols in this order; the decoder
+walks it one latent at a time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import constriction
 import numpy as np
 
 from ..errors import FormatError
-from . import wavefront
 from .entropy import Categorical, bytes_to_words, words_to_bytes
 
 # Causal neighbours (row, column offsets) in the order the ARM reads them.
@@ -222,6 +222,8 @@ def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -
 def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm) -> list[np.ndarray]:
     """Inverse of ``encode_latents``: every grid's latents from the payload (compiled:
     ``wavefront``); FormatError on a bad stream."""
+    from . import wavefront  # numba loads only when a latent file is decoded
+
     if any(not 0 <= reach <= MAX_REACH for reach in reaches):
         raise FormatError(f"latent reach outside 0..{MAX_REACH}")
     words = bytes_to_words(payload)

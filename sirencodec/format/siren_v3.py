@@ -127,11 +127,12 @@ def count_weights(hidden_width: int, hidden_layers: int, channels: int) -> int:
 
 
 def decode_cost(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int) -> int:
-    """Cost units (``limits.MAX_DECODE_COST``) of rendering W x H pixels from this architecture:
-    per pixel its multiply-adds, 40 per activation (sine, bias, frequency) and 1000 of overhead."""
+    """Cost units (``limits.MAX_DECODE_COST``) of decoding this architecture's file and rendering
+    W x H pixels from it: per weight 1000 (its entropy decoding and dequantization), and per pixel
+    its multiply-adds, 40 per activation (sine, bias, frequency) and 1000 of overhead."""
     weights = count_weights(hidden_width, hidden_layers, channels)
     activations = hidden_width * (hidden_layers + 1) + channels
-    return width * height * (weights + 40 * activations + 1000)
+    return 1000 * weights + width * height * (weights + 40 * activations + 1000)
 
 
 def check_work(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sirencodec
 from PIL import Image
 
 from sirencodec import metrics
@@ -411,3 +412,27 @@ def test_fixed_siren_points_train_together(tmp_path: Path):
     for row in result.rows:
         data = (tmp_path / "out" / row["file"]).read_bytes()
         assert data[3] == 3 and row["bytes"] == len(data)
+
+
+def test_summary_bd_range_keeps_only_the_test_curve_between_its_rates():
+    """--bd-range: the deltas use the test curve's points inside the range only.  Inside
+    0.2..0.4 bpp the latent curve needs exactly half JPEG's log-linear curve's rate (BD-rate
+    -50 %, in closed form); its points outside the range need 0.2 or 3 times it, which the
+    full curve averages in."""
+    from sirencodec.bench.bdrate import parse_rate_range
+    from sirencodec.bench.run import summarize
+
+    anchor = [(0.1 * 2**k, 24.0 + 3.0 * k) for k in range(7)]  # 0.1 .. 6.4 bpp, log-linear
+    test = [(bpp * (0.2 if bpp < 0.15 else 0.5 if bpp < 2.0 else 3.0), psnr) for bpp, psnr in anchor]
+    rows = [{"image": "a", "codec": codec, "setting": f"s{i}", "bpp": bpp, "psnr": psnr, "ssim": 0.9,
+             "width": 8, "height": 8}
+            for codec, curve in (("jpeg", anchor), ("latent", test)) for i, (bpp, psnr) in enumerate(curve)]
+    # Ends on test points whose neighbours are on the half-rate line too: pchip is linear there.
+    ranged = summarize(rows, bd_range=parse_rate_range("0.2,0.4"))
+    full = summarize(rows)
+    assert ranged["images"]["a"]["bd_latent_vs"]["jpeg"]["bd_rate_percent"] == pytest.approx(-50.0, abs=1e-6)
+    assert abs(full["images"]["a"]["bd_latent_vs"]["jpeg"]["bd_rate_percent"] + 50.0) > 5.0
+    assert parse_rate_range(None) is None
+    for bad in ("0.4,0.2", "0,1", "x"):
+        with pytest.raises(sirencodec.InputError):
+            parse_rate_range(bad)
