@@ -21,6 +21,9 @@ MAX_WEIGHTS = 1 << 22  # total weight entries of all layers (4,194,304)
 # times: docs/results/decode/README.md).  A reader refuses a file, or a render size, above the
 # cap; a writer never writes one, and the encoders refuse such a network before training it.
 MAX_DECODE_COST = 25 * 10**9  # about 2.5 s of one core: every file decodes within 5 s
+# A render at a size the user asks for (srndec --size/--scale) may cost more, as asked, up to
+# this (about 100 s of one core: a 4096 x 4096 render of the default SIREN costs 6.2e11).
+MAX_RENDER_COST = 10**12
 RESAMPLE_COST = 200  # per output pixel of a latent image rendered at another size (Pillow)
 
 # Decoder tiling: activations of one tile hold at most this many float32 values (16 MiB) per buffer.
@@ -37,8 +40,11 @@ def check_dimensions(width: int, height: int, channels: int) -> None:
         raise FormatError(f"image size {width}x{height} exceeds the pixel cap of {MAX_PIXELS}")
 
 
-def check_cost(cost: int, what: str) -> None:
-    """FormatError if ``cost`` (decoding cost units) exceeds MAX_DECODE_COST."""
-    if cost > MAX_DECODE_COST:
-        raise FormatError(f"{what} exceeds the decoder's cost limit ({cost:.3g} > {MAX_DECODE_COST:.3g} units, "
+def check_cost(cost: int, what: str, resized: bool = False) -> None:
+    """FormatError if ``cost`` (decoding cost units) exceeds MAX_DECODE_COST (MAX_RENDER_COST for
+    a render at a size the user asked for: ``resized``)."""
+    cap = MAX_RENDER_COST if resized else MAX_DECODE_COST
+    if cost > cap:
+        kind = "render cost limit" if resized else "cost limit"
+        raise FormatError(f"{what} exceeds the decoder's {kind} ({cost:.3g} > {cap:.3g} units, "
                           f"about {cost / 1e10:.1f} s)")

@@ -135,10 +135,12 @@ def decode_cost(width: int, height: int, hidden_width: int, hidden_layers: int, 
     return 1000 * weights + width * height * (weights + 40 * activations + 1000)
 
 
-def check_work(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int) -> None:
-    """FormatError if rendering W x H pixels from this architecture costs more than the cap."""
+def check_work(width: int, height: int, hidden_width: int, hidden_layers: int, channels: int,
+               resized: bool = False) -> None:
+    """FormatError if rendering W x H pixels from this architecture costs more than the cap
+    (the render cap when ``resized``: a size other than the stored one, asked for)."""
     check_cost(decode_cost(width, height, hidden_width, hidden_layers, channels),
-               f"rendering {width}x{height} pixels from a ({hidden_width} wide, {hidden_layers} hidden) SIREN")
+               f"rendering {width}x{height} pixels from a ({hidden_width} wide, {hidden_layers} hidden) SIREN", resized)
 
 
 def check_architecture(hidden_width: int, hidden_layers: int, channels: int) -> None:

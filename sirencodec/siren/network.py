@@ -28,7 +28,8 @@ def render(net: QuantizedNetwork, width: int | None = None, height: int | None =
     width = net.width if width is None else width
     height = net.height if height is None else height
     check_dimensions(width, height, net.channels)
-    check_work(width, height, net.hidden_width, net.hidden_layers, net.channels)
+    check_work(width, height, net.hidden_width, net.hidden_layers, net.channels,
+               resized=(width, height) != (net.width, net.height))
     dense = dense_layers(net)
     out = np.empty((height, width, net.channels), dtype=np.uint8)
     rows_per_tile = max(1, TILE_FLOATS // (max(net.hidden_width, 1) * width))

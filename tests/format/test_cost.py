@@ -52,12 +52,15 @@ def test_siren_file_at_the_limit_decodes_and_one_unit_over_is_refused(cap):
         sirencodec.pack(net)  # the writer refuses what the reader would
 
 
-def test_siren_render_size_is_charged_at_the_requested_size(cap):
+def test_siren_render_size_is_charged_at_the_requested_size(monkeypatch):
+    """A size the user asks for is charged at that size, against the render cap (section 7)."""
     net = random_network(np.random.default_rng(2), width=8, height=8, hidden_width=5, hidden_layers=1)
     data = sirencodec.pack(net)
-    cap(spec_siren_cost(20, 10, 5, 1, 1))
+    monkeypatch.setattr(limits, "MAX_DECODE_COST", spec_siren_cost(8, 8, 5, 1, 1))
+    monkeypatch.setattr(limits, "MAX_RENDER_COST", spec_siren_cost(20, 10, 5, 1, 1))
+    assert sirencodec.decode(data).shape == (8, 8)
     assert sirencodec.decode(data, size=(20, 10)).shape == (10, 20)
-    with pytest.raises(FormatError, match="cost limit"):
+    with pytest.raises(FormatError, match="render cost limit"):
         sirencodec.decode(data, size=(21, 10))
 
 
@@ -111,8 +114,9 @@ def test_encoders_refuse_an_image_over_the_limit_before_training(cap):
 
 
 def test_the_limit_keeps_every_file_within_seconds():
-    """The cap is about 2.5 s of one core (a sanity check on the constant, not a timing)."""
-    assert limits.MAX_DECODE_COST == 25 * 10**9
+    """The cap is about 2.5 s of one core (a sanity check on the constants, not a timing)."""
+    assert limits.MAX_DECODE_COST == 25 * 10**9 and limits.MAX_RENDER_COST == 10**12
+    assert spec_siren_cost(4096, 4096, 64, 5, 1) <= limits.MAX_RENDER_COST  # srndec --size 4096x4096
     # A Kodak-sized (768 x 512) colour image fits with the default latent network and SIREN.
     assert spec_latent_cost(768, 512, 3, 7, [7, 16, 3], True, [8, 8, 8, 2], [255] * 7) <= limits.MAX_DECODE_COST
     assert spec_siren_cost(768, 512, 64, 5, 3) <= limits.MAX_DECODE_COST
