@@ -219,13 +219,20 @@ def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -
     return payload, reaches
 
 
-def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm) -> list[np.ndarray]:
-    """Inverse of ``encode_latents``: every grid's latents from the payload (compiled:
-    ``wavefront``); FormatError on a bad stream."""
-    from . import wavefront  # numba loads only when a latent file is decoded
-
+def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm,
+                   compiled: bool = True) -> list[np.ndarray]:
+    """Inverse of ``encode_latents``: every grid's latents from the payload; FormatError on a
+    bad stream.  Decoded by the compiled loop of ``wavefront`` (numba, a dependency), or with
+    ``compiled=False`` -- and where numba cannot be imported, as in a checkout used without its
+    dependencies -- by a numpy loop over the wavefronts that gives the same grids, slower."""
     if any(not 0 <= reach <= MAX_REACH for reach in reaches):
         raise FormatError(f"latent reach outside 0..{MAX_REACH}")
+    try:
+        if not compiled:
+            raise ImportError
+        from . import wavefront  # numba loads only when a latent file is decoded
+    except ImportError:
+        return _decode_wavefronts(payload, shapes, reaches, arm)
     words = bytes_to_words(payload)
     state = wavefront.start(words)
     alpha = wave_alpha(arm.context)
@@ -251,6 +258,37 @@ def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[
         if status == wavefront.LATENT_RANGE:
             raise FormatError("latent out of range (corrupt stream)")
         out.append(grid[3:, 3:3 + w].copy())
+    return out
+
+
+def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm) -> list[np.ndarray]:
+    """decode_latents without numba: one vectorised ARM step per wavefront, the symbols through
+    constriction's RangeDecoder (the same coder as ``wavefront``'s)."""
+    decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(payload))
+    alpha = wave_alpha(arm.context)
+    pad = 3
+    out = []
+    try:
+        for (h, w), reach in zip(shapes, reaches):
+            gp = np.zeros((h + pad, w + 2 * pad), dtype=np.int64)
+            rows = _Rows(reach) if reach else None
+            for t in range(alpha * (h - 1) + w):
+                r = np.arange(max(0, -(-(t - w + 1) // alpha)), min(h - 1, t // alpha) + 1, dtype=np.int64)
+                c = t - alpha * r
+                ctx = np.stack([gp[pad + r + dy, pad + c + dx] for dy, dx in OFFSETS[:arm.context]], 1)
+                base, frac, row = arm.predict(ctx)
+                values = base
+                if reach:
+                    symbols = decoder.decode(Categorical(perfect=False), rows.model(row, frac))
+                    values = base + symbols.astype(np.int64) - reach
+                if np.abs(values).max(initial=0) > MAX_LATENT:
+                    raise FormatError("latent out of range (corrupt stream)")
+                gp[pad + r, pad + c] = values
+            out.append(gp[pad:, pad:pad + w].copy())
+    except FormatError:
+        raise
+    except Exception as exc:  # constriction reports undecodable data with AssertionError/ValueError
+        raise FormatError(f"entropy-coded latents are invalid ({type(exc).__name__})") from None
     return out
 
 

@@ -19,12 +19,14 @@ def random_arm(rng, context=8, width=8):
 
 
 def round_trip(grids, iarm):
+    """Encode with constriction; decode with the compiled decoder and with the numpy one."""
     enc = constriction.stream.queue.RangeEncoder()
     reaches = arm.encode_grids(grids, iarm, enc)
     words = enc.get_compressed()
-    back = arm.decode_latents(words_to_bytes(words), [g.shape for g in grids], reaches, iarm)
-    for g, b in zip(grids, back):
-        assert np.array_equal(g, b)
+    for compiled in (True, False):
+        back = arm.decode_latents(words_to_bytes(words), [g.shape for g in grids], reaches, iarm, compiled)
+        for g, b in zip(grids, back):
+            assert np.array_equal(g, b)
     return 4 * len(words), reaches
 
 
@@ -128,7 +130,11 @@ def test_bad_streams_and_headers_give_format_errors():
             out = arm.decode_latents(payload, [(8, 8), (4, 4)], [3, 5], iarm)
         except FormatError:
             refused += 1
+            with pytest.raises(FormatError):  # the numpy decoder refuses it too
+                arm.decode_latents(payload, [(8, 8), (4, 4)], [3, 5], iarm, compiled=False)
             continue
+        back = arm.decode_latents(payload, [(8, 8), (4, 4)], [3, 5], iarm, compiled=False)
+        assert all(np.array_equal(a, b) for a, b in zip(out, back))
         decoded += 1
         assert [g.shape for g in out] == [(8, 8), (4, 4)]
         assert all(np.abs(g).max() <= arm.MAX_LATENT for g in out)
