@@ -57,6 +57,8 @@ def latent_case(rng, width_px, height_px, c, levels, synth, conv, context, arm, 
         levels, latent_v4.max_levels(height_px, width_px))
     net = random_latent_network(rng, width=width_px, height=height_px, channels=c, levels=levels, synthesis=synth,
                                 conv=conv, context=context, arm=arm, latent_scale=spread)
+    for g in net.grids:  # keep the widest alphabets codable (|latent - predicted mean| <= 255)
+        np.clip(g, -180, 180, out=g)
     data = sirencodec.pack(net)
     parsed = latent_v4.unpack(data)
     return data, parsed.network.decode_cost(levels, parsed.reaches)

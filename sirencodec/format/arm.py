@@ -1,6 +1,6 @@
 """Entropy coding of latent grids with an autoregressive model (ARM) that every decoder
 computes bit-identically.  No torch: the writer codes with constriction (as entropy.py does),
-the reader decodes with the compiled loop of ``wavefront`` (numba).
+the reader decodes with the compiled loop of ``wavefront`` (C).
 
 A latent grid is a 2-D array of integers.  Each latent is coded with a discrete Laplace whose
 mean and scale a small ReLU MLP (the ARM) predicts from ``context`` causal neighbours in the
@@ -222,47 +222,34 @@ def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -
 def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm,
                    compiled: bool = True) -> list[np.ndarray]:
     """Inverse of ``encode_latents``: every grid's latents from the payload; FormatError on a
-    bad stream.  Decoded by the compiled loop of ``wavefront`` (numba, a dependency), or with
-    ``compiled=False`` -- and where numba cannot be imported, as in a checkout used without its
-    dependencies -- by a numpy loop over the wavefronts that gives the same grids, slower."""
+    bad stream.  Decoded by the compiled loop of ``wavefront`` (C), or with ``compiled=False``
+    -- and where the extension was not built -- by a numpy loop over the wavefronts that gives
+    the same grids, slower."""
     if any(not 0 <= reach <= MAX_REACH for reach in reaches):
         raise FormatError(f"latent reach outside 0..{MAX_REACH}")
     try:
         if not compiled:
             raise ImportError
-        from . import wavefront  # numba loads only when a latent file is decoded
+        from . import wavefront
     except ImportError:
         return _decode_wavefronts(payload, shapes, reaches, arm)
-    words = bytes_to_words(payload)
-    state = wavefront.start(words)
-    alpha = wave_alpha(arm.context)
-    offsets = np.array(OFFSETS[:arm.context], dtype=np.int64)
-    layers = len(arm.weights)
-    weights = np.zeros((layers, MAX_ARM_WIDTH, MAX_ARM_WIDTH), dtype=np.int64)
-    biases = np.zeros((layers, MAX_ARM_WIDTH), dtype=np.int64)
-    for i, (wt, b) in enumerate(zip(arm.weights, arm.biases)):
-        weights[i, :wt.shape[0], :wt.shape[1]] = wt
-        biases[i, :b.shape[0]] = b
-    dims = np.array([arm.context] + [wt.shape[0] for wt in arm.weights], dtype=np.int64)
     tables: dict[int, np.ndarray] = {}
-    out = []
-    for (h, w), reach in zip(shapes, reaches):
+    for reach in reaches:
         if reach and reach not in tables:
             tables[reach] = cdf_tables(reach)
-        cdf = tables.get(reach, _NO_TABLE)
-        grid = np.zeros((h + 3, w + 6), dtype=np.int64)
-        status = wavefront.decode_grid(words, state, h, w, alpha, offsets, weights, biases, dims, cdf,
-                                       reach, MAX_LATENT, grid)
-        if status == wavefront.INVALID_STREAM:
-            raise FormatError("entropy-coded latents are invalid (corrupt stream)")
-        if status == wavefront.LATENT_RANGE:
-            raise FormatError("latent out of range (corrupt stream)")
-        out.append(grid[3:, 3:3 + w].copy())
-    return out
+    status, grids = wavefront.decode_grids(
+        bytes_to_words(payload), shapes, reaches, wave_alpha(arm.context),
+        np.array(OFFSETS[:arm.context], dtype=np.int64), list(arm.weights), list(arm.biases),
+        [tables.get(reach, _NO_TABLE) for reach in reaches], MAX_LATENT)
+    if status == wavefront.INVALID_STREAM:
+        raise FormatError("entropy-coded latents are invalid (corrupt stream)")
+    if status == wavefront.LATENT_RANGE:
+        raise FormatError("latent out of range (corrupt stream)")
+    return [g.copy() for g in grids]
 
 
 def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm) -> list[np.ndarray]:
-    """decode_latents without numba: one vectorised ARM step per wavefront, the symbols through
+    """decode_latents without the compiled loop: one vectorised ARM step per wavefront, the symbols through
     constriction's RangeDecoder (the same coder as ``wavefront``'s)."""
     decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(payload))
     alpha = wave_alpha(arm.context)
@@ -292,7 +279,7 @@ def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm) -> list
     return out
 
 
-_NO_TABLE = np.zeros((SCALE_TABLE * MEAN_STEPS, 2), dtype=np.uint64)
+_NO_TABLE = np.zeros((0,), dtype=np.uint64)  # a grid of reach 0 codes no symbol
 
 
 def cdf_tables(reach: int) -> np.ndarray:

@@ -119,7 +119,7 @@ class LatentNetwork:
 
 def decode_cost(width: int, height: int, channels: int, levels: int, synthesis: list[tuple[int, int]],
                 conv: bool, arm: list[tuple[int, int]], reaches: list[int]) -> int:
-    """Cost units (``limits.MAX_DECODE_COST``) of decoding a latent file: per latent 1000 + 4 per
+    """Cost units (``limits.MAX_DECODE_COST``) of decoding a latent file: per latent 1000 + 10 per
     ARM multiply-add; per probability-table entry (72 x 16 x (2R + 1) for each grid of reach
     R > 0) 1000; per pixel 10 per upsampling tap (8 per grid), synthesis multiply-add and
     convolution multiply-add, 20 per synthesis output and 500.  ``synthesis``, ``arm``: the
@@ -131,7 +131,7 @@ def decode_cost(width: int, height: int, channels: int, levels: int, synthesis: 
     outputs = sum(o for o, _ in synthesis)
     conv_macs = 9 * channels**2 if conv else 0
     per_pixel = 10 * (8 * levels + synth_macs + conv_macs) + 20 * outputs + 500
-    return latents * (1000 + 4 * arm_macs) + 1000 * tables + width * height * per_pixel
+    return latents * (1000 + 10 * arm_macs) + 1000 * tables + width * height * per_pixel
 
 
 def power_of_two_step(scale: float) -> bool:

@@ -37,11 +37,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import limits
 from ..decoder import decode
 from ..device import resolve_device
 from ..errors import InputError
 from ..format import seeded
-from ..format.siren_v3 import QuantizedNetwork, count_weights, layer_shapes, pack
+from ..format.siren_v3 import QuantizedNetwork, count_weights, decode_cost, layer_shapes, pack
 from ..format.tensors import QuantizedLayer, QuantizedTensor
 from ..imageio import channels, check_image
 from ..limits import MIN_BITS
@@ -171,9 +172,23 @@ def estimate_bytes(config: FitConfig, width: int, height: int, channels: int,
     return len(pack(net))
 
 
-def _largest_width(base: FitConfig, budget: float, width: int, height: int, channels: int) -> int:
-    """Largest hidden width whose estimated file is <= ``budget`` bytes (MIN_WIDTH if none)."""
+def _widest_decodable(base: FitConfig, width: int, height: int, channels: int) -> int:
+    """Largest hidden width (MIN_WIDTH..MAX_PLAN_WIDTH) whose file the decoder's cost limit
+    admits at this image size (MIN_WIDTH if none does: the encoder then refuses the image)."""
     lo, hi = MIN_WIDTH, MAX_PLAN_WIDTH
+    while lo < hi:  # the cost is increasing in the width
+        mid = (lo + hi + 1) // 2
+        if decode_cost(width, height, mid, base.hidden_layers, channels) <= limits.MAX_DECODE_COST:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _largest_width(base: FitConfig, budget: float, width: int, height: int, channels: int) -> int:
+    """Largest hidden width whose estimated file is <= ``budget`` bytes and which the decoder's
+    cost limit admits (MIN_WIDTH if none)."""
+    lo, hi = MIN_WIDTH, _widest_decodable(base, width, height, channels)
     if estimate_bytes(dataclasses.replace(base, hidden_width=lo), width, height, channels) > budget:
         return lo
     while lo < hi:  # estimate is increasing in the width
@@ -197,7 +212,7 @@ def plan(base: FitConfig, bpp: float, width: int, height: int, channels: int, ex
     w = _largest_width(config, budget * (1 + margin if exact else 1), width, height, channels)
     if not exact:
         return dataclasses.replace(config, hidden_width=w)
-    w = min(w + 1, MAX_PLAN_WIDTH)
+    w = min(w + 1, _widest_decodable(config, width, height, channels))
     config = dataclasses.replace(config, hidden_width=w)
     goal = budget * (1 + margin)
     lo, hi = config.prune, 0.6

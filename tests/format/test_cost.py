@@ -21,14 +21,14 @@ def spec_siren_cost(w, h, f, n, c):
 
 
 def spec_latent_cost(w, h, c, grids, synth_dims, conv, arm_dims, reaches):
-    """Section 10: Σ latents·(1000 + 4·ARM multiply-adds) + 1000·Σ_{R>0} 72·16·(2R + 1)
+    """Section 10: Σ latents·(1000 + 10·ARM multiply-adds) + 1000·Σ_{R>0} 72·16·(2R + 1)
     + W·H·(10·(8L + synthesis multiply-adds + 9C²·conv) + 20·Σ synthesis outputs + 500)."""
     latents = sum(-(-h // 2**k) * -(-w // 2**k) for k in range(grids))
     arm_macs = sum(a * b for a, b in zip(arm_dims[:-1], arm_dims[1:]))
     synth_macs = sum(a * b for a, b in zip(synth_dims[:-1], synth_dims[1:]))
     tables = sum(72 * 16 * (2 * r + 1) for r in reaches if r > 0)
     per_pixel = 10 * (8 * grids + synth_macs + (9 * c * c if conv else 0)) + 20 * sum(synth_dims[1:]) + 500
-    return latents * (1000 + 4 * arm_macs) + 1000 * tables + w * h * per_pixel
+    return latents * (1000 + 10 * arm_macs) + 1000 * tables + w * h * per_pixel
 
 
 @pytest.fixture

@@ -308,3 +308,21 @@ def test_target_bpp_trains_again_larger_when_the_plan_falls_short(monkeypatch):
     assert len(attempts) == 2 and attempts[1]["width"] > attempts[0]["width"]
     assert attempts[0]["trained_bytes"] < 0.95 * 3.0 * 64 * 64 / 8
     assert 0.95 * 3.0 * 64 * 64 / 8 <= len(result.data) <= 3.0 * 64 * 64 / 8
+
+
+def test_plans_stay_within_the_decoders_cost_limit():
+    """Quality levels and target rates never plan a network the decoder would refuse: at
+    768 x 512 the top level is as wide as the cost limit admits (section 7's formula)."""
+    from sirencodec import limits
+
+    def cost(w, h, f, n, c):  # format_spec.md section 7
+        weights = 2 * f + n * f * f + c * f
+        return 1000 * weights + w * h * (weights + 40 * (f * (n + 1) + c) + 1000)
+
+    for q in (5, 8):
+        config = rc.quality_config(QUICK, q, 768, 512, 3)
+        assert cost(768, 512, config.hidden_width, config.hidden_layers, 3) <= limits.MAX_DECODE_COST
+    top = rc.quality_config(QUICK, 8, 768, 512, 3)
+    assert cost(768, 512, top.hidden_width + 1, top.hidden_layers, 3) > limits.MAX_DECODE_COST
+    exact = rc.plan(QUICK, 8.0, 768, 512, 3, exact=True)
+    assert cost(768, 512, exact.hidden_width, exact.hidden_layers, 3) <= limits.MAX_DECODE_COST
