@@ -23,6 +23,20 @@ THESIS_NET = {"hidden_width": 64, "hidden_layers": 5}
 QAT_PRUNE = 0.3
 """Sparsity of the pruned (64, 5) network the ``qat`` experiment quantizes."""
 
+THESIS_PROFILE = (0.0, 0.15, 0.325, 0.325, 0.325, 0.5, 0.0)
+"""The thesis's per-layer pruning of (64, 5), scaled to each overall rate: hidden-layer matrices
+only (not the first or output layer), the first hidden 10-20 %, the middle 25-40 %, the last
+45-55 % (the middle of each range; ../shared/docs/thesis.md section 3)."""
+
+AGP_DT = (50, 100, 200)
+"""The thesis's AGP step spacings (prune-stage steps between two of the 10 pruning steps)."""
+
+QAT_RANGE_UPDATE = (2, 5, 10, 25)
+"""The thesis's QAT range-update periods (steps between refreshes of scale and zero point)."""
+
+QAT_LR = (1e-4, 7.5e-5, 5.5e-5)
+"""The thesis's QAT learning rates."""
+
 QUICK_LATENT_STEPS = 2000
 """The quick sweep's latent training steps (``make demo``'s; srnenc's default is 12,000)."""
 
@@ -93,26 +107,48 @@ def _widths(quick: bool) -> Sweep:
 
 
 def _agp(quick: bool) -> Sweep:
-    rates = (0.2, 0.4) if quick else (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+    """Quick: two rates at the default schedule.  Full (thesis Fig. 3.5, Tables 3.5-3.8, 3.10):
+    overall rates 15-40 % in the thesis's per-layer profile x the AGP spacings Δt."""
+    if quick:
+        points = tuple({**THESIS_NET, "bits": 16, "first_bits": 16, "prune": p} for p in (0.2, 0.4))
+        what = "rates {0.2,0.4}"
+    else:
+        rates = (0.15, 0.2, 0.25, 0.3, 0.35, 0.4)
+        points = tuple({**THESIS_NET, "bits": 16, "first_bits": 16, "prune": p, "layer_prune": THESIS_PROFILE,
+                        "agp_dt": dt} for dt in AGP_DT for p in rates)
+        what = f"rates {_braces(rates)} in the thesis's layer profile x Δt {_braces(AGP_DT)}"
     return Sweep(
         name="agp",
-        settings={SIREN: tuple({**THESIS_NET, "bits": 16, "first_bits": 16, "prune": p} for p in rates)},
+        settings={SIREN: points},
         preset="fast" if quick else "default",
         codecs=("jpeg", "siren"),
+        group_by=None if quick else "agp_dt",
         annotate=("prune",),
-        description=f"AGP pruning of (64, 5) at rates {_braces(rates)}, bits=16",
+        description=f"AGP pruning of (64, 5) at {what}, bits=16",
     )
 
 
 def _qat(quick: bool) -> Sweep:
-    bits = (4, 8, 16) if quick else (4, 7, 8, 9, 16)
+    """Quick: three bit widths.  Full (thesis Fig. 3.6, Table 3.11): bit widths x range-update
+    periods x QAT learning rates, on (64, 5) pruned QAT_PRUNE in the thesis's layer profile."""
+    if quick:
+        points = tuple({**THESIS_NET, "bits": b, "prune": QAT_PRUNE} for b in (4, 8, 16))
+        what = "bits {4,8,16}"
+    else:
+        bits = (4, 7, 8, 9, 16)
+        points = tuple({**THESIS_NET, "bits": b, "prune": QAT_PRUNE, "layer_prune": THESIS_PROFILE,
+                        "range_update_every": k, "qat_lr": lr}
+                       for b in bits for k in QAT_RANGE_UPDATE for lr in QAT_LR)
+        what = (f"bits {_braces(bits)} x range update every {_braces(QAT_RANGE_UPDATE)} steps x "
+                f"learning rate {_braces(QAT_LR)}")
     return Sweep(
         name="qat",
-        settings={SIREN: tuple({**THESIS_NET, "bits": b, "prune": QAT_PRUNE} for b in bits)},
+        settings={SIREN: points},
         preset="fast" if quick else "default",
         codecs=("jpeg", "siren"),
-        annotate=("bits",),
-        description=f"QAT of (64, 5) pruned {QAT_PRUNE:.0%} at bits {_braces(bits)}",
+        group_by=None if quick else "bits",
+        annotate=("bits",) if quick else ("range_update_every", "qat_lr"),
+        description=f"QAT of (64, 5) pruned {QAT_PRUNE:.0%} at {what}",
     )
 
 

@@ -111,7 +111,17 @@ def test_experiments_are_real_file_sweeps():
     assert {s["hidden_width"] for s in widths} == {25, 32, 45, 55, 64}
     assert {s["hidden_layers"] for s in widths} == set(range(2, 13))
     assert all(s["bits"] == 16 and s["prune"] == 0 for s in widths)
-    assert {s["bits"] for s in get_sweep("qat", False).settings["siren"]} == {4, 7, 8, 9, 16}
+    # The thesis's full factors (../shared/docs/thesis.md sections 3 and 4), every combination once.
+    agp = get_sweep("agp", False).settings["siren"]
+    assert sorted((s["prune"], s["agp_dt"]) for s in agp) == sorted(
+        (p, dt) for p in (0.15, 0.2, 0.25, 0.3, 0.35, 0.4) for dt in (50, 100, 200))
+    qat = get_sweep("qat", False).settings["siren"]
+    assert sorted((s["bits"], s["range_update_every"], s["qat_lr"]) for s in qat) == sorted(
+        (b, k, lr) for b in (4, 7, 8, 9, 16) for k in (2, 5, 10, 25) for lr in (1e-4, 7.5e-5, 5.5e-5))
+    for s in agp + qat:  # hidden-layer matrices only; first hidden 10-20 %, middle 25-40 %, last 45-55 %
+        profile = s["layer_prune"]
+        assert profile[0] == profile[-1] == 0 and 0.10 <= profile[1] <= 0.20 and profile[5] >= 0.45
+        assert all(0.25 <= r <= 0.40 for r in profile[2:5]) and (s["hidden_width"], s["hidden_layers"]) == (64, 5)
     from sirencodec.ratecontrol import QUALITY_LEVELS
 
     # The standard sweep: srnenc's default network (latent) at every quality level, against
@@ -436,3 +446,27 @@ def test_summary_bd_range_keeps_only_the_test_curve_between_its_rates():
     for bad in ("0.4,0.2", "0,1", "x"):
         with pytest.raises(sirencodec.InputError):
             parse_rate_range(bad)
+
+
+def test_thesis_grids_make_valid_siren_configs():
+    """Every point of the full AGP and QAT grids is a FitConfig the SIREN codec trains: the
+    overall rate met exactly, hidden layers pruned deeper more, first and output layers whole."""
+    from sirencodec.bench.codecs import SirenCodec
+    from sirencodec.siren.fit import agp_schedule, prune_targets
+    from sirencodec.format.siren_v3 import layer_shapes
+
+    codec = SirenCodec(preset="default", device="cpu")
+    for name in ("agp", "qat"):
+        for point in get_sweep(name, False).settings["siren"]:
+            config = codec.config(point)
+            shapes = layer_shapes(config.hidden_width, config.hidden_layers, 1)
+            pruned = prune_targets(config, shapes)
+            total = sum(o * i for o, i in shapes)
+            assert sum(pruned) == round(point["prune"] * total)
+            rates = [p / (o * i) for p, (o, i) in zip(pruned, shapes)]
+            assert rates[0] == rates[-1] == 0 and rates[1] < min(rates[2:5]) <= max(rates[2:5]) < rates[5]
+            if name == "agp":
+                t0, n, dt = agp_schedule(config)
+                assert dt == point["agp_dt"] and t0 + n * dt <= config.prune_steps
+            else:
+                assert config.range_update_every == point["range_update_every"] and config.qat_lr == point["qat_lr"]
