@@ -1,13 +1,15 @@
-"""Many SIRENs of one shape trained together: ``fit_network_batch``.
+"""Many SIRENs of one depth trained together: ``fit_network_batch``.
 
-Each network is its own :class:`~sirencodec.siren.model.Siren` with its own image, seed,
+Each network is its own :class:`~sirencodec.siren.model.Siren` with its own width, image, seed,
 pruning targets and schedule, bit widths, bit allocation, range refreshes, learning rates and
 Adam state: every per-network decision is the one ``fit.fit_network`` makes alone. What is
 shared is the pixel-sized work of a step: on a GPU the B networks' effective weights are
-stacked and one batched product per layer runs all of them over their pixels (``forward``),
-and one backward pass serves them all (the losses are summed, so gradients stay separate). A
-network therefore ends where it ends alone, up to floating-point order; a batch of one *is*
-``fit_network``.
+stacked -- a narrower network's as masked units of the widest, its weights padded with zeros
+-- and one batched product per layer runs all of them over their pixels (``forward``), and one
+backward pass serves them all (the losses are summed, so gradients stay separate). A padded
+unit's pre-activation is exactly 0, its sine 0 and its outgoing weights 0, so it adds nothing
+and receives no gradient. A network therefore ends where it ends alone, up to floating-point
+order; a batch of one *is* ``fit_network``.
 
 Divergence: alone, a stage whose loss turns NaN/Inf (or, fitting, collapses) goes back to a
 checkpoint at half the rate. In a batch such a network leaves it and is trained again from
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..imageio import channels as channels_of
 from ..imageio import check_image
@@ -47,9 +50,9 @@ from .model import Siren
 from .prune import AgpPruner
 from .quant import export_network
 
-# FitConfig fields every network of a batch shares: its shape, its stages' lengths (the
-# networks step in lockstep) and its pixel batch.
-SHARED = ("hidden_width", "hidden_layers", "omega0", "omega0_first", "fit_steps", "prune_steps", "qat_steps",
+# FitConfig fields every network of a batch shares: its depth, its stages' lengths (the
+# networks step in lockstep) and its pixel batch. Widths may differ.
+SHARED = ("hidden_layers", "omega0", "omega0_first", "fit_steps", "prune_steps", "qat_steps",
           "batch_pixels", "seeded_residuals")
 
 
@@ -60,7 +63,7 @@ def batch_key(config: FitConfig) -> tuple:
 
 
 def forward(models: Sequence[Siren], coords: torch.Tensor) -> torch.Tensor:
-    """[B, P, C] outputs of ``models`` (one shape) at their coordinates ``coords`` [B, P, 2]:
+    """[B, P, C] outputs of ``models`` (one depth) at their coordinates ``coords`` [B, P, 2]:
     ``Siren.forward``'s math. On a GPU each layer is one batched product over the stacked
     effective weights; on a CPU each network runs its own forward (a batch's activations, B
     times a network's, outgrow the caches: the fast preset's (32, 3) fit ran 2x slower per
@@ -72,13 +75,18 @@ def forward(models: Sequence[Siren], coords: torch.Tensor) -> torch.Tensor:
 
 
 def stacked_forward(models: Sequence[Siren], coords: torch.Tensor) -> torch.Tensor:
-    """``forward`` as one batched product per layer over the stacked effective weights."""
+    """``forward`` as one batched product per layer over the stacked effective weights, each
+    network's padded with zeros to the widest (masked units)."""
     first = models[0]
     h = coords
     last = first.num_layers - 1
     for i in range(first.num_layers):
-        w = torch.stack([m.effective_weight(i) for m in models]).transpose(1, 2)  # [B, in, out]
-        b = torch.stack([m.effective_bias(i) for m in models])[:, None, :]  # [B, 1, out]
+        weights = [m.effective_weight(i) for m in models]
+        out_max, in_max = max(w.shape[0] for w in weights), max(w.shape[1] for w in weights)
+        w = torch.stack([F.pad(w, (0, in_max - w.shape[1], 0, out_max - w.shape[0]))
+                         for w in weights]).transpose(1, 2)  # [B, in, out]
+        b = torch.stack([F.pad(m.effective_bias(i), (0, out_max - weights[k].shape[0]))
+                         for k, m in enumerate(models)])[:, None, :]  # [B, 1, out]
         if i < last:
             w0 = first.omega0_first if i == 0 else first.omega0_hidden
             h = torch.sin(torch.baddbmm(b, h, w, beta=w0, alpha=w0))
@@ -104,7 +112,8 @@ class _Network:
 def fit_network_batch(images: Sequence[np.ndarray], configs: Sequence[FitConfig], device: torch.device | str,
                       progress: Progress | None = None) -> list[FitResult]:
     """Fit, prune and quantize one SIREN per image (uint8, one shape) with ``configs[k]`` (equal
-    in ``SHARED``), trained together; each result as ``fit.fit_network`` gives it alone."""
+    in ``SHARED``; widths may differ), trained together; each result as ``fit.fit_network``
+    gives it alone."""
     if len(images) != len(configs) or not images:
         raise ValueError(f"a batch needs one config per image, got {len(images)} images and {len(configs)} configs")
     if len(images) == 1:

@@ -40,7 +40,7 @@ def encode_siren_many(images: Sequence[np.ndarray], configs: Sequence[FitConfig]
                       progress: Progress | None = None, batch: int | None = None, workers: int | None = None,
                       on_result: Callable[[int, EncodeResult], None] | None = None) -> list[EncodeResult]:
     """Encode each image with its config's fixed network: networks of one image shape and one
-    ``batch.SHARED`` training train together (``batch.fit_network_batch``), at most ``batch``
+    ``batch.SHARED`` training (any widths) train together (``batch.fit_network_batch``), at most ``batch``
     per batch (default: as many as memory holds), then each file is written, decoded and
     measured on ``workers`` processes. Results in input order; ``on_result(index, result)`` as
     each is done. Each report's stage seconds are the network's share of its batch's."""
@@ -54,7 +54,8 @@ def encode_siren_many(images: Sequence[np.ndarray], configs: Sequence[FitConfig]
     keys = [(image.shape, batch_key(config)) for image, config in zip(images, configs)]
 
     def limit(key: tuple) -> int:
-        config = configs[keys.index(key)]
+        group = [c for k, c in zip(keys, configs) if k == key]  # one depth; a batch pads to the widest
+        config = max(group, key=lambda c: c.hidden_width)
         per_pixel = SIREN_BYTES_PER_UNIT * config.hidden_width * (config.hidden_layers + 2)
         pixels = min(key[0][0] * key[0][1], config.batch_pixels)
         return batch_limit(pixels, 1, dev, batch, per_pixel)

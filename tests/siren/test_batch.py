@@ -72,10 +72,12 @@ def test_a_network_that_diverges_in_the_batch_is_trained_again_alone(monkeypatch
         assert got.stage_psnr["qat"] == pytest.approx(fit_network(image, config, CPU).stage_psnr["qat"], abs=1e-3)
 
 
-def test_a_batch_shares_shape_and_stages():
+def test_a_batch_shares_depth_and_stages():
     images = [_image(8, 8, 0)] * 2
     with pytest.raises(ValueError, match="must share"):
-        sbatch.fit_network_batch(images, [BASE, dataclasses.replace(BASE, hidden_width=9)], CPU)
+        sbatch.fit_network_batch(images, [BASE, dataclasses.replace(BASE, hidden_layers=3)], CPU)
+    with pytest.raises(ValueError, match="must share"):
+        sbatch.fit_network_batch(images, [BASE, dataclasses.replace(BASE, qat_steps=21)], CPU)
     with pytest.raises(ValueError, match="one shape"):
         sbatch.fit_network_batch([_image(8, 8, 0), _image(8, 9, 0)], [BASE, BASE], CPU)
     one = sbatch.fit_network_batch(images[:1], [BASE], CPU)[0]  # a batch of one is fit_network
@@ -113,3 +115,27 @@ def test_stacked_forward_is_each_networks_forward():
     for got, alone in zip(stacked, results):
         for stage in ("fit", "prune", "qat"):
             assert got.stage_psnr[stage] == pytest.approx(alone.stage_psnr[stage], abs=1e-3)
+
+
+def test_networks_of_other_widths_train_as_masked_units_of_the_widest():
+    """Widths 5, 8 and 12 of one depth in one batch: through the GPU's padded, stacked products
+    (run here on the CPU) each ends where it ends alone, and its file has its own width."""
+    images = [_image(20, 16, s) for s in range(3)]
+    configs = [dataclasses.replace(BASE, seed=s, hidden_width=w) for s, w in ((0, 5), (1, 8), (2, 12))]
+    assert len({sbatch.batch_key(c) for c in configs}) == 1
+    alone = [fit_network(image, config, CPU) for image, config in zip(images, configs)]
+    models = [r.model for r in alone]
+    coords = torch.rand(3, 40, 2) * 2 - 1
+    torch.testing.assert_close(sbatch.stacked_forward(models, coords),
+                               torch.stack([m(coords[k]) for k, m in enumerate(models)]), rtol=0, atol=1e-5)
+    original = sbatch.forward
+    try:
+        sbatch.forward = sbatch.stacked_forward
+        stacked = sbatch.fit_network_batch(images, configs, CPU)
+    finally:
+        sbatch.forward = original
+    for got, one, config in zip(stacked, alone, configs):
+        assert got.network.hidden_width == config.hidden_width == one.network.hidden_width
+        for stage in ("fit", "prune", "qat"):
+            assert got.stage_psnr[stage] == pytest.approx(one.stage_psnr[stage], abs=1e-3)
+        assert abs(len(pack(got.network)) - len(pack(one.network))) <= 2
