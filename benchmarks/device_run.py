@@ -18,7 +18,12 @@ Sections, in order; each is timed, and one that fails is recorded and the rest g
    twice: time, bytes, PSNR, and whether the two files are identical;
 5. ``kodak``: the 24 Kodak images at srnenc's quality 2, 4, 6 and 8, the networks of one image
    size trained in one batch: srnbench's run folder (``kodak/``: files, their reports,
-   ``results.csv``) and the wall time.
+   ``results.csv``) and the wall time;
+6. ``thesis`` (only when asked for, ``--only thesis``: a device call of its own): the thesis's
+   three SIREN experiments in full (``srnbench --experiment widths|agp|qat``: 55 + 18 + 60
+   networks per image) on the cameraman crop and the thesis's test066 crop (``--thesis``: its
+   folder, holding test066.png), with JPEG; one srnbench run folder per experiment under
+   ``thesis/`` and each experiment's wall time.
 
 ``device_run.json`` holds every section (rewritten as each ends); ``throughput.csv`` the
 throughput table. The BD-rates against JPEG, WebP, JPEG 2000 and AVIF come afterwards, on any
@@ -279,13 +284,52 @@ def kodak(out: Path, device: torch.device, plan: dict, kodak_dir: Path | None) -
             "rows": rows, "log": lines}
 
 
+THESIS_CROP = 256  # the thesis centre-crops its images to 256 x 256
+
+
+def thesis(out: Path, device: torch.device, plan: dict, thesis_dir: Path) -> dict:
+    """The thesis's experiments (``bench.sweeps``, full grids; the quick ones with a few steps
+    in a smoke run) on cameraman256 and the centre 256 x 256 of test066, with JPEG."""
+    from PIL import Image
+
+    from sirencodec.bench.codecs import make_codecs
+    from sirencodec.bench.sweeps import EXPERIMENTS, get_sweep
+
+    inputs = out / "thesis-inputs"
+    inputs.mkdir(exist_ok=True)
+    source = Image.open(thesis_dir / "test066.png").convert("L")
+    left, top = (source.width - THESIS_CROP) // 2, (source.height - THESIS_CROP) // 2
+    crop = source.crop((left, top, left + THESIS_CROP, top + THESIS_CROP))
+    if plan["kodak_steps"] is not None:  # smoke: tiny images
+        crop = crop.resize((24, 24))
+    crop.save(inputs / "test066_256.png")
+    camera = Image.open(ROOT / "sample_images" / "cameraman256.png")
+    (camera.resize((24, 24)) if plan["kodak_steps"] is not None else camera).save(inputs / "cameraman256.png")
+    paths = [inputs / "cameraman256.png", inputs / "test066_256.png"]
+    smoke = plan["kodak_steps"] is not None
+    tiny = {"fit_steps": 20, "prune_steps": 12, "qat_steps": 8} if smoke else {}
+    runs = {}
+    for name in EXPERIMENTS:
+        sweep = get_sweep(name, quick=smoke)
+        codecs, _ = make_codecs(["jpeg", "siren"], preset=sweep.preset, device=str(device))
+        settings = {"siren": [{**point, **tiny} for point in sweep.settings["siren"]]}
+        start = time.perf_counter()
+        result = run_benchmark(paths, codecs, out / "thesis" / name, settings, plot=False,
+                               meta={"sweep": f"device_run thesis {name}", "device": str(device)},
+                               log=lambda line: print(line, flush=True))
+        runs[name] = {"networks": sum(r["codec"] == "siren" for r in result.rows), "images": len(paths),
+                      "wall_s": round(time.perf_counter() - start, 1), "description": sweep.description}
+    return {"runs": runs, "wall_s": round(sum(r["wall_s"] for r in runs.values()), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True, help="Folder for device_run.json, throughput.csv, kodak/, ...")
     parser.add_argument("--kodak", default=str(ROOT / ".data" / "kodak"), help="Folder of kodim*.png")
     parser.add_argument("--smoke", action="store_true", help="Tiny inputs and few steps (runs on a CPU)")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--only", help="Comma-separated sections to run (default: all)")
+    parser.add_argument("--only", help="Comma-separated sections to run (default: all but thesis)")
+    parser.add_argument("--thesis", default=str(ROOT / ".data" / "thesis"), help="Folder holding test066.png")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -301,8 +345,9 @@ def main() -> None:
         "throughput": lambda: throughput(out, device, plan),
         "srnenc": lambda: srnenc_default(out, device, plan),
         "kodak": lambda: kodak(out, device, plan, Path(args.kodak)),
+        "thesis": lambda: thesis(out, device, plan, Path(args.thesis)),
     }
-    only = set(args.only.split(",")) if args.only else set(sections)
+    only = set(args.only.split(",")) if args.only else set(sections) - {"thesis"}
     unknown = only - set(sections)
     if unknown:
         parser.error(f"unknown section(s) {', '.join(sorted(unknown))}; choose from {', '.join(sections)}")

@@ -2,9 +2,10 @@
 # The GPU benchmark in one call, on a machine without network access (see device_run.py).
 #
 # Prepare on a machine with the package index, then carry .whl and .data with the device tool:
-#   mkdir -p .whl .data && cp ../shared/device/wheels/*.whl .whl/ && cp -r ../shared/data/kodak .data/
+#   mkdir -p .whl .data && cp ../shared/device/wheels/*.whl .whl/ && cp -r ../shared/data/kodak ../shared/data/thesis .data/
 #   .venv/bin/pip download pytest pluggy iniconfig pygments packaging --no-deps -d .whl/   # for pytest -m cuda
 #   benchmarks/device_run.sh "$OUT"            # on the device; PYTHON overrides python3
+#   benchmarks/device_run.sh "$OUT" --only thesis   # the thesis's full experiments: a call of their own
 #
 # constriction (and pytest, where the machine lacks it) is installed from .whl/ with no index
 # into a temporary folder; the checkout is imported through PYTHONPATH, so the machine's own

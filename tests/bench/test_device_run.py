@@ -49,3 +49,23 @@ def test_device_run_smoke(tmp_path):
         data = (out / "kodak" / row["file"]).read_bytes()
         assert len(data) == row["bytes"]
         assert psnr(image, sirencodec.decode(data)) == row["psnr"]  # RGB PSNR over all three channels
+
+
+def test_device_run_thesis_smoke(tmp_path):
+    """--only thesis: the three thesis experiments (their quick grids, a few steps) on the
+    cameraman crop and the centre of a test066.png (a stand-in here), one srnbench run each."""
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (321, 481), dtype=np.uint8)).save(thesis / "test066.png")
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_run.py"), "--smoke", "--device", "cpu",
+                           "--only", "thesis", "--thesis", str(thesis), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    section = json.loads((out / "device_run.json").read_text())["sections"]["thesis"]
+    assert section["ok"] and list(section["runs"]) == ["widths", "agp", "qat"]
+    assert [r["networks"] for r in section["runs"].values()] == [2 * 6, 2 * 2, 2 * 3]  # the quick grids, 2 images
+    for name in ("widths", "agp", "qat"):
+        with (out / "thesis" / name / "results.csv").open() as f:
+            rows = list(csv.DictReader(f))
+        assert {r["image"] for r in rows} == {"cameraman256", "test066_256"} and {"jpeg", "siren"} <= {r["codec"] for r in rows}
