@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import click
@@ -162,12 +163,17 @@ def _emit(result, dst: str, quiet: bool, as_json: bool) -> None:
         click.echo(summary(report), err=dst == "-")
 
 
+def _ssim_text(value: float | None) -> str:
+    """SSIM, or why there is none (an image under 3 pixels on a side has no SSIM window)."""
+    return "SSIM n/a" if value is None or math.isnan(value) else f"SSIM {value:.4f}"
+
+
 def format_latent_report(r: dict) -> str:
     sec, cfg = r["seconds"], r["config"]
     mode = (f"quality {r['quality']}, " if "quality" in r else
             f"target {r['target_bpp']:g} bpp ({r['budget_bytes']} bytes), " if "target_bpp" in r else
             f"target {r['target_psnr']:g} dB, " if "target_psnr" in r else "")
-    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}\n"
+    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, {_ssim_text(r['ssim'])}\n"
             f"  latent network, {mode}lambda {r['lam']:.3g}, {r['levels']} grids, layer bits "
             f"{','.join(map(str, r['layer_bits']))}, {cfg['steps']} steps, device {r['device']}\n"
             f"  time: fit {sec['fit']:.1f} s, bits {sec['bits']:.1f} s, write {sec['write']:.2f} s, "
@@ -177,7 +183,7 @@ def format_latent_report(r: dict) -> str:
 def format_siren_report(r: dict) -> str:
     bits = "/".join(str(ly["bits"]) for ly in r["layers"])
     sec = r["seconds"]
-    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f}\n"
+    return (f"{r['file']}: {r['bytes']} bytes, {r['bpp']:.4f} bpp, PSNR {r['psnr']:.2f} dB, {_ssim_text(r['ssim'])}\n"
             f"  network {r['hidden_width']} wide x {r['hidden_layers']} hidden, bits {bits}, "
             f"sparsity {100 * r['sparsity']:.1f} %, device {r['device']}\n"
             f"  time: fit {sec.get('fit', 0):.1f} s, prune {sec.get('prune', 0):.1f} s, qat {sec.get('qat', 0):.1f} s, "

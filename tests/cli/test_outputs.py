@@ -194,3 +194,17 @@ def test_latent_file_refuses_an_oversized_render_before_rendering(srn_file):
     with pytest.raises(sirencodec.FormatError, match="outside"):
         sirencodec.decode(srn_file.read_bytes(), size=(100000, 100000))
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_one_row_image_reports_no_ssim_rather_than_nan(tmp_path):
+    """SSIM has no window on an image under 3 pixels on a side: the summary says n/a."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from sirencodec.cli import srnenc
+
+    src = tmp_path / "row.png"
+    Image.fromarray(np.arange(0, 240, 4, dtype=np.uint8)[None, :]).save(src)
+    r = CliRunner().invoke(srnenc, [str(src), "-o", str(tmp_path / "row.srn"), "--latent-steps", "5", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    assert "SSIM n/a" in r.output and "nan" not in r.output.lower()
