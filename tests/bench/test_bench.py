@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import sirencodec
 from PIL import Image
 
+import sirencodec
 from sirencodec import metrics
 from sirencodec.bench.cli import main
 from sirencodec.bench.codecs import ANCHORS, make_codecs, setting_label
@@ -452,8 +452,8 @@ def test_thesis_grids_make_valid_siren_configs():
     """Every point of the full AGP and QAT grids is a FitConfig the SIREN codec trains: the
     overall rate met exactly, hidden layers pruned deeper more, first and output layers whole."""
     from sirencodec.bench.codecs import SirenCodec
-    from sirencodec.siren.fit import agp_schedule, prune_targets
     from sirencodec.format.siren_v3 import layer_shapes
+    from sirencodec.siren.fit import agp_schedule, prune_targets
 
     codec = SirenCodec(preset="default", device="cpu")
     for name in ("agp", "qat"):

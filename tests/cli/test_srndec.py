@@ -14,7 +14,6 @@ from tests import GOLDEN
 from tests.netgen import random_network
 
 
-
 @pytest.fixture
 def srn(tmp_path) -> Path:
     net = random_network(np.random.default_rng(5), width=19, height=11, channels=3, hidden_width=8,

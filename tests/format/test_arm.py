@@ -5,9 +5,9 @@ import constriction
 import numpy as np
 import pytest
 
+from sirencodec.errors import FormatError
 from sirencodec.format import arm
 from sirencodec.format.entropy import words_to_bytes
-from sirencodec.errors import FormatError
 
 
 def random_arm(rng, context=8, width=8):

@@ -13,7 +13,6 @@ from sirencodec.format.siren_v3 import HEADER, HEADER_FIELDS
 from tests.netgen import random_network
 
 
-
 def refresh_crc(data: bytes) -> bytes:
     return data[:-4] + struct.pack("<I", zlib.crc32(data[:-4]))
 

@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 import sirencodec
-from sirencodec import FormatError
-from sirencodec import limits
-from sirencodec.format import arm, latent_v4
-from sirencodec.format import LATENT_VERSION, MAGIC
+from sirencodec import FormatError, limits
+from sirencodec.format import LATENT_VERSION, MAGIC, arm, latent_v4
 from tests.netgen import random_latent_network
 
 

@@ -9,14 +9,14 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from sirencodec.siren import ratecontrol as rc
-from sirencodec.format import pack
 from sirencodec.cli import srnenc
-from sirencodec.siren.config import PRESETS
 from sirencodec.decoder import decode
 from sirencodec.errors import InputError
-from sirencodec.siren.fit import fit_network
+from sirencodec.format import pack
 from sirencodec.metrics import psnr
+from sirencodec.siren import ratecontrol as rc
+from sirencodec.siren.config import PRESETS
+from sirencodec.siren.fit import fit_network
 
 # Rate control replaces the network of this config; only its (short) training is used.
 QUICK = dataclasses.replace(PRESETS["test"], fit_steps=40, prune_steps=12, qat_steps=10, lr=3e-3)
