@@ -71,6 +71,7 @@ if str(ROOT) not in sys.path:
 
 import sirencodec
 from sirencodec.errors import FormatError
+from sirencodec.format.container import varint, with_crc
 
 GOLDEN_DIR = ROOT / "tests" / "format" / "golden"
 REGRESSION_DIR = ROOT / "tests" / "format" / "regressions"
@@ -303,22 +304,8 @@ def build_corpus(*, generated: int = 64, seed: int = 0, regressions: bool = True
 # --- mutators ------------------------------------------------------------------------
 
 
-def with_crc(body: bytes) -> bytes:
-    """``body`` followed by its CRC-32 (u32 little-endian): what every valid file ends with."""
-    return bytes(body) + struct.pack("<I", zlib.crc32(body))
-
-
 def crc_ok(data: bytes) -> bool:
     return len(data) >= 4 and zlib.crc32(data[:-4]) == struct.unpack("<I", data[-4:])[0]
-
-
-def varint(n: int) -> bytes:
-    b = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        b.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(b)
 
 
 INTERESTING_BYTES = (0x00, 0x01, 0x02, 0x7F, 0x80, 0x81, 0xFE, 0xFF)

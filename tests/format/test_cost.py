@@ -38,18 +38,22 @@ def cap(monkeypatch):
     return set_cap
 
 
-def test_siren_file_at_the_limit_decodes_and_one_unit_over_is_refused(cap):
-    net = random_network(np.random.default_rng(1), width=13, height=9, channels=3, hidden_width=6,
-                         hidden_layers=2)
-    data = sirencodec.pack(net)
-    cost = spec_siren_cost(13, 9, 6, 2, 3)
+def assert_limit_is_exact(cap, net, data: bytes, cost: int, shape: tuple) -> None:
+    """At ``cost`` the file decodes to ``shape``; one unit lower the reader refuses it, and so
+    does the writer."""
     cap(cost)
-    assert sirencodec.decode(data).shape == (9, 13, 3)
+    assert sirencodec.decode(data).shape == shape
     cap(cost - 1)
     with pytest.raises(FormatError, match="cost limit"):
         sirencodec.decode(data)
     with pytest.raises(FormatError, match="cost limit"):
         sirencodec.pack(net)  # the writer refuses what the reader would
+
+
+def test_siren_file_at_the_limit_decodes_and_one_unit_over_is_refused(cap):
+    net = random_network(np.random.default_rng(1), width=13, height=9, channels=3, hidden_width=6,
+                         hidden_layers=2)
+    assert_limit_is_exact(cap, net, sirencodec.pack(net), spec_siren_cost(13, 9, 6, 2, 3), (9, 13, 3))
 
 
 def test_siren_render_size_is_charged_at_the_requested_size(monkeypatch):
@@ -71,14 +75,8 @@ def test_latent_file_at_the_limit_decodes_and_one_unit_over_is_refused(cap, conv
     data = sirencodec.pack(net)
     reaches = latent_v4.unpack(data).reaches
     assert max(reaches) > 0 and min(reaches) >= 0
-    cost = spec_latent_cost(13, 9, 3, 3, [3, 5, 3], conv, [8, 4, 2], reaches)
-    cap(cost)
-    assert sirencodec.decode(data).shape == (9, 13, 3)
-    cap(cost - 1)
-    with pytest.raises(FormatError, match="cost limit"):
-        sirencodec.decode(data)
-    with pytest.raises(FormatError, match="cost limit"):
-        sirencodec.pack(net)
+    assert_limit_is_exact(cap, net, data, spec_latent_cost(13, 9, 3, 3, [3, 5, 3], conv, [8, 4, 2], reaches),
+                          (9, 13, 3))
 
 
 def test_cost_is_refused_before_any_payload_is_decoded(monkeypatch):

@@ -96,44 +96,38 @@ def test_encode_many_batches_fixed_sirens():
         assert result.report["psnr"] == pytest.approx(alone.report["psnr"], abs=0.01)
 
 
-def test_stacked_forward_is_each_networks_forward():
+def _through_stacked_products(images, configs, alone, monkeypatch, pixels: int):
+    """Check the GPU's batched products (run here on the CPU) against each network of ``alone``
+    (their FitResults) on random coordinates, then train a batch through them: its results."""
+    models = [r.model for r in alone]
+    coords = torch.rand(len(models), pixels, 2) * 2 - 1
+    torch.testing.assert_close(sbatch.stacked_forward(models, coords),
+                               torch.stack([m(coords[k]) for k, m in enumerate(models)]), rtol=0, atol=1e-5)
+    with monkeypatch.context() as patch:
+        patch.setattr(sbatch, "forward", sbatch.stacked_forward)
+        return sbatch.fit_network_batch(images, configs, CPU)
+
+
+def test_stacked_forward_is_each_networks_forward(monkeypatch):
     """The GPU's batched products (run here on the CPU) compute each network's own output,
     and a batch trained through them ends where its networks end alone."""
     images = [_image(24, 20, s) for s in range(3)]
     configs = [dataclasses.replace(BASE, seed=s, bits=b) for s, b in ((0, 8), (1, 6), (2, 9))]
     results = sbatch.fit_network_batch(images, configs, CPU)
-    models = [r.model for r in results]
-    coords = torch.rand(3, 50, 2) * 2 - 1
-    torch.testing.assert_close(sbatch.stacked_forward(models, coords),
-                               torch.stack([m(coords[k]) for k, m in enumerate(models)]), rtol=0, atol=1e-5)
-    original = sbatch.forward
-    try:
-        sbatch.forward = sbatch.stacked_forward
-        stacked = sbatch.fit_network_batch(images, configs, CPU)
-    finally:
-        sbatch.forward = original
+    stacked = _through_stacked_products(images, configs, results, monkeypatch, 50)
     for got, alone in zip(stacked, results):
         for stage in ("fit", "prune", "qat"):
             assert got.stage_psnr[stage] == pytest.approx(alone.stage_psnr[stage], abs=1e-3)
 
 
-def test_networks_of_other_widths_train_as_masked_units_of_the_widest():
+def test_networks_of_other_widths_train_as_masked_units_of_the_widest(monkeypatch):
     """Widths 5, 8 and 12 of one depth in one batch: through the GPU's padded, stacked products
     (run here on the CPU) each ends where it ends alone, and its file has its own width."""
     images = [_image(20, 16, s) for s in range(3)]
     configs = [dataclasses.replace(BASE, seed=s, hidden_width=w) for s, w in ((0, 5), (1, 8), (2, 12))]
     assert len({sbatch.batch_key(c) for c in configs}) == 1
     alone = [fit_network(image, config, CPU) for image, config in zip(images, configs)]
-    models = [r.model for r in alone]
-    coords = torch.rand(3, 40, 2) * 2 - 1
-    torch.testing.assert_close(sbatch.stacked_forward(models, coords),
-                               torch.stack([m(coords[k]) for k, m in enumerate(models)]), rtol=0, atol=1e-5)
-    original = sbatch.forward
-    try:
-        sbatch.forward = sbatch.stacked_forward
-        stacked = sbatch.fit_network_batch(images, configs, CPU)
-    finally:
-        sbatch.forward = original
+    stacked = _through_stacked_products(images, configs, alone, monkeypatch, 40)
     for got, one, config in zip(stacked, alone, configs):
         assert got.network.hidden_width == config.hidden_width == one.network.hidden_width
         for stage in ("fit", "prune", "qat"):
