@@ -47,7 +47,7 @@ def _parse_anchor_sweeps(items: Sequence[str]) -> dict[str, list[Setting]]:
             )
         codec = ANCHORS[name]()
         try:
-            settings = [codec.point(float(v)) for v in values.split(",") if v.strip()]
+            settings = codec.sweep([float(v) for v in values.split(",") if v.strip()])
         except ValueError:
             raise InputError(f"bad --anchor-sweep {item!r}: values must be numbers") from None
         if not settings:
@@ -82,7 +82,8 @@ def _parse_anchor_sweeps(items: Sequence[str]) -> dict[str, list[Setting]]:
     "anchor_sweeps",
     multiple=True,
     metavar="CODEC=V,..",
-    help="Override an anchor's sweep: quality for jpeg/webp/avif, target bpp for jpeg2000. Repeatable.",
+    help="Override an anchor's sweep: quality for jpeg/webp/avif, target bpp for jpeg2000 (on colour "
+    "images, in each of the codec's chroma modes). Repeatable.",
 )
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda", help="Encoder device.")
 @click.option("--bd-range", metavar="LO,HI",

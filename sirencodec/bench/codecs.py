@@ -82,6 +82,11 @@ class Codec(ABC):
     def default_sweep(self) -> list[Setting]:
         """The settings swept when the user gives none."""
 
+    def for_image(self, setting: Setting, image: np.ndarray) -> Setting | None:
+        """``setting`` as it applies to ``image`` (uint8 [H, W] or [H, W, C]), or None when it
+        does not apply there (e.g. a chroma subsampling mode on a gray image)."""
+        return setting
+
     @abstractmethod
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         """The complete file for ``image`` at ``setting``."""
@@ -92,7 +97,9 @@ class Codec(ABC):
 
 
 class PillowCodec(Codec):
-    """An anchor codec implemented by Pillow, swept over one numeric parameter."""
+    """An anchor codec implemented by Pillow, swept over one numeric parameter and, on colour
+    images, over its chroma subsampling modes (``chroma_modes``): its curve is then the envelope
+    (Pareto front) of its modes, as BD metrics and plots take it."""
 
     pillow_format: ClassVar[str]
     parameter: ClassVar[str] = "quality"
@@ -100,6 +107,10 @@ class PillowCodec(Codec):
     sweep_values: ClassVar[tuple[float, ...]]
     options: ClassVar[dict[str, Any]] = {}
     """Fixed Pillow ``save`` options."""
+    chroma_modes: ClassVar[dict[str, dict[str, Any]]] = {}
+    """Pillow ``save`` options of each chroma mode a colour image is swept in (``"420"``: chroma
+    at half resolution both ways, Pillow's default; ``"444"``: full resolution), default mode
+    first; none when the codec has one mode. A gray image is coded once, without the knob."""
 
     def unavailable_reason(self) -> str | None:
         if not features.check(self.feature):
@@ -112,20 +123,43 @@ class PillowCodec(Codec):
             self.pillow_format
         ]
 
-    def point(self, value: float) -> dict[str, Any]:
-        """The setting for one value of the swept parameter."""
+    def point(self, value: float, chroma: str | None = None) -> dict[str, Any]:
+        """The setting for one value of the swept parameter (in chroma mode ``chroma``)."""
         if not math.isfinite(value):
             raise InputError(f"{self.name}: {self.parameter} must be a finite number, got {value}")
-        return {self.parameter: int(value) if float(value).is_integer() else float(value)}
+        setting: dict[str, Any] = {self.parameter: int(value) if float(value).is_integer() else float(value)}
+        if chroma is not None:
+            setting["chroma"] = chroma
+        return setting
+
+    def sweep(self, values: Sequence[float]) -> list[Setting]:
+        """``values`` of the swept parameter in every chroma mode (mode after mode)."""
+        return [self.point(v, mode) for mode in (list(self.chroma_modes) or [None]) for v in values]
 
     def default_sweep(self) -> list[Setting]:
-        return [self.point(v) for v in self.sweep_values]
+        return self.sweep(self.sweep_values)
+
+    def for_image(self, setting: Setting, image: np.ndarray) -> Setting | None:
+        if "chroma" not in setting or image.ndim == 3:
+            return setting
+        if setting["chroma"] != next(iter(self.chroma_modes), None):
+            return None  # a gray image has no chroma: its one curve is the default mode's
+        return {k: v for k, v in setting.items() if k != "chroma"}
+
+    def _chroma_options(self, image: np.ndarray, setting: Setting) -> dict[str, Any]:
+        mode = setting.get("chroma")
+        if mode is None or image.ndim == 2:
+            return {}
+        if mode not in self.chroma_modes:
+            modes = ", ".join(self.chroma_modes) or "none"
+            raise InputError(f"{self.name}: unknown chroma mode {mode!r}; this codec has: {modes}")
+        return dict(self.chroma_modes[mode])
 
     def save_options(self, image: np.ndarray, setting: Setting) -> dict[str, Any]:
         value = setting[self.parameter]
         if not 0 <= value <= 100:
             raise InputError(f"{self.name}: quality must be in 0..100, got {format_value(value)}")
-        return {"quality": int(value), **self.options}
+        return {"quality": int(value), **self.options, **self._chroma_options(image, setting)}
 
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         buffer = io.BytesIO()
@@ -145,11 +179,12 @@ class JpegCodec(PillowCodec):
     extension = ".jpg"
     pillow_format = "JPEG"
     options = {"optimize": True}
+    chroma_modes = {"420": {"subsampling": 2}, "444": {"subsampling": 0}}
     sweep_values = (2, 5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 85, 90, 93, 95, 97, 98)
 
 
 class WebpCodec(PillowCodec):
-    """Lossy WebP (libwebp via Pillow) at its slowest, best method."""
+    """Lossy WebP (libwebp via Pillow) at its slowest, best method; lossy WebP is 4:2:0 only."""
 
     name = "webp"
     extension = ".webp"
@@ -165,6 +200,7 @@ class AvifCodec(PillowCodec):
     extension = ".avif"
     pillow_format = "AVIF"
     options = {"speed": 4}
+    chroma_modes = {"420": {"subsampling": "4:2:0"}, "444": {"subsampling": "4:4:4"}}
     sweep_values = (0, 10, 20, 30, 40, 50, 60, 70, 80, 85, 90, 95)
 
     def unavailable_reason(self) -> str | None:
@@ -179,6 +215,7 @@ class Jpeg2000Codec(PillowCodec):
     The setting is a target rate in bpp; OpenJPEG's ``rates`` quality mode takes a
     compression ratio relative to the raw 8-bit samples, so ratio = 8 * channels / bpp.
     Files are bare codestreams (``.j2k``, no JP2 box wrapper) to avoid container overhead.
+    Colour is coded 4:4:4 (OpenJPEG's colour transform, no subsampling): one mode.
     """
 
     name = "jpeg2000"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,7 @@ def plot_rd(rows: Sequence[Row], path: Path, style: PlotStyle, image: str) -> No
     for codec in codecs:
         points = [r for r in rows if r["codec"] == codec and r["psnr"] is not None]
         if codec not in SRN_CODECS:
-            axes.plot(*_by_rate(points), marker="o", markersize=3, linewidth=1.2, label=codec)
+            _plot_anchor(axes, points, codec)
             continue
         _plot_srn(axes, points, style, codec)
     axes.set_xlabel("rate (bpp of the real file, log scale)")
@@ -75,6 +76,18 @@ def plot_rd(rows: Sequence[Row], path: Path, style: PlotStyle, image: str) -> No
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(str(path))
+
+
+def _plot_anchor(axes: Any, points: Sequence[Row], codec: str) -> None:
+    """An anchor's curve: the envelope (Pareto front) of its points, which is what BD metrics
+    compare against; with several chroma modes, each mode's points are marked apart."""
+    modes = sorted({_knobs(r["setting"]).get("chroma", "") for r in points})
+    front = pareto_front((r["bpp"], r["psnr"]) for r in points) or [(math.nan, math.nan)]
+    line, = axes.plot(*zip(*front), linewidth=1.2,
+                      label=codec if len(modes) == 1 else f"{codec} (envelope of {', '.join(modes)})")
+    for mode, marker in zip(modes, "o^v"):
+        rates, psnrs = _by_rate([r for r in points if _knobs(r["setting"]).get("chroma", "") == mode])
+        axes.scatter(rates, psnrs, marker=marker, s=9, color=line.get_color())
 
 
 SRN_COLORS = {"latent": "black", "siren": "tab:red"}

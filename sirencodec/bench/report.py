@@ -42,7 +42,8 @@ def write_readme(outdir: Path, summary: dict[str, Any], argv: Sequence[str], des
         f"Machine: {machine_description(device)}; encoder device: {device}.",
         "",
         "Every rate is the size of a real file (bpp = 8 x bytes / pixels) and every PSNR is",
-        "measured on what that codec's decoder returns from the file. `results.csv` has one row",
+        "measured on what that codec's decoder returns from the file (RGB PSNR over all three",
+        "channels for colour images; `psnr_ycbcr` the YCbCr-weighted one). `results.csv` has one row",
         "per file; `summary.json` the Bjontegaard deltas; `rd_<image>.png` the curves.",
         f"BD method: {summary.get('method', '')}.",
     ]
@@ -54,10 +55,14 @@ def write_readme(outdir: Path, summary: dict[str, Any], argv: Sequence[str], des
     for image, info in summary.get("images", {}).items():
         lines += [f"## {image} ({info['width']}x{info['height']})", ""]
         for test in tests:
+            front = info.get(f"{test}_front", [])
+            colour = any("psnr_ycbcr" in p for p in front)
             lines += [f"{test} points on the Pareto front:", "",
-                      "| setting | bpp | PSNR (dB) | SSIM |", "|---|---|---|---|"]
-            for p in info.get(f"{test}_front", []):
-                lines.append(f"| {p['setting']} | {p['bpp']:.4f} | {p['psnr']:.2f} | {p['ssim']:.4f} |")
+                      "| setting | bpp | PSNR (dB) | SSIM |" + (" YCbCr PSNR 6:1:1 (dB) |" if colour else ""),
+                      "|---|---|---|---|" + ("---|" if colour else "")]
+            for p in front:
+                extra = f" {p['psnr_ycbcr']:.2f} |" if colour and "psnr_ycbcr" in p else (" |" if colour else "")
+                lines.append(f"| {p['setting']} | {p['bpp']:.4f} | {p['psnr']:.2f} | {p['ssim']:.4f} |{extra}")
             bd = info.get(f"bd_{test}_vs", {})
             if bd:
                 lines += ["", f"| {test} vs | BD-rate | BD-PSNR | note |", "|---|---|---|---|"]

@@ -43,10 +43,10 @@ RESULTS_FILE = "results.csv"
 SUMMARY_FILE = "summary.json"
 BASE_COLUMNS = (
     "image", "codec", "setting", "file", "bytes", "bpp", "psnr", "ssim",
-    "encode_s", "decode_s", "width", "height", "channels",
+    "encode_s", "decode_s", "width", "height", "channels", "psnr_ycbcr",
 )
 _INT_COLUMNS = {"bytes", "width", "height", "channels"}
-_FLOAT_COLUMNS = {"bpp", "psnr", "ssim", "encode_s", "decode_s"}
+_FLOAT_COLUMNS = {"bpp", "psnr", "ssim", "encode_s", "decode_s", "psnr_ycbcr"}
 
 Row = dict[str, Any]
 Log = Callable[[str], None]
@@ -156,17 +156,20 @@ def _plan(
         settings = sweeps[codec.name] if codec.name in sweeps else codec.default_sweep()
         if not settings:
             raise InputError(f"empty sweep for codec {codec.name}")
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for setting in settings:
             if isinstance(codec, SrnCodec):
                 setting = codec.normalize(setting)
-            label = codec.label(setting)
-            if label in seen:
-                continue
-            seen.add(label)
-            for image in images:
+            for image, pixels in images.items():
+                applied = codec.for_image(setting, pixels)
+                if applied is None:
+                    continue
+                label = codec.label(applied)
+                if (image, label) in seen:
+                    continue
+                seen.add((image, label))
                 file = f"{image}/{codec.directory}/{safe_name(label)}{codec.extension}"
-                points.append(_Point(image, codec, setting, label, file))
+                points.append(_Point(image, codec, applied, label, file))
     if not points:
         raise InputError("empty sweep: nothing to encode")
     # Image-major order: each image's curves fill in together.
@@ -240,6 +243,7 @@ def _measure(point: _Point, image: np.ndarray, outdir: Path, log: Log, encoded: 
         "width": width,
         "height": height,
         "channels": channels,
+        "psnr_ycbcr": metrics.psnr_ycbcr(image, decoded) if channels == 3 else None,
         **codec.columns(point.setting),
         **_used_config(codec),
         **({"batch": codec.last_result.report.get("batch", 1)} if isinstance(codec, SrnCodec) else {}),
@@ -280,7 +284,8 @@ def _front_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
     front = set(pareto_front((r["bpp"], r["psnr"]) for r in rows))
     chosen = sorted((r for r in rows if (r["bpp"], r["psnr"]) in front), key=lambda r: r["bpp"])
     unique = {(r["bpp"], r["psnr"]): r for r in reversed(chosen)}  # one row per point
-    return [{"setting": r["setting"], "bpp": r["bpp"], "psnr": r["psnr"], "ssim": r["ssim"]}
+    return [{"setting": r["setting"], "bpp": r["bpp"], "psnr": r["psnr"], "ssim": r["ssim"],
+             **({"psnr_ycbcr": r["psnr_ycbcr"]} if r.get("psnr_ycbcr") is not None else {})}
             for r in sorted(unique.values(), key=lambda r: r["bpp"])]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -82,6 +83,74 @@ def test_anchor_round_trip(name: str, channels: int):
     decoded = codec.decode(data, channels)
     assert decoded.shape == image.shape and decoded.dtype == np.uint8
     assert metrics.psnr(image, decoded) > 20
+
+
+def _saturated(size: int = 64) -> np.ndarray:
+    """Fine red/blue stripes at constant luma-ish: chroma detail that 4:2:0 cannot keep."""
+    x = np.arange(size)[None, :] % 2
+    red = np.broadcast_to(x * 220 + 20, (size, size))
+    return np.stack([red, np.full((size, size), 60), 240 - red], axis=2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", ["jpeg", "avif"])
+def test_chroma_modes_are_swept_on_colour_only(name: str):
+    codecs, notes = make_codecs([name])
+    if not codecs:
+        pytest.skip(notes[0])
+    codec = codecs[0]
+    sweep = codec.default_sweep()
+    assert {s.get("chroma") for s in sweep} == {"420", "444"}
+    assert len(sweep) == 2 * len(codec.sweep_values)
+    colour, gray = _saturated(), _saturated()[..., 1]
+    assert codec.for_image({"quality": 90, "chroma": "444"}, colour) == {"quality": 90, "chroma": "444"}
+    assert codec.for_image({"quality": 90, "chroma": "444"}, gray) is None
+    assert codec.for_image({"quality": 90, "chroma": "420"}, gray) == {"quality": 90}
+    # 4:2:0 averages the stripes' chroma away: its PSNR stalls where 4:4:4 keeps climbing.
+    psnrs = {mode: metrics.psnr(colour, codec.decode(codec.encode(colour, {"quality": 90, "chroma": mode}), 3))
+             for mode in ("420", "444")}
+    assert psnrs["444"] > psnrs["420"] + 5, psnrs
+    with pytest.raises(InputError, match="chroma mode"):
+        codec.encode(colour, {"quality": 90, "chroma": "422x"})
+
+
+def test_jpeg_chroma_modes_set_the_sampling_factors():
+    from PIL import JpegImagePlugin
+
+    (codec,), _ = make_codecs(["jpeg"])
+    for mode, sampling in (("420", 2), ("444", 0)):  # Pillow's codes: 2 = 4:2:0, 0 = 4:4:4
+        with Image.open(io.BytesIO(codec.encode(_saturated(), {"quality": 50, "chroma": mode}))) as decoded:
+            assert JpegImagePlugin.get_sampling(decoded) == sampling
+
+
+def test_runner_sweeps_chroma_modes_per_image(tmp_path: Path):
+    Image.fromarray(_image(20, 24)).save(tmp_path / "g.png")
+    Image.fromarray(_image(20, 24, channels=3)).save(tmp_path / "c.png")
+    out = tmp_path / "out"
+    argv = [str(tmp_path / "g.png"), str(tmp_path / "c.png"), "-o", str(out), "--codecs", "jpeg,webp",
+            "--anchor-sweep", "jpeg=50,90", "--anchor-sweep", "webp=50,90", "--no-plot"]
+    assert main(argv) == 0
+    settings = {(r["image"], r["codec"]): sorted(r2["setting"] for r2 in _rows(out)
+                                                 if (r2["image"], r2["codec"]) == (r["image"], r["codec"]))
+                for r in _rows(out)}
+    assert settings[("g", "jpeg")] == ["quality=50", "quality=90"]
+    assert settings[("c", "jpeg")] == ["quality=50,chroma=420", "quality=50,chroma=444",
+                                       "quality=90,chroma=420", "quality=90,chroma=444"]
+    assert settings[("c", "webp")] == ["quality=50", "quality=90"]
+    rows = _rows(out)
+    assert all(r["psnr_ycbcr"] == "" for r in rows if r["image"] == "g")
+    assert all(float(r["psnr_ycbcr"]) > 0 for r in rows if r["image"] == "c")
+
+
+def test_psnr_ycbcr_weighs_jfif_planes_6_1_1():
+    a = _image(16, 16, channels=3)
+    b = a.astype(np.int16)
+    b[..., 0] += np.where(a[..., 0] < 250, 4, -4)  # red off by 4 everywhere, green and blue exact
+    b = b.astype(np.uint8)
+    # ITU-T T.871: a red error d moves Y by 0.299 d, Cb by -0.1687 d, Cr by 0.5 d.
+    planes = [10 * np.log10(255**2 / (k * 4) ** 2) for k in (0.299, 0.168736, 0.5)]
+    assert metrics.psnr_ycbcr(a, b) == pytest.approx((6 * planes[0] + planes[1] + planes[2]) / 8, abs=1e-3)
+    assert np.isnan(metrics.psnr_ycbcr(a[..., 0], b[..., 0]))
+    assert metrics.psnr_ycbcr(a, a) == float("inf")
 
 
 def test_jpeg2000_hits_its_target_rate():
