@@ -8,6 +8,14 @@
    memory of an ``srndec`` process rendering it at 4096x4096;
 2. latent grids: a 768x512 RGB file (the bundled colour crop upscaled, the default network
    trained N steps), in-process decode (median of 7) and the ``srndec`` process (median of 5).
+
+    .venv/bin/python benchmarks/bench_decode.py --architectures FILE.srn
+
+3. ``--architectures``: what each latent network shape the encoder offers costs to decode, on
+   the grids of a real latent file (e.g. a 768x512 RGB one): for each shape, the file's latents
+   under that shape's synthesis and ARM (placeholder weights: the work per latent and per pixel
+   depends on the shape, not on the values), packed by the real writer, in-process decode
+   (median of 7), multiply-accumulates per pixel and the format's cost units.
 """
 
 from __future__ import annotations
@@ -55,10 +63,93 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
     return src
 
 
+ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths)
+    "default (syn 16; ARM 8: 8-8)": ((16,), 8, (8, 8)),
+    "ARM 12: 12-12": ((16,), 12, (12, 12)),
+    "ARM 16: 16-16": ((16,), 16, (16, 16)),
+    "syn 32": ((32,), 8, (8, 8)),
+    "syn 24-24": ((24, 24), 8, (8, 8)),
+    "syn 40-16": ((40, 16), 8, (8, 8)),
+}
+
+
+def macs_per_pixel(net) -> float:
+    """Multiply-accumulates per pixel of decoding ``net``: the ARM per latent, the upsampling
+    (4 taps in each direction per grid but the full-size one), the synthesis and convolution."""
+    from sirencodec.format import latent_v4
+
+    pixels = net.width * net.height
+    latents = sum(g.size for g in net.grids)
+    arm = sum(o * i for o, i in (ly.weight.shape for ly in net.arm))
+    synth = sum(o * i for o, i in (ly.weight.shape for ly in net.synthesis))
+    conv = 9 * net.channels**2 if net.conv is not None else 0
+    upsample = 8 * sum(1 for g in net.grids if g.shape != (net.height, net.width))
+    assert latent_v4.grid_shapes(net.height, net.width, len(net.grids)) == [g.shape for g in net.grids]
+    return (latents * arm) / pixels + upsample + synth + conv
+
+
+def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, ...], seed: int = 0):
+    """``net``'s grids under a synthesis of ``hidden`` widths and an ARM of ``context`` inputs and
+    ``arm_hidden`` widths: small random synthesis weights (7 bits), and an ARM of zero weights
+    whose last bias sets every latent's mean to 0 and its log-scale to -2.5 (b = 0.087: a static
+    model whose payload is near a trained one's; the decoder does every multiply-add all the same)."""
+    import dataclasses
+
+    from sirencodec.format.tensors import QuantizedLayer, QuantizedTensor
+
+    rng = np.random.default_rng(seed)
+
+    def layer(out: int, inputs: int, scale: float, spread: float = 4.0, bias: tuple = ()) -> QuantizedLayer:
+        zero = 64
+        q = np.clip(np.round(rng.laplace(zero, spread, (out, inputs))), 0, 127).astype(np.int32)
+        qb = np.full((1, out), zero, np.int32)
+        qb[0, :len(bias)] += np.asarray(bias, np.int32)
+        w = QuantizedTensor(q, np.ones(q.shape, bool), 7, scale, zero)
+        b = QuantizedTensor(qb, np.ones(qb.shape, bool), 7, scale, zero)
+        return QuantizedLayer(w, b.dequantize()[0], "quantized", b)
+
+    syn = [len(net.grids), *hidden, net.channels]
+    arm = [context, *arm_hidden, 2]
+    return dataclasses.replace(
+        net, synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
+        conv=layer(net.channels, 9 * net.channels, float(np.float16(0.01))) if net.conv is not None else None,
+        arm=[layer(o, i, 2.0**-8, spread=0.0) for i, o in zip(arm[:-2], arm[1:-1])]
+        + [layer(2, arm[-2], 2.0**-4, spread=0.0, bias=(0, -40))])  # log-scale -2.5
+
+
+def architectures(path: Path) -> None:
+    from sirencodec.format import latent_v4
+
+    net = latent_v4.unpack(path.read_bytes()).network
+    print(f"{path}: {net.width}x{net.height}, {net.channels} channel(s), {len(net.grids)} grids")
+    print("| network | MACs per pixel | cost units per pixel | bytes | in-process decode (median of 7) |")
+    print("|---|---|---|---|---|")
+    data = path.read_bytes()
+    parsed = latent_v4.unpack(data)
+    sirencodec.decode(data)
+    print(f"| the file as trained | {macs_per_pixel(net):.0f} | "
+          f"{parsed.network.decode_cost(len(net.grids), parsed.reaches) / (net.width * net.height):.0f} | "
+          f"{len(data):,} | {statistics.median(timed(lambda: sirencodec.decode(data), 7)):.3f} s |")
+    for name, (hidden, context, arm_hidden) in ARCHITECTURES.items():
+        other = reshaped(net, hidden, context, arm_hidden)
+        data = latent_v4.pack(other)
+        parsed = latent_v4.unpack(data)
+        cost = parsed.network.decode_cost(len(net.grids), parsed.reaches)
+        sirencodec.decode(data)
+        times = timed(lambda: sirencodec.decode(data), 7)
+        print(f"| {name} | {macs_per_pixel(other):.0f} | {cost / (net.width * net.height):.0f} | {len(data):,} | "
+              f"{statistics.median(times):.3f} s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latent-steps", type=int, default=100, help="training steps of the latent file")
+    parser.add_argument("--architectures", type=Path, metavar="FILE.srn",
+                        help="only: decode cost of each network shape on this latent file's grids")
     args = parser.parse_args()
+    if args.architectures is not None:
+        architectures(args.architectures)
+        return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         gray, _ = load_image(ROOT / "sample_images" / "cameraman256.png")

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import InputError
-from .latent.config import LatentConfig
+from .latent.config import LatentConfig, effort_config
 from .progress import Progress
 from .ratecontrol import DEFAULT_QUALITY
 from .result import EncodeResult
@@ -151,9 +151,13 @@ class Encoding:
 
 def plan(*, quality: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
          lam: float | None = None, network: str | None = None, latent_steps: int | None = None,
+         effort: str | None = None, latent_options: Mapping[str, Any] | None = None,
          preset: str | None = None, seed: int | None = None, device: str = "auto", **siren_options) -> Encoding:
     """Check encoder options (``encode``'s keywords) and say what they encode; InputError
-    naming the first that cannot be used, TypeError for an unknown keyword."""
+    naming the first that cannot be used, TypeError for an unknown keyword. The latent
+    network's config is its ``effort`` level's (``latent.config.EFFORTS``) with
+    ``latent_options`` (``LatentConfig`` fields of ``latent.config.TUNABLE``), ``latent_steps``
+    and ``seed`` replacing its own."""
     unknown = sorted(set(siren_options) - set(SIREN_OPTIONS))
     if unknown:
         raise TypeError(f"encode() got unknown option(s) {', '.join(unknown)}")
@@ -170,13 +174,17 @@ def plan(*, quality: int | None = None, target_bpp: float | None = None, target_
         if named:
             raise InputError(f"{', '.join(named)} set a SIREN; give --network siren, or drop them "
                              "for the latent network")
-        config = LatentConfig(**{k: v for k, v in (("steps", latent_steps), ("seed", seed)) if v is not None})
+        fields = {**(latent_options or {}),
+                  **{k: v for k, v in (("steps", latent_steps), ("seed", seed)) if v is not None}}
+        config = effort_config(effort, fields)
         mode = rates[0] if rates else "quality"
         value = given[mode]
         return Encoding("latent", mode, DEFAULT_QUALITY if value is None else value, config, device)
-    latent_given = [_flag(k) for k, v in (("lam", lam), ("latent_steps", latent_steps)) if v is not None]
+    latent_given = [_flag(k) for k, v in (("lam", lam), ("latent_steps", latent_steps), ("effort", effort))
+                    if v is not None] + (["latent_options"] if latent_options else [])
     if latent_given:
-        raise InputError(f"{' and '.join(latent_given)} apply to the latent network, not a SIREN")
+        verb = "applies" if len(latent_given) == 1 else "apply"
+        raise InputError(f"{' and '.join(latent_given)} {verb} to the latent network, not a SIREN")
     fields = _siren_fields(siren_given)
     if seed is not None:
         fields["seed"] = seed

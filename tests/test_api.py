@@ -60,7 +60,7 @@ def test_every_siren_option_of_srnenc_is_a_keyword():
     names = {p.name for p in srnenc.params}
     assert set(SIREN_OPTIONS) <= names
     assert names - set(SIREN_OPTIONS) == {"sources", "dst", "batch", "quality", "target_bpp", "target_psnr", "preset", "seed",
-                                         "network", "latent", "lam", "latent_steps", "device", "quiet", "as_json"}
+                                         "network", "latent", "lam", "effort", "latent_steps", "device", "quiet", "as_json"}
 
 
 def test_encode_takes_a_path_and_reports_what_it_changed(tmp_path):

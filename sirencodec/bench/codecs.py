@@ -284,11 +284,13 @@ class SrnCodec(Codec):
 
 
 LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
-    "quality": (int,), "target_bpp": (float,), "target_psnr": (float,), "lam": (float,), "steps": (int,),
-    "seed": (int,),
+    "quality": (int,), "target_bpp": (float,), "target_psnr": (float,), "lam": (float,), "effort": (str,),
+    "steps": (int,), "seed": (int,), "hard_fraction": (float,), "lr": (float,), "hard_lr": (float,),
+    "levels": (int,), "hidden": (str,), "conv": (bool,), "context": (int,), "arm_hidden": (str,),
 }
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
-target_psnr, lam), and ``steps`` (srnenc's --latent-steps) and ``seed``."""
+target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's
+``LatentConfig`` fields (``steps`` is srnenc's --latent-steps; widths as ``hidden=24/24``)."""
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
 }
@@ -314,18 +316,19 @@ class LatentCodec(SrnCodec):
     def options(self, setting: Setting) -> dict[str, Any]:
         """srnenc's options (``sirencodec.encode``'s keywords) for ``setting``."""
         norm = self.normalize(setting)
-        steps = norm.pop("steps", None)
-        return {**norm, "latent_steps": steps, "network": LATENT, "device": self.device}
+        rate = {k: norm.pop(k) for k in ("quality", "target_bpp", "target_psnr", "lam", "effort") if k in norm}
+        return {**rate, "latent_options": norm, "network": LATENT, "device": self.device}
 
     def columns(self, setting: Setting) -> dict[str, Any]:
         from sirencodec.encoder import plan
+        from sirencodec.latent.config import DEFAULT_EFFORT
 
         norm = self.normalize(setting)
         modes = {k: v for k, v in norm.items() if k in ("quality", "target_bpp", "target_psnr")}
         config = plan(**self.options(setting)).config
         if "lam" in norm:
             config = dataclasses.replace(config, lam=norm["lam"])
-        return {"preset": LATENT, **modes, **dataclasses.asdict(config)}
+        return {"preset": LATENT, **modes, "effort": norm.get("effort", DEFAULT_EFFORT), **dataclasses.asdict(config)}
 
     def encode(self, image: np.ndarray, setting: Setting) -> bytes:
         from sirencodec.encoder import encode

@@ -10,7 +10,7 @@ import click
 
 from ..device import DEVICES
 from ..errors import InputError
-from ..latent.config import LatentConfig
+from ..latent.config import EFFORTS, LatentConfig
 from ..progress import ProgressBars
 from ..siren.config import LR_NARROW, LR_WIDE, LR_WIDE_FROM, PRESETS
 from .common import command, handle_errors, json_line, read_input, write_stdout
@@ -71,8 +71,12 @@ from .common import command, handle_errors, json_line, read_input, write_stdout
 @click.option("--lam", type=click.FloatRange(0, min_open=True), metavar="LAMBDA",
               help="Latent network: a fixed rate weight in MSE + LAMBDA * bpp (pixels in 0..1) instead of "
                    "rate control; larger is smaller (quality 4 is 0.001, about 0.65 bpp on a 256x256 photograph).")
+@click.option("--effort", type=click.Choice(list(EFFORTS)),
+              help="Latent network: encode time against rate. 'fast' trains a third as long as 'default'; "
+                   "'max' (for benchmarks and GPUs) takes longer for a smaller file; each level's time, "
+                   "BD-rate and decode cost: README.")
 @click.option("--latent-steps", type=click.IntRange(1), metavar="N",
-              help=f"Latent network: training steps (default {LatentConfig().steps}).")
+              help=f"Latent network: training steps, replacing --effort's (default {LatentConfig().steps}).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
 @click.option("--batch", type=click.IntRange(1), metavar="N",
               help="Several images: latent networks of one image size train together, at most N per batch "

@@ -1,10 +1,16 @@
-"""The latent-grid encoder's settings: ``LatentConfig`` (no torch import)."""
+"""The latent-grid encoder's settings: ``LatentConfig``, the ``--effort`` levels, and the check
+of a config against the format's limits (no torch import)."""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ..format.latent_v4 import max_levels
+from ..errors import InputError
+from ..format import arm as sarm
+from ..format.latent_v4 import MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH, max_levels
 
 
 @dataclass(frozen=True)
@@ -25,3 +31,67 @@ class LatentConfig:
 def levels_for(height: int, width: int, levels: int) -> int:
     """As many grids as asked, but none beyond the first 1 x 1 one."""
     return max(1, min(levels, max_levels(height, width)))
+
+
+EFFORTS: dict[str, LatentConfig] = {
+    "fast": LatentConfig(steps=4000),
+    "default": LatentConfig(),
+    "max": LatentConfig(context=16, arm_hidden=(16, 16)),
+}
+"""srnenc's ``--effort`` levels: the network and training each encodes with; their encode
+time, BD-rate and decode cost: docs/results/levers/README.md."""
+DEFAULT_EFFORT = "default"
+
+TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "hidden", "conv", "context", "arm_hidden", "seed")
+"""The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
+
+
+def effort_config(effort: str | None = None, options: Mapping[str, Any] | None = None) -> LatentConfig:
+    """The config of ``effort`` (default ``DEFAULT_EFFORT``) with ``options`` (fields of
+    ``TUNABLE``) replacing its own, checked by ``check_config``; InputError otherwise."""
+    effort = DEFAULT_EFFORT if effort is None else effort
+    if effort not in EFFORTS:
+        raise InputError(f"unknown effort {effort!r}; choose from {', '.join(EFFORTS)}")
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(TUNABLE))
+    if unknown:
+        raise InputError(f"unknown latent option {unknown[0]!r}; valid: {', '.join(TUNABLE)}")
+    for key in ("hidden", "arm_hidden"):
+        if key in options:
+            options[key] = _widths(key, options[key])
+    return check_config(dataclasses.replace(EFFORTS[effort], **options))
+
+
+def _widths(key: str, value: Any) -> tuple[int, ...]:
+    """``(16, 16)``, ``[16, 16]``, ``"16/16"`` or ``"16,16"`` -> (16, 16); ``""`` or ``()`` -> ()."""
+    try:
+        parts = value.replace(",", "/").split("/") if isinstance(value, str) else list(value)
+        return tuple(int(v) for v in parts if str(v).strip() != "")
+    except (TypeError, ValueError):
+        raise InputError(f"{key} must be hidden widths such as 16/16, got {value!r}") from None
+
+
+def check_config(cfg: LatentConfig) -> LatentConfig:
+    """``cfg`` if a version 4 file can hold its network and its training is well-defined;
+    InputError naming the first field that breaks the format's ranges (format_spec.md
+    section 10) otherwise."""
+    problems = []
+    if not 1 <= cfg.context <= sarm.MAX_CONTEXT:
+        problems.append(f"context must be 1..{sarm.MAX_CONTEXT}, got {cfg.context}")
+    if len(cfg.arm_hidden) > sarm.MAX_ARM_LAYERS - 1 or not all(1 <= w <= sarm.MAX_ARM_WIDTH for w in cfg.arm_hidden):
+        problems.append(f"arm_hidden must be at most {sarm.MAX_ARM_LAYERS - 1} widths of 1..{sarm.MAX_ARM_WIDTH}, "
+                        f"got {cfg.arm_hidden}")
+    if len(cfg.hidden) > MAX_SYNTH_LAYERS - 1 or not all(1 <= w <= MAX_SYNTH_WIDTH for w in cfg.hidden):
+        problems.append(f"hidden must be at most {MAX_SYNTH_LAYERS - 1} widths of 1..{MAX_SYNTH_WIDTH}, "
+                        f"got {cfg.hidden}")
+    if cfg.levels < 1:
+        problems.append(f"levels must be at least 1, got {cfg.levels}")
+    if cfg.steps < 1:
+        problems.append(f"steps must be at least 1, got {cfg.steps}")
+    if not 0 <= cfg.hard_fraction < 1:
+        problems.append(f"hard_fraction must be in [0, 1), got {cfg.hard_fraction}")
+    if not (cfg.lr > 0 and cfg.hard_lr > 0):
+        problems.append(f"lr and hard_lr must be positive, got {cfg.lr} and {cfg.hard_lr}")
+    if problems:
+        raise InputError(f"invalid latent network: {problems[0]}")
+    return cfg

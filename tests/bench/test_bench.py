@@ -257,7 +257,17 @@ def test_latent_grid_settings(gray_png: Path, tmp_path: Path):
     (row,) = _rows(out2)
     assert (out2 / row["file"]).read_bytes()[3] == 4 and int(row["quality"]) == 3
     assert float(row["lam"]) == 2e-3  # quality 3's rate weight
-    for bad in ("lam=0.002,quality=3", "lam=0.002,bits=8", "lam=0.002,target_bpp=1", "steps=x"):
+    # The network's and training's fields, and --effort, reach the encoder and the CSV.
+    out3 = tmp_path / "bench3"
+    assert main([str(gray_png), "-o", str(out3), "--codecs", "latent", "--device", "cpu",
+                 "--settings", "lam=0.002,steps=40,context=3,arm_hidden=5/4;lam=0.002,effort=fast,steps=30"]) == 0
+    rows = {r["setting"]: r for r in _rows(out3)}
+    custom, fast = rows["lam=0.002,steps=40,context=3,arm_hidden=5/4"], rows["lam=0.002,effort=fast,steps=30"]
+    assert (int(custom["context"]), custom["arm_hidden"], custom["effort"]) == (3, "(5, 4)", "default")
+    assert (out3 / custom["file"]).read_bytes()[11] == 3  # the shape record's K (format_spec.md section 10)
+    assert (fast["effort"], int(fast["steps"])) == ("fast", 30)
+    for bad in ("lam=0.002,quality=3", "lam=0.002,bits=8", "lam=0.002,target_bpp=1", "steps=x",
+                "lam=0.002,context=17", "lam=0.002,effort=slow", "lam=0.002,arm_hidden=x"):
         assert main([*argv[:-1], bad]) == 2
     # --settings names the points of one sirencodec codec
     assert main([str(gray_png), "-o", str(tmp_path / "b3"), "--codecs", "latent,siren", "--settings", "quality=3"]) == 2

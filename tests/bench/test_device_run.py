@@ -74,3 +74,29 @@ def test_device_run_thesis_smoke(tmp_path):
         with (out / "thesis" / name / "results.csv").open() as f:
             rows = list(csv.DictReader(f))
         assert {r["image"] for r in rows} == {"cameraman256", "test066_256"} and {"jpeg", "siren"} <= {r["codec"] for r in rows}
+
+
+def test_kodak_subset_crops_the_centre(tmp_path):
+    """benchmarks/kodak_subset.py: each named image's central 256 x 256, in either orientation;
+    a folder without them is a one-line error."""
+    kodak = tmp_path / "kodak"
+    kodak.mkdir()
+    rng = np.random.default_rng(0)
+    sources = {}
+    for k, name in enumerate(("kodim01", "kodim05", "kodim15", "kodim23")):
+        h, w = (512, 768) if k % 2 == 0 else (768, 512)
+        sources[name] = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        Image.fromarray(sources[name]).save(kodak / f"{name}.png")
+    script = str(ROOT / "benchmarks" / "kodak_subset.py")
+    proc = subprocess.run([sys.executable, script, str(kodak), str(tmp_path / "dev")], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    for name, pixels in sources.items():
+        h, w = pixels.shape[:2]
+        top, left = (h - 256) // 2, (w - 256) // 2
+        crop = np.asarray(Image.open(tmp_path / "dev" / f"{name}_c256.png"))
+        assert np.array_equal(crop, pixels[top: top + 256, left: left + 256])
+    (kodak / "kodim15.png").unlink()
+    proc = subprocess.run([sys.executable, script, str(kodak), str(tmp_path / "dev2")], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "kodim15.png" in proc.stderr

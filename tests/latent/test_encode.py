@@ -1,6 +1,7 @@
 """The latent-grid encoder (latent.encode.encode_latent, srnenc --latent) on tiny images, few steps:
 the report comes from the real file, the rate weight steers the rate, bad input is refused."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -78,7 +79,9 @@ def test_cli_latent_round_trip(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--latent", "--width", "20"], "--width set a SIREN"),
-    (["--preset", "test", "--lam", "0.01"], "--lam apply to the latent network"),
+    (["--preset", "test", "--lam", "0.01"], "--lam applies to the latent network"),
+    (["--preset", "test", "--effort", "max"], "--effort applies to the latent network"),
+    (["--effort", "slow"], "'slow' is not one of"),
     (["--latent", "--lam", "0"], "x>0"),
 ])
 def test_cli_latent_refuses_bad_options(tmp_path, args, message):
@@ -118,3 +121,49 @@ def test_context_index_gathers_the_causal_neighbours():
                 want.append([g[r + dy, c + dx] if 0 <= r + dy < h and 0 <= c + dx < w else 0
                              for dy, dx in sarm.OFFSETS[:12]])
     assert np.array_equal(got.T, np.array(want))
+
+
+def test_effort_levels_and_their_order():
+    """--effort picks a level of latent.config.EFFORTS; fast trains less than default, max more;
+    --latent-steps and --seed still replace the level's own."""
+    from sirencodec.encoder import plan
+    from sirencodec.latent.config import EFFORTS
+
+    assert plan().config == EFFORTS["default"] == plan(effort="default").config
+    default, fast, best = EFFORTS["default"], plan(effort="fast").config, plan(effort="max").config
+    assert fast.steps < default.steps and best != default
+    # max trains at least as long, a network at least as large, as the default
+    assert best.steps >= default.steps and best.context >= default.context
+    assert sum(best.arm_hidden) >= sum(default.arm_hidden) and sum(best.hidden) >= sum(default.hidden)
+    assert plan(effort="max", latent_steps=9, seed=3).config == \
+        dataclasses.replace(EFFORTS["max"], steps=9, seed=3)
+    with pytest.raises(InputError, match="unknown effort"):
+        plan(effort="slow")
+
+
+@pytest.mark.parametrize("field, ok, bad", [
+    # format_spec.md section 10: K 1..16, ARM hidden widths 1..32 (at most 4 layers), synthesis
+    # hidden widths 1..64 (at most 4 layers).
+    ("context", 16, 17), ("context", 1, 0),
+    ("arm_hidden", (32, 32, 32), (33,)), ("arm_hidden", (), (8, 8, 8, 8)),
+    ("hidden", (64, 64, 64), (65,)), ("hidden", (), (8, 8, 8, 8)),
+    ("levels", 1, 0), ("steps", 1, 0), ("hard_fraction", 0.0, 1.0),
+])
+def test_latent_options_are_checked_against_the_format(field, ok, bad):
+    from sirencodec.encoder import plan
+
+    assert getattr(plan(latent_options={field: ok}).config, field) == ok
+    with pytest.raises(InputError, match=field):
+        plan(latent_options={field: bad})
+
+
+def test_latent_options_reach_the_file():
+    """A network set through latent_options is the one the file holds (its shape record)."""
+    from sirencodec.format import latent_v4
+
+    result = sirencodec.encode(photo(16, 20), lam=0.01, latent_steps=20,
+                               latent_options={"context": 5, "arm_hidden": "6/4", "hidden": (12, 9)})
+    net = latent_v4.unpack(bytes(result.data)).network
+    shapes = [ly.weight.shape for ly, _ in latent_v4.latent_layers(net)]
+    assert [s[0] for s in shapes] == [12, 9, 1, 1, 6, 4, 2]  # outputs: synthesis, conv, ARM
+    assert shapes[4][1] == 5  # the ARM reads 5 neighbours

@@ -145,7 +145,7 @@ def test_cli_default_network_is_latent_and_siren_options_pick_a_siren(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--network", "latent", "--width", "20"], "--width set a SIREN"),
-    (["--bits", "8", "--lam", "0.01"], "--lam apply to the latent network"),
+    (["--bits", "8", "--lam", "0.01"], "--lam applies to the latent network"),
     (["--latent", "--network", "siren"], "contradict"),
     (["--quality", "3", "--lam", "0.01"], "--quality and --lam cannot be combined"),
     (["--target-psnr", "30", "--target-bpp", "1"], "cannot be combined"),
