@@ -153,6 +153,14 @@ def test_psnr_ycbcr_weighs_jfif_planes_6_1_1():
     assert metrics.psnr_ycbcr(a, a) == float("inf")
 
 
+def test_jpeg2000_codes_colour_through_the_component_transform():
+    (codec,), _ = make_codecs(["jpeg2000"])
+    for channels, mct in ((3, 1), (1, 0)):
+        data = codec.encode(_image(32, 40, channels), {"bpp": 1.0})
+        cod = data.index(b"\xff\x52")  # ISO 15444-1 A.6.1: COD = marker, Lcod, Scod, order, layers (2), MCT
+        assert data[cod + 8] == mct
+
+
 def test_jpeg2000_hits_its_target_rate():
     (codec,), _ = make_codecs(["jpeg2000"])
     image = _image(128, 128)
