@@ -36,7 +36,7 @@ def levels_for(height: int, width: int, levels: int) -> int:
 EFFORTS: dict[str, LatentConfig] = {
     "fast": LatentConfig(steps=4000),
     "default": LatentConfig(),
-    "max": LatentConfig(context=16, arm_hidden=(16, 16)),
+    "max": LatentConfig(context=16, arm_hidden=(16, 16), hidden=(40,)),
 }
 """srnenc's ``--effort`` levels: the network and training each encodes with; their encode
 time, BD-rate and decode cost: docs/results/levers/README.md."""
