@@ -7,10 +7,16 @@ Bjøntegaard code (:mod:`.bdrate`):
 * ``RUN --probe FILE...``: probe points (JSON lines with ``image``, ``bpp``, ``psnr``; the image
   is the file's stem) against every codec of RUN;
 * ``--table RUN...``: each sirencodec codec of each run against the anchors, the mean BD-rate
-  over its images, as a markdown table (the README's).
+  over its images, as a markdown table (the README's);
+* ``--select RUN...``: per-image choice among the runs' networks: for each image and rate weight
+  lam that every run trained, the file with the lowest ``MSE + lam * bpp`` (the training's own
+  objective, MSE of pixels in [0, 1], on the real file and decode), as an encoder that trains
+  each run's network and keeps the cheaper file would choose; that curve against each run and
+  against the first run's anchors.
 
     python -m sirencodec.bench.compare BEFORE_DIR AFTER_DIR [--codec latent] [--bd-range 0.4,1.6]
     python -m sirencodec.bench.compare --table docs/results/latent docs/results/siren --bd-range 0.4,1.6
+    python -m sirencodec.bench.compare --select docs/results/levers/ctx16 docs/results/levers/ctx16syn40 --bd-range 0.4,1.6
 """
 
 from __future__ import annotations
@@ -143,6 +149,74 @@ def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json:
     return 0
 
 
+def selection(runs: Sequence[Path], codec: str | None) -> tuple[dict[str, Points], list[dict]]:
+    """The per-image choice among ``runs``: image -> its chosen points, and one record per
+    (image, lam) trained in every run naming the run chosen (``MSE + lam * bpp`` lowest)."""
+    found: dict[tuple[str, float], dict[int, dict]] = {}
+    name = codec
+    for k, run in enumerate(runs):
+        path = Path(run) / RESULTS_FILE
+        if not path.is_file():
+            raise InputError(f"{run} has no {RESULTS_FILE}")
+        rows = list(read_results(path).values())
+        if name is None:
+            name = srn_codec([{r["codec"]: {} for r in rows}], None)
+        for row in rows:
+            if row["codec"] == name and row.get("lam") not in (None, ""):
+                found.setdefault((row["image"], float(row["lam"])), {})[k] = row
+    choices = []
+    for (image, lam), by_run in sorted(found.items()):
+        if len(by_run) < len(runs):
+            continue
+        costs = {k: 10 ** (-float(r["psnr"]) / 10) + lam * float(r["bpp"]) for k, r in by_run.items()}
+        best = min(costs, key=lambda k: (costs[k], k))
+        row = by_run[best]
+        choices.append({"image": image, "lam": lam, "run": str(runs[best]), "bpp": float(row["bpp"]),
+                        "psnr": float(row["psnr"]), "file": row["file"],
+                        "cost": {str(runs[k]): costs[k] for k in sorted(costs)}})
+    if not choices:
+        raise InputError(f"no image has a {name} file at a lam that every run trained")
+    curves: dict[str, Points] = {}
+    for c in choices:
+        curves.setdefault(c["image"], []).append((c["bpp"], c["psnr"]))
+    return curves, choices
+
+
+def select(runs: Sequence[Path], codec: str | None, rate_range: tuple[float, float] | None, as_json: bool) -> int:
+    """The per-image choice's curve against each run's and against the first run's anchors."""
+    chosen, choices = selection(runs, codec)
+    name = codec or srn_codec([all_curves(runs[0])], None)
+
+    def deltas(curves: dict[str, Points], what: str) -> dict[str, float]:
+        out = {}
+        for image in sorted(set(chosen) & set(curves)):
+            try:
+                out[image] = bd_rate(curves[image], chosen[image], rate_range)
+            except InputError as error:  # e.g. too few points on one side
+                print(f"{PROG}: {image} vs {what} skipped: {error}", file=sys.stderr)
+        return out
+
+    against = {str(run): deltas(all_curves(run).get(name, {}), str(run)) for run in runs}
+    anchors_run = all_curves(runs[0])
+    anchors = {a: deltas(anchors_run[a], a) for a in ANCHORS if a in anchors_run}
+
+    def mean(values: dict[str, float]) -> float | None:
+        return sum(values.values()) / len(values) if values else None
+
+    if as_json:
+        print(json.dumps({"codec": name, "choices": choices, "bd_rate_percent_vs_run": against,
+                          "bd_rate_percent_vs_anchor": anchors, "bd_range_bpp": rate_range}, indent=2))
+        return 0
+    for c in choices:
+        print(f"{c['image']} lam={c['lam']:g}: {c['run']} ({c['bpp']:.4f} bpp, {c['psnr']:.2f} dB)")
+    for title, table_ in [*((f"vs {r}", v) for r, v in against.items()),
+                          *((f"vs {ANCHOR_TITLES[a]}", v) for a, v in anchors.items())]:
+        cells = ", ".join(f"{image} {v:+.1f} %" for image, v in table_.items())
+        m = mean(table_)
+        print(f"selection {title}: " + ("n/a" if m is None else f"BD-rate {m:+.1f} % ({cells})"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", type=Path, nargs="+", metavar="RUN_DIR")
@@ -150,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="probe JSON lines as the test curve")
     parser.add_argument("--table", action="store_true",
                         help="each run's sirencodec codecs against the anchors")
+    parser.add_argument("--select", action="store_true",
+                        help="the per-image choice among the runs' files, against each run and the anchors")
     parser.add_argument("--codec", choices=SRN_CODECS,
                         help="the sirencodec codec compared (default: the first both runs have)")
     parser.add_argument("--bd-range", metavar="LO,HI", help="only the test curve between these bpp")
@@ -159,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_range = parse_rate_range(args.bd_range)
         if args.table:
             return table(args.runs, rate_range, args.json)
+        if args.select:
+            return select(args.runs, args.codec, rate_range, args.json)
         if args.probe:
             if len(args.runs) != 1:
                 parser.error("--probe compares against one RUN_DIR")

@@ -450,6 +450,44 @@ def test_compare_table_gives_each_codec_against_the_anchors(tmp_path: Path, caps
     assert compare.main(["--table", str(tmp_path / "missing")]) == 2
 
 
+def test_compare_select_keeps_each_images_cheaper_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from sirencodec.bench import compare
+    from sirencodec.bench.run import write_results
+
+    def run(name: str, points: list[tuple[float, float, float]], image: str = "img") -> Path:
+        rows = [{"image": image, "codec": "latent", "setting": f"lam={lam}", "file": f"{image}/{name}-{i}.srn",
+                 "bytes": 100, "bpp": bpp, "psnr": psnr, "ssim": 0.9, "encode_s": 1.0, "decode_s": 0.1,
+                 "width": 8, "height": 8, "channels": 1, "lam": lam} for i, (lam, bpp, psnr) in enumerate(points)]
+        rows += [{**r, "codec": "jpeg", "file": f"{image}/{i}.jpg", "bpp": r["bpp"] * 2, "lam": None}
+                 for i, r in enumerate(rows)]
+        (tmp_path / name).mkdir()
+        write_results(tmp_path / name / "results.csv", rows)
+        return tmp_path / name
+
+    # The same two files at two rate weights: (1.0 bpp, 30 dB) costs 1e-3 + lam, (0.5 bpp, 27 dB)
+    # 10^-2.7 + lam / 2, so the smaller file is the cheaper one only for lam > 2 * (10^-2.7 - 1e-3).
+    a = run("a", [(1e-2, 1.0, 30.0), (1e-4, 1.0, 30.0)])
+    b = run("b", [(1e-2, 0.5, 27.0), (1e-4, 0.5, 27.0)])
+    assert compare.main(["--select", str(a), str(b), "--json"]) == 0
+    choices = json.loads(capsys.readouterr().out)["choices"]  # (two points: no BD-rate, a note on stderr)
+    assert [(c["lam"], Path(c["run"]).name, c["bpp"]) for c in choices] == [(1e-4, "a", 1.0), (1e-2, "b", 0.5)]
+    # One run's network better everywhere: the choice is its curve, 20 % fewer bytes than the other.
+    curve = [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]
+    lams = [1e-2, 1e-3, 1e-4, 1e-5]
+    c = run("c", [(lam, bpp, psnr) for lam, (bpp, psnr) in zip(lams, curve)])
+    d = run("d", [(lam, bpp * 0.8, psnr) for lam, (bpp, psnr) in zip(lams, curve)])
+    assert compare.main(["--select", str(c), str(d)]) == 0
+    out = capsys.readouterr().out
+    assert f"selection vs {c}: BD-rate -20.0 %" in out and f"selection vs {d}: BD-rate +0.0 %" in out
+    assert "selection vs JPEG: BD-rate -60.0 %" in out  # the first run's anchor: twice c's rate
+    # No rate weight that both runs trained, or a run without results: one error line, exit 2.
+    e = run("e", [(lam * 3, bpp, psnr) for lam, (bpp, psnr) in zip(lams, curve)])
+    for runs, message in [((c, e), "no image"), ((c, tmp_path / "missing"), "results.csv")]:
+        assert compare.main(["--select", *map(str, runs)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("compare: error:") and message in err[0]
+
+
 def test_summary_gives_each_sirencodec_codec_its_own_deltas():
     from sirencodec.bench.run import summarize
 
