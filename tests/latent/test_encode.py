@@ -135,6 +135,8 @@ def test_effort_levels_and_their_order():
     # max trains at least as long, a network at least as large, as the default
     assert best.steps >= default.steps and best.context >= default.context
     assert sum(best.arm_hidden) >= sum(default.arm_hidden) and sum(best.hidden) >= sum(default.hidden)
+    # ... but no longer on rounded latents: that stage loses rate after a few hundred steps
+    assert 0 < round(best.steps * best.hard_fraction) <= round(default.steps * default.hard_fraction)
     assert plan(effort="max", latent_steps=9, seed=3).config == \
         dataclasses.replace(EFFORTS["max"], steps=9, seed=3)
     with pytest.raises(InputError, match="unknown effort"):
