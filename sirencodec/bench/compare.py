@@ -38,16 +38,26 @@ ANCHOR_TITLES = {"jpeg": "JPEG", "webp": "WebP", "jpeg2000": "JPEG 2000", "avif"
 PROG = "compare"
 
 
-def all_curves(run: Path) -> dict[str, dict[str, Points]]:
-    """codec -> image -> (bpp, PSNR) points of one run."""
+def run_rows(run: Path) -> list[dict]:
+    """The rows of one run's ``results.csv``."""
     path = Path(run) / RESULTS_FILE
     if not path.is_file():
         raise InputError(f"{run} has no {RESULTS_FILE}")
+    return list(read_results(path).values())
+
+
+def curves_of(rows: Sequence[dict]) -> dict[str, dict[str, Points]]:
+    """codec -> image -> (bpp, PSNR) points of a run's rows."""
     out: dict[str, dict[str, Points]] = {}
-    for row in read_results(path).values():
+    for row in rows:
         point = (float(row["bpp"]), float(row["psnr"]))
         out.setdefault(row["codec"], {}).setdefault(row["image"], []).append(point)
     return out
+
+
+def all_curves(run: Path) -> dict[str, dict[str, Points]]:
+    """codec -> image -> (bpp, PSNR) points of one run."""
+    return curves_of(run_rows(run))
 
 
 def srn_codec(runs: Sequence[dict[str, dict[str, Points]]], codec: str | None) -> str:
@@ -149,20 +159,14 @@ def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json:
     return 0
 
 
-def selection(runs: Sequence[Path], codec: str | None) -> tuple[dict[str, Points], list[dict]]:
-    """The per-image choice among ``runs``: image -> its chosen points, and one record per
-    (image, lam) trained in every run naming the run chosen (``MSE + lam * bpp`` lowest)."""
+def selection(runs: Sequence[Path], rows: Sequence[Sequence[dict]], codec: str) -> tuple[dict[str, Points], list[dict]]:
+    """The per-image choice among ``runs`` (``rows[k]``: run k's rows): image -> its chosen
+    points, and one record per (image, lam) trained in every run naming the run chosen
+    (``MSE + lam * bpp`` lowest)."""
     found: dict[tuple[str, float], dict[int, dict]] = {}
-    name = codec
-    for k, run in enumerate(runs):
-        path = Path(run) / RESULTS_FILE
-        if not path.is_file():
-            raise InputError(f"{run} has no {RESULTS_FILE}")
-        rows = list(read_results(path).values())
-        if name is None:
-            name = srn_codec([{r["codec"]: {} for r in rows}], None)
-        for row in rows:
-            if row["codec"] == name and row.get("lam") not in (None, ""):
+    for k, run_rows_ in enumerate(rows):
+        for row in run_rows_:
+            if row["codec"] == codec and row.get("lam") not in (None, ""):
                 found.setdefault((row["image"], float(row["lam"])), {})[k] = row
     choices = []
     for (image, lam), by_run in sorted(found.items()):
@@ -175,7 +179,7 @@ def selection(runs: Sequence[Path], codec: str | None) -> tuple[dict[str, Points
                         "psnr": float(row["psnr"]), "file": row["file"],
                         "cost": {str(runs[k]): costs[k] for k in sorted(costs)}})
     if not choices:
-        raise InputError(f"no image has a {name} file at a lam that every run trained")
+        raise InputError(f"no image has a {codec} file at a lam that every run trained")
     curves: dict[str, Points] = {}
     for c in choices:
         curves.setdefault(c["image"], []).append((c["bpp"], c["psnr"]))
@@ -184,21 +188,22 @@ def selection(runs: Sequence[Path], codec: str | None) -> tuple[dict[str, Points
 
 def select(runs: Sequence[Path], codec: str | None, rate_range: tuple[float, float] | None, as_json: bool) -> int:
     """The per-image choice's curve against each run's and against the first run's anchors."""
-    chosen, choices = selection(runs, codec)
-    name = codec or srn_codec([all_curves(runs[0])], None)
+    rows = [run_rows(run) for run in runs]  # each results.csv read once
+    curves = [curves_of(r) for r in rows]
+    name = srn_codec(curves, codec)
+    chosen, choices = selection(runs, rows, name)
 
-    def deltas(curves: dict[str, Points], what: str) -> dict[str, float]:
+    def deltas(test: dict[str, Points], what: str) -> dict[str, float]:
         out = {}
-        for image in sorted(set(chosen) & set(curves)):
+        for image in sorted(set(chosen) & set(test)):
             try:
-                out[image] = bd_rate(curves[image], chosen[image], rate_range)
+                out[image] = bd_rate(test[image], chosen[image], rate_range)
             except InputError as error:  # e.g. too few points on one side
                 print(f"{PROG}: {image} vs {what} skipped: {error}", file=sys.stderr)
         return out
 
-    against = {str(run): deltas(all_curves(run).get(name, {}), str(run)) for run in runs}
-    anchors_run = all_curves(runs[0])
-    anchors = {a: deltas(anchors_run[a], a) for a in ANCHORS if a in anchors_run}
+    against = {str(run): deltas(c.get(name, {}), str(run)) for run, c in zip(runs, curves)}
+    anchors = {a: deltas(curves[0][a], a) for a in ANCHORS if a in curves[0]}
 
     def mean(values: dict[str, float]) -> float | None:
         return sum(values.values()) / len(values) if values else None
