@@ -63,15 +63,17 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
     return src
 
 
-ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths)
-    "default (syn 16; ARM 8: 8-8)": ((16,), 8, (8, 8)),
-    "ARM 12: 12-12": ((16,), 12, (12, 12)),
-    "ARM 16: 16-16": ((16,), 16, (16, 16)),
-    "syn 32": ((32,), 8, (8, 8)),
-    "syn 40": ((40,), 8, (8, 8)),
-    "syn 24-24": ((24, 24), 8, (8, 8)),
-    "syn 40-16": ((40, 16), 8, (8, 8)),
-    "syn 40; ARM 16: 16-16": ((40,), 16, (16, 16)),
+ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level)
+    "default (syn 16; ARM 8: 8-8)": ((16,), 8, (8, 8), ()),
+    "ARM 12: 12-12": ((16,), 12, (12, 12), ()),
+    "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
+    "syn 32": ((32,), 8, (8, 8), ()),
+    "syn 40": ((40,), 8, (8, 8), ()),
+    "syn 24-24": ((24, 24), 8, (8, 8), ()),
+    "syn 40-16": ((40, 16), 8, (8, 8), ()),
+    "syn 40; ARM 16: 16-16": ((40,), 16, (16, 16), ()),
+    "default, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
+    "syn 40; ARM 16: 16-16, 2 grids at levels 1-6": ((40,), 16, (16, 16), (1, 2, 2, 2, 2, 2, 2)),
 }
 
 
@@ -86,13 +88,15 @@ def macs_per_pixel(net) -> float:
     synth = sum(o * i for o, i in (ly.weight.shape for ly in net.synthesis))
     conv = 9 * net.channels**2 if net.conv is not None else 0
     upsample = 8 * sum(1 for g in net.grids if g.shape != (net.height, net.width))
-    assert latent_v4.grid_shapes(net.height, net.width, len(net.grids)) == [g.shape for g in net.grids]
+    assert latent_v4.grid_shapes(net.height, net.width, net.grid_levels) == [g.shape for g in net.grids]
     return (latents * arm) / pixels + upsample + synth + conv
 
 
-def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, ...], seed: int = 0):
+def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, ...],
+             latent_channels: tuple[int, ...] = (), seed: int = 0):
     """``net``'s grids under a synthesis of ``hidden`` widths and an ARM of ``context`` inputs and
-    ``arm_hidden`` widths: small random synthesis weights (7 bits), and an ARM of zero weights
+    ``arm_hidden`` widths (``latent_channels[l]`` grids at level l, each a copy of the file's grid
+    of that level; one where it lists none): small random synthesis weights (7 bits), and an ARM of zero weights
     whose last bias sets every latent's mean to 0 and its log-scale to -2.5 (b = 0.087: a static
     model whose payload is near a trained one's; the decoder does every multiply-add all the same)."""
     import dataclasses
@@ -110,10 +114,13 @@ def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, 
         b = QuantizedTensor(qb, np.ones(qb.shape, bool), 7, scale, zero)
         return QuantizedLayer(w, b.dequantize()[0], "quantized", b)
 
-    syn = [len(net.grids), *hidden, net.channels]
+    first = dict(reversed(list(zip(net.grid_levels, net.grids))))  # each level's first grid in the file
+    per_level = list(latent_channels) + [1] * (max(first) + 1 - len(latent_channels))
+    levels = tuple(level for level, n in enumerate(per_level[:max(first) + 1]) for _ in range(n))
+    syn = [len(levels), *hidden, net.channels]
     arm = [context, *arm_hidden, 2]
     return dataclasses.replace(
-        net, synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
+        net, grids=[first[level].copy() for level in levels], levels=levels, synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
         conv=layer(net.channels, 9 * net.channels, float(np.float16(0.01))) if net.conv is not None else None,
         arm=[layer(o, i, 2.0**-8, spread=0.0) for i, o in zip(arm[:-2], arm[1:-1])]
         + [layer(2, arm[-2], 2.0**-4, spread=0.0, bias=(0, -40))])  # log-scale -2.5
@@ -130,13 +137,13 @@ def architectures(path: Path) -> None:
     parsed = latent_v4.unpack(data)
     sirencodec.decode(data)
     print(f"| the file as trained | {macs_per_pixel(net):.0f} | "
-          f"{parsed.network.decode_cost(len(net.grids), parsed.reaches) / (net.width * net.height):.0f} | "
+          f"{parsed.network.decode_cost(net.grid_levels, parsed.reaches) / (net.width * net.height):.0f} | "
           f"{len(data):,} | {statistics.median(timed(lambda: sirencodec.decode(data), 7)):.3f} s |")
-    for name, (hidden, context, arm_hidden) in ARCHITECTURES.items():
-        other = reshaped(net, hidden, context, arm_hidden)
+    for name, (hidden, context, arm_hidden, latent_channels) in ARCHITECTURES.items():
+        other = reshaped(net, hidden, context, arm_hidden, latent_channels)
         data = latent_v4.pack(other)
         parsed = latent_v4.unpack(data)
-        cost = parsed.network.decode_cost(len(net.grids), parsed.reaches)
+        cost = parsed.network.decode_cost(other.grid_levels, parsed.reaches)
         sirencodec.decode(data)
         times = timed(lambda: sirencodec.decode(data), 7)
         print(f"| {name} | {macs_per_pixel(other):.0f} | {cost / (net.width * net.height):.0f} | {len(data):,} | "

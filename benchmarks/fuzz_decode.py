@@ -109,14 +109,14 @@ class Layout:
 
 
 def parse_layout(data: bytes) -> Layout | None:
-    """Field offsets of a well-formed version 1-4 file (format_spec.md sections 2, 4 and 10),
+    """Field offsets of a well-formed version 1-5 file (format_spec.md sections 2, 4 and 10),
     or None when the bytes do not parse.  Independent of the decoder: it only locates fields."""
     try:
         if data[:3] != b"SRN":
             return None
         if data[3] in (1, 2, 3):
             return _layout_v3(data)
-        if data[3] == 4:
+        if data[3] in (4, 5):
             return _layout_v4(data)
     except (IndexError, struct.error, ValueError):
         pass
@@ -177,11 +177,17 @@ def _layout_v3(data: bytes) -> Layout:
 
 
 def _layout_v4(data: bytes) -> Layout:
+    """Versions 4 and 5 (5: each grid's level after the grid count)."""
     fields = [Field("version", 3, 1, "u8"), Field("width", 4, 2, "u16"), Field("height", 6, 2, "u16"),
-              Field("channels", 8, 1, "u8"), Field("kind", 9, 1, "u8"), Field("levels", 10, 1, "u8"),
-              Field("context", 11, 1, "u8"), Field("synth_layers", 12, 1, "u8")]
-    levels, n_synth = data[10], data[12]
-    pos = 13
+              Field("channels", 8, 1, "u8"), Field("kind", 9, 1, "u8"), Field("levels", 10, 1, "u8")]
+    levels = data[10]
+    pos = 11
+    if data[3] == 5:
+        fields += [Field(f"grid_level{i}", pos + i, 1, "u8") for i in range(levels)]
+        pos += levels
+    fields += [Field("context", pos, 1, "u8"), Field("synth_layers", pos + 1, 1, "u8")]
+    n_synth = data[pos + 1]
+    pos += 2
     for j in range(n_synth - 1):
         fields.append(Field(f"synth_width{j}", pos + j, 1, "u8"))
     pos += n_synth - 1
@@ -214,7 +220,7 @@ def _layout_v4(data: bytes) -> Layout:
         pos += n + length
     if pos != len(data) - 4:
         raise ValueError("not a well-formed file")
-    return Layout(4, tuple(fields), tuple(payloads))
+    return Layout(data[3], tuple(fields), tuple(payloads))
 
 
 # --- the seed corpus -----------------------------------------------------------------

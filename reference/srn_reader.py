@@ -1,6 +1,6 @@
 """An independent reader of `.srn` files, written from `format_spec.md` alone.
 
-This module re-implements the file format (versions 1-4) from the text of the spec only: it
+This module re-implements the file format (versions 1-5) from the text of the spec only: it
 imports nothing from `sirencodec` and uses nothing but the standard library (struct, zlib,
 math, bisect).  The tests (`tests/format/test_reference_reader.py`) decode the same files with
 it and with the main decoder and compare every integer, which checks the spec and the main
@@ -12,7 +12,7 @@ Usage::
     from reference.srn_reader import read
     info = read(open("image.srn", "rb").read())   # a dict of plain Python values
     info["layers"][0]["q"]                         # the kept weight integers, row-major
-    info["grids"]                                  # version 4: the latent grids (lists of rows)
+    info["grids"]                                  # versions 4, 5: the latent grids (lists of rows)
 
     render(info)                                   # optional: the pixels (rows of [C] ints)
 
@@ -276,7 +276,7 @@ def _check_size_magic_version_crc(data: bytes) -> int:
     if len(data) < 4 or data[:3] != b"SRN":
         raise SrnFormatError("bad magic")
     version = data[3]
-    if version not in (1, 2, 3, 4):
+    if version not in (1, 2, 3, 4, 5):
         raise SrnFormatError(f"unsupported version {version}")
     if len(data) < 8:
         raise SrnFormatError("truncated file")
@@ -290,8 +290,8 @@ def read(data: bytes) -> dict:
     """Parse and entropy-decode a whole `.srn` file; return a dict of plain Python values."""
     version = _check_size_magic_version_crc(data)
     data = bytes(data)
-    if version == 4:
-        return _read_latent(data)
+    if version in (4, 5):
+        return _read_latent(data, version)
     return _read_siren(data, version)
 
 
@@ -500,8 +500,8 @@ def _alpha(k: int) -> int:
     return alpha
 
 
-def grid_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
-    return [(-(-height // (1 << lv)), -(-width // (1 << lv))) for lv in range(levels)]
+def grid_shapes(height: int, width: int, levels: list[int]) -> list[tuple[int, int]]:
+    return [(-(-height // (1 << lv)), -(-width // (1 << lv))) for lv in levels]
 
 
 def _max_levels(width: int, height: int) -> int:
@@ -512,7 +512,7 @@ def _max_levels(width: int, height: int) -> int:
     return count
 
 
-def _read_latent(data: bytes) -> dict:
+def _read_latent(data: bytes, version: int) -> dict:
     r = _Bytes(data, len(data) - 4)
     r.take(4)
     width, height, channels, kind = r.u16(), r.u16(), r.u8(), r.u8()
@@ -525,8 +525,16 @@ def _read_latent(data: bytes) -> dict:
     if kind != 1:
         raise SrnFormatError("unknown network kind")
     levels = r.u8()
-    if not 1 <= levels <= _max_levels(width, height):
-        raise SrnFormatError("bad number of grids")
+    if version == 5:
+        if not 1 <= levels <= 32:
+            raise SrnFormatError("bad number of grids")
+        grid_levels = [r.u8() for _ in range(levels)]
+        if not all(lv < _max_levels(width, height) for lv in grid_levels):
+            raise SrnFormatError("bad grid level")
+    else:
+        if not 1 <= levels <= _max_levels(width, height):
+            raise SrnFormatError("bad number of grids")
+        grid_levels = list(range(levels))
     context = r.u8()
     if not 1 <= context <= 16:
         raise SrnFormatError("bad context")
@@ -580,7 +588,7 @@ def _read_latent(data: bytes) -> dict:
                            step=step, bias_step=bias_step, step_exponent=k, bias_step_exponent=kb,
                            param=param, zero_point=1 << (bits - 1)))
     reaches = [r.u8() for _ in range(levels)]
-    shapes = grid_shapes(height, width, levels)
+    shapes = grid_shapes(height, width, grid_levels)
     if sum(h * w * (2 * rr + 1) for (h, w), rr in zip(shapes, reaches)) > 1 << 28:
         raise SrnFormatError("too many latents x alphabet")
     syn_weights = sum(ly["shape"][0] * ly["shape"][1] for ly in layers if ly["kind"] == "synthesis")
@@ -606,7 +614,8 @@ def _read_latent(data: bytes) -> dict:
 
     arm = [layer for layer in layers if layer["kind"] == "arm"]
     grids = _decode_latents(latents_payload, shapes, reaches, context, arm)
-    return dict(version=4, kind="latent", width=width, height=height, channels=channels, levels=levels,
+    return dict(version=version, kind="latent", width=width, height=height, channels=channels, levels=levels,
+                grid_levels=grid_levels,
                 context=context, synthesis_widths=syn_widths, conv=bool(conv), arm_widths=arm_widths,
                 layers=layers, reaches=reaches, grids=grids,
                 weights_len=len(weights_payload), weights_len_offset=weights_len_offset,

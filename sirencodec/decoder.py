@@ -157,6 +157,7 @@ def _inspect_latent(parsed: ParsedLatent, data: bytes) -> dict:
         "height": net.height,
         "channels": net.channels,
         "levels": len(net.grids),
+        "grid_levels": list(net.grid_levels),
         "context": net.context,
         "synthesis": [ly.weight.shape[0] for ly in net.synthesis],
         "conv": net.conv is not None,

@@ -79,9 +79,11 @@ def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
 
 
 def random_latent_network(rng: np.random.Generator, *, width=13, height=9, channels=1, levels=4,
-                          synthesis=(5,), conv=True, context=8, arm=(4,), bits=7, latent_scale=1.5):
-    """A valid LatentNetwork (format version 4): Laplace latents, weights around the zero point,
-    power-of-two ARM steps; the output layer is biased to mid-gray so the image is not clipped."""
+                          synthesis=(5,), conv=True, context=8, arm=(4,), bits=7, latent_scale=1.5,
+                          grid_levels=None):
+    """A valid LatentNetwork: Laplace latents, weights around the zero point, power-of-two ARM
+    steps; the output layer is biased to mid-gray so the image is not clipped.  ``grid_levels``
+    (each grid's level, a version 5 network) replaces ``levels`` grids at levels 0 .. levels-1."""
     from sirencodec.format import latent_v4
 
     zero = 1 << (bits - 1)
@@ -95,8 +97,8 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
         return QuantizedLayer(w, b.dequantize()[0], "quantized", b)
 
     grids = [np.round(rng.laplace(0, latent_scale, s)).astype(np.int64)
-             for s in latent_v4.grid_shapes(height, width, levels)]
-    dims = [levels, *synthesis, channels]
+             for s in latent_v4.grid_shapes(height, width, levels if grid_levels is None else grid_levels)]
+    dims = [len(grids), *synthesis, channels]
     synth = [layer(o, i, False, zero / 4) for o, i in zip(dims[1:], dims[:-1])]
     last = synth[-1]  # shift the output's bias to about 0.5
     qb = last.bias_code.q.copy()
@@ -106,4 +108,5 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
     conv_layer = layer(channels, 9 * channels, False, zero / 8) if conv else None
     adims = [context, *arm, 2]
     arm_layers = [layer(o, i, True, zero / 16) for o, i in zip(adims[1:], adims[:-1])]
-    return latent_v4.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers)
+    stored = None if grid_levels is None else tuple(grid_levels)
+    return latent_v4.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers, stored)

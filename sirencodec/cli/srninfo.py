@@ -72,10 +72,10 @@ def _format_latent_info(info: dict) -> str:
         f"{info['levels']} -> {' -> '.join(map(str, info['synthesis']))}{' + 3x3 conv' if info['conv'] else ''}; "
         f"ARM {info['context']} -> {' -> '.join(map(str, info['arm']))}; {info['parameters']} parameters",
         "",
-        f"{'grid':<6}{'shape':>10}{'reach':>7}{'nonzero':>9}",
+        f"{'grid':<6}{'level':>6}{'shape':>10}{'reach':>7}{'nonzero':>9}",
     ]
-    for i, g in enumerate(info["grids"]):
-        lines.append(f"{i:<6}{'x'.join(map(str, g['shape'])):>10}{g['reach']:>7}{g['nonzero']:>9}")
+    for i, (g, level) in enumerate(zip(info["grids"], info["grid_levels"])):
+        lines.append(f"{i:<6}{level:>6}{'x'.join(map(str, g['shape'])):>10}{g['reach']:>7}{g['nonzero']:>9}")
     lines += ["", f"{'layer':<13}{'shape':>8}{'bits':>6}{'model':>10}{'record B':>10}"]
     for ly in info["layers"]:
         lines.append(f"{ly['index']:>2} {ly['kind']:<10}{'x'.join(map(str, ly['shape'])):>8}{ly['bits']:>6}"

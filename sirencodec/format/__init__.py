@@ -3,7 +3,7 @@ and a writer to turn a description into a file.  numpy and constriction only (no
 
 * ``container`` - what every version shares: magic, version, CRC, bounds-checked reading;
 * ``siren_v3`` - SIREN files (versions 1-3): ``QuantizedNetwork``, its writer and reader;
-* ``latent_v4`` - latent-grid files (version 4): ``LatentNetwork``, its writer and reader;
+* ``latent_v4`` - latent-grid files (versions 4 and 5): ``LatentNetwork``, its writer and reader;
 * ``tensors`` - the stored tensors (``QuantizedTensor``, ``QuantizedLayer``);
 * ``entropy`` - range coding of masks and integer weights; ``arm`` - of latent grids, with the
   integer autoregressive model; ``seeded`` - the seeded values version 3 codes residuals from.
@@ -19,7 +19,15 @@ What a network's image is (its numpy evaluation) lives with each codec:
 from __future__ import annotations
 
 from . import latent_v4, siren_v3
-from .container import FORMAT_VERSION, LATENT_VERSION, MAGIC, READ_VERSIONS, SIREN_VERSION, check_envelope
+from .container import (
+    FORMAT_VERSION,
+    LATENT_LEVELS_VERSION,
+    LATENT_VERSION,
+    MAGIC,
+    READ_VERSIONS,
+    SIREN_VERSION,
+    check_envelope,
+)
 from .latent_v4 import LatentNetwork, ParsedLatent
 from .siren_v3 import Parsed, QuantizedNetwork
 from .tensors import QuantizedLayer, QuantizedTensor
@@ -27,14 +35,15 @@ from .tensors import QuantizedLayer, QuantizedTensor
 __all__ = [
     "pack", "unpack", "pack_latent", "check_file", "QuantizedNetwork", "LatentNetwork", "QuantizedLayer",
     "QuantizedTensor", "Parsed", "ParsedLatent", "MAGIC", "FORMAT_VERSION", "SIREN_VERSION", "LATENT_VERSION",
-    "READ_VERSIONS",
+    "LATENT_LEVELS_VERSION", "READ_VERSIONS",
 ]
 
-_HEADER_BYTES = {**{v: siren_v3.HEADER.size for v in (1, 2, 3)}, LATENT_VERSION: latent_v4.HEADER.size}
+_HEADER_BYTES = {**{v: siren_v3.HEADER.size for v in (1, 2, 3)}, **{v: latent_v4.HEADER.size for v in (LATENT_VERSION, LATENT_LEVELS_VERSION)}}
 
 
 def pack(net: QuantizedNetwork | LatentNetwork) -> bytes:
-    """A complete file for ``net`` (validated first): version 3 for a SIREN, 4 for latent grids."""
+    """A complete file for ``net`` (validated first): version 3 for a SIREN, 4 or 5 for latent
+    grids (``LatentNetwork.version``)."""
     if isinstance(net, LatentNetwork):
         return latent_v4.pack(net)
     if isinstance(net, QuantizedNetwork):
@@ -43,7 +52,7 @@ def pack(net: QuantizedNetwork | LatentNetwork) -> bytes:
 
 
 def pack_latent(net: LatentNetwork, trim_tries: int = latent_v4.TRIM_TRIES) -> bytes:
-    """A version 4 file; ``trim_tries`` as in :func:`latent_v4.pack` (0: fast, a few bytes longer)."""
+    """A latent-grid file; ``trim_tries`` as in :func:`latent_v4.pack` (0: fast, a few bytes longer)."""
     return latent_v4.pack(net, trim_tries)
 
 
@@ -58,4 +67,4 @@ def unpack(data: bytes) -> Parsed | ParsedLatent:
     FormatError on any defect, before allocating anything a limit forbids."""
     version = check_file(data)
     data = bytes(data)
-    return latent_v4.unpack(data) if version == LATENT_VERSION else siren_v3.unpack(data)
+    return latent_v4.unpack(data) if version in (LATENT_VERSION, LATENT_LEVELS_VERSION) else siren_v3.unpack(data)

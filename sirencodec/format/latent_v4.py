@@ -1,13 +1,16 @@
-"""Latent-grid files (format version 4): the network they describe, its writer and its reader.
+"""Latent-grid files (format versions 4 and 5): the network they describe, its writer and its
+reader.
 
 This module mirrors ``format_spec.md`` section 10; keep them in step (a change of the bytes
 changes the spec, the version and the golden vectors together).
 
-    file = header(10) shape_record layer_record * L reaches(levels)
+    file = header(10) shape_record layer_record * (S + c + A) reaches(L)
            varint(len) weights_payload varint(len) latents_payload crc32(4)
 
-The network: integer latent grids at 1, 1/2, ... 1/2^(L-1) of the image's resolution (grid l
-is ceil(H / 2^l) x ceil(W / 2^l)), a per-pixel synthesis and an optional residual 3 x 3
+The network: L integer latent grids, grid i at level l_i, i.e. ceil(H / 2^l_i) x
+ceil(W / 2^l_i).  Version 4 has one grid per level, levels 0 .. L-1 in order; version 5 lists
+each grid's level in the shape record, so that a level may have several grids or none
+(Cool-chic's feature channels per resolution).  Then a per-pixel synthesis and an optional residual 3 x 3
 convolution (their math: ``sirencodec.latent.synthesis``), and the autoregressive model (ARM)
 that codes the latents (``arm``).  Every layer's parameters are quantized around the zero point
 2^(bits - 1); the ARM's steps are powers of two so that its integers are exact in fixed point.
@@ -16,6 +19,7 @@ that codes the latents (``arm``).  Every layer's parameters are quantized around
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,15 +28,19 @@ from ..errors import FormatError
 from ..limits import MAX_BITS, MIN_BITS, check_cost, check_dimensions
 from . import arm as sarm
 from . import entropy
-from .container import CRC_BYTES, LATENT_VERSION, MAGIC, Reader, varint, with_crc
+from .container import CRC_BYTES, LATENT_LEVELS_VERSION, LATENT_VERSION, MAGIC, Reader, varint, with_crc
 from .tensors import QuantizedLayer, QuantizedTensor
 
 MAX_SYNTH_WIDTH = 64
 MAX_SYNTH_LAYERS = 4
+MAX_GRIDS = 32  # latent grids of a version 5 file (a version 4 file has at most one per level)
 
 
-def grid_shapes(height: int, width: int, levels: int) -> list[tuple[int, int]]:
-    return [(-(-height // 2**level), -(-width // 2**level)) for level in range(levels)]
+def grid_shapes(height: int, width: int, levels: int | Sequence[int]) -> list[tuple[int, int]]:
+    """The grids' shapes: ``levels`` a count (levels 0 .. levels - 1, version 4's grids) or
+    each grid's level."""
+    levels = range(levels) if isinstance(levels, int) else levels
+    return [(-(-height // 2**level), -(-width // 2**level)) for level in levels]
 
 
 def max_levels(height: int, width: int) -> int:
@@ -45,7 +53,7 @@ def max_levels(height: int, width: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class LatentNetwork:
-    """Everything a latent-grid `.srn` file holds (format version 4).
+    """Everything a latent-grid `.srn` file holds (format versions 4 and 5).
 
     ``synthesis``: per-pixel layers, weights [out, in] (the first reads one value per grid,
     the last gives ``channels`` values); ``conv``: the residual 3 x 3 convolution as weights
@@ -57,18 +65,30 @@ class LatentNetwork:
     width: int
     height: int
     channels: int
-    grids: list[np.ndarray] = field(default_factory=list)  # int64, shapes grid_shapes(height, width, L)
+    grids: list[np.ndarray] = field(default_factory=list)  # int64, shapes grid_shapes(height, width, levels)
     synthesis: list[QuantizedLayer] = field(default_factory=list)
     conv: QuantizedLayer | None = None
     arm: list[QuantizedLayer] = field(default_factory=list)
+    levels: tuple[int, ...] | None = None  # each grid's level; None: 0 .. len(grids) - 1
 
     @property
     def context(self) -> int:
         return self.arm[0].weight.shape[1]
 
+    @property
+    def grid_levels(self) -> tuple[int, ...]:
+        return tuple(range(len(self.grids))) if self.levels is None else tuple(self.levels)
+
+    @property
+    def version(self) -> int:
+        """The lowest version that describes the network: 4 when its grids are levels 0 .. L-1."""
+        return LATENT_VERSION if self.grid_levels == tuple(range(len(self.grid_levels))) else LATENT_LEVELS_VERSION
+
     def validate(self) -> None:
         """Raise FormatError unless the description is internally consistent and in limits."""
-        levels = len(self.grids)
+        levels = self.grid_levels
+        if len(levels) != len(self.grids):
+            raise FormatError(f"{len(levels)} grid levels for {len(self.grids)} latent grids")
         self.validate_layers(levels)
         for g, shape in zip(self.grids, grid_shapes(self.height, self.width, levels)):
             if g.shape != shape:
@@ -76,14 +96,12 @@ class LatentNetwork:
             if g.size and np.abs(g).max() > sarm.MAX_LATENT:
                 raise FormatError(f"latent beyond +-{sarm.MAX_LATENT}")
 
-    def validate_layers(self, levels: int) -> None:
-        """Everything but the grids' contents, for ``levels`` grids (a reader checks this
+    def validate_layers(self, levels: Sequence[int]) -> None:
+        """Everything but the grids' contents, for grids at ``levels`` (a reader checks this
         before decoding or allocating any latent)."""
         check_dimensions(self.width, self.height, self.channels)
-        if not 1 <= levels <= max_levels(self.height, self.width):
-            raise FormatError(f"{levels} latent grids for a {self.width}x{self.height} image "
-                              f"(1..{max_levels(self.height, self.width)})")
-        _check_chain("synthesis", self.synthesis, levels, self.channels, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH)
+        check_levels(levels, self.width, self.height)
+        _check_chain("synthesis", self.synthesis, len(levels), self.channels, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH)
         if self.conv is not None:
             _check_chain("convolution", [self.conv], 9 * self.channels, self.channels, 1, self.channels)
         _check_chain("ARM", self.arm, None, 2, sarm.MAX_ARM_LAYERS, sarm.MAX_ARM_WIDTH)
@@ -100,10 +118,10 @@ class LatentNetwork:
                     raise FormatError(f"{what} layer: a latent file's parameters are unpruned, share the "
                                       "layer's bit width and sit around the zero point 2^(bits-1)")
         self.integer_arm().validate()
-        check_cost(self.decode_cost(levels, [0] * levels), f"a {self.width}x{self.height} image from this network")
+        check_cost(self.decode_cost(levels, [0] * len(levels)), f"a {self.width}x{self.height} image from this network")
 
-    def decode_cost(self, levels: int, reaches: list[int]) -> int:
-        """``decode_cost`` of this network with ``levels`` grids of these reaches."""
+    def decode_cost(self, levels: int | Sequence[int], reaches: list[int]) -> int:
+        """``decode_cost`` of this network with grids at ``levels`` of these reaches."""
         return decode_cost(self.width, self.height, self.channels, levels,
                            [ly.weight.shape for ly in self.synthesis], self.conv is not None,
                            [ly.weight.shape for ly in self.arm], reaches)
@@ -117,14 +135,27 @@ class LatentNetwork:
                                tuple(fixed(ly.bias_code)[0] for ly in self.arm))
 
 
-def decode_cost(width: int, height: int, channels: int, levels: int, synthesis: list[tuple[int, int]],
-                conv: bool, arm: list[tuple[int, int]], reaches: list[int]) -> int:
+def check_levels(levels: Sequence[int], width: int, height: int) -> None:
+    """FormatError unless ``levels`` (each grid's level) fit a ``width`` x ``height`` image:
+    1 .. MAX_GRIDS grids, each level below max_levels."""
+    top = max_levels(height, width)
+    if not 1 <= len(levels) <= MAX_GRIDS:
+        raise FormatError(f"{len(levels)} latent grids (1..{MAX_GRIDS})")
+    if any(not 0 <= v < top for v in levels):
+        raise FormatError(f"latent grid levels {list(levels)} for a {width}x{height} image (0..{top - 1})")
+
+
+def decode_cost(width: int, height: int, channels: int, levels: int | Sequence[int],
+                synthesis: list[tuple[int, int]], conv: bool, arm: list[tuple[int, int]], reaches: list[int]) -> int:
     """Cost units (``limits.MAX_DECODE_COST``) of decoding a latent file: per latent 1000 + 10 per
     ARM multiply-add; per probability-table entry (72 x 16 x (2R + 1) for each grid of reach
     R > 0) 1000; per pixel 10 per upsampling tap (8 per grid), synthesis multiply-add and
-    convolution multiply-add, 20 per synthesis output and 500.  ``synthesis``, ``arm``: the
-    layers' [out, in] shapes."""
-    latents = sum(h * w for h, w in grid_shapes(height, width, levels))
+    convolution multiply-add, 20 per synthesis output and 500.  ``levels``: the grids (a count,
+    levels 0 .. count - 1, or each grid's level); ``synthesis``, ``arm``: the layers' [out, in]
+    shapes."""
+    shapes = grid_shapes(height, width, levels)
+    levels = len(shapes)
+    latents = sum(h * w for h, w in shapes)
     arm_macs = sum(o * i for o, i in arm)
     tables = sum(sarm.SCALE_TABLE * sarm.MEAN_STEPS * (2 * r + 1) for r in reaches if r)
     synth_macs = sum(o * i for o, i in synthesis)
@@ -201,13 +232,17 @@ def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
 
 
 def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
-    """Serialise a latent-grid network (validated first) into a complete version 4 file.
+    """Serialise a latent-grid network (validated first) into a complete file of the lowest
+    version that describes it (``LatentNetwork.version``).
     ``trim_tries``: trailing payload bytes dropped while the stream still decodes (each try
     decodes the latents once); 0 gives a valid file at most that many bytes longer, fast —
     what rate control's search packs, before the real file is written."""
     net.validate()
-    out = bytearray(HEADER.pack(MAGIC, LATENT_VERSION, net.width, net.height, net.channels, KIND_LATENT))
-    out += bytes([len(net.grids), net.context, len(net.synthesis)])
+    out = bytearray(HEADER.pack(MAGIC, net.version, net.width, net.height, net.channels, KIND_LATENT))
+    out += bytes([len(net.grids)])
+    if net.version == LATENT_LEVELS_VERSION:
+        out += bytes(net.grid_levels)
+    out += bytes([net.context, len(net.synthesis)])
     out += bytes(ly.weight.shape[0] for ly in net.synthesis[:-1])
     out += bytes([net.conv is not None, len(net.arm)])
     out += bytes(ly.weight.shape[0] for ly in net.arm[:-1])
@@ -227,7 +262,7 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
         latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
-    check_cost(net.decode_cost(len(net.grids), reaches), "this latent network's file")  # never write what a reader refuses
+    check_cost(net.decode_cost(net.grid_levels, reaches), "this latent network's file")  # never write what a reader refuses
     out += bytes(reaches)
     weights = entropy.encode_stream(symbols)
     out += varint(len(weights)) + weights + varint(len(latents)) + latents
@@ -242,17 +277,25 @@ def _step_bytes(scale: float, pow2: bool) -> bytes:
 
 
 def unpack(data: bytes) -> ParsedLatent:
-    """Parse and decode a version 4 file whose envelope (``container.check_envelope``) has
-    been checked.  Raises FormatError on any defect."""
+    """Parse and decode a version 4 or 5 file whose envelope (``container.check_envelope``)
+    has been checked.  Raises FormatError on any defect."""
     r = Reader(data, len(data) - CRC_BYTES)
-    _, _, width, height, channels, kind = r.unpack(HEADER.format, "header")
+    _, version, width, height, channels, kind = r.unpack(HEADER.format, "header")
     if kind != KIND_LATENT:
-        raise FormatError(f"unknown network kind {kind} (version 4 defines {KIND_LATENT}: latent grids)")
+        raise FormatError(f"unknown network kind {kind} (version {version} defines {KIND_LATENT}: latent grids)")
     check_dimensions(width, height, channels)
-    levels, context, n_synth = r.unpack("<BBB", "shape record")
-    if not 1 <= levels <= max_levels(height, width):
-        raise FormatError(f"{levels} latent grids for a {width}x{height} image "
-                          f"(1..{max_levels(height, width)})")
+    (n_grids,) = r.unpack("<B", "shape record")
+    if version == LATENT_LEVELS_VERSION:
+        if not 1 <= n_grids <= MAX_GRIDS:
+            raise FormatError(f"{n_grids} latent grids (1..{MAX_GRIDS})")
+        levels = tuple(r.take(n_grids, "shape record"))
+    else:
+        if not 1 <= n_grids <= max_levels(height, width):
+            raise FormatError(f"{n_grids} latent grids for a {width}x{height} image "
+                              f"(1..{max_levels(height, width)})")
+        levels = tuple(range(n_grids))
+    check_levels(levels, width, height)
+    context, n_synth = r.unpack("<BB", "shape record")
     if not 1 <= context <= sarm.MAX_CONTEXT:
         raise FormatError(f"ARM context {context} outside 1..{sarm.MAX_CONTEXT}")
     if not 1 <= n_synth <= MAX_SYNTH_LAYERS:
@@ -268,14 +311,14 @@ def unpack(data: bytes) -> ParsedLatent:
         raise FormatError(f"synthesis widths {synth_widths} outside 1..{MAX_SYNTH_WIDTH}")
     if any(not 1 <= v <= sarm.MAX_ARM_WIDTH for v in arm_widths):
         raise FormatError(f"ARM widths {arm_widths} outside 1..{sarm.MAX_ARM_WIDTH}")
-    dims = [levels, *synth_widths, channels]
+    dims = [n_grids, *synth_widths, channels]
     shapes = [(o, i, False) for o, i in zip(dims[1:], dims[:-1])]
     if has_conv:
         shapes.append((channels, 9 * channels, False))
     adims = [context, *arm_widths, 2]
     shapes += [(o, i, True) for o, i in zip(adims[1:], adims[:-1])]
     records = [_read_latent_record(r, i, (o, inp), pow2) for i, (o, inp, pow2) in enumerate(shapes)]
-    reaches = list(r.take(levels, "latent reaches"))
+    reaches = list(r.take(n_grids, "latent reaches"))
     weights = r.payload("weights payload")
     latents = r.payload("latents payload")
     if r.pos != r.end:
@@ -295,11 +338,12 @@ def unpack(data: bytes) -> ParsedLatent:
                                      code.dequantize()[0], "quantized", code))
     synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
     shapes = grid_shapes(height, width, levels)
-    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers)
+    stored = None if version == LATENT_VERSION else levels
+    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers, stored)
     shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
     check_cost(shell.decode_cost(levels, reaches), f"the {width}x{height} latent file")
     grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm())
-    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers)
+    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers, stored)
     fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
     return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents))
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..format import arm as sarm
-from ..format.latent_v4 import MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH, max_levels
+from ..format.latent_v4 import MAX_GRIDS, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH, max_levels
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class LatentConfig:
     lr: float = 1e-2
     hard_lr: float = 1e-4
     levels: int = 7  # at most; fewer when the image is small (levels_for)
+    latent_channels: tuple[int, ...] = ()  # grids per level, level 0 first; unlisted levels get 1
     hidden: tuple[int, ...] = (16,)
     conv: bool = True
     context: int = 8
@@ -33,6 +34,17 @@ def levels_for(height: int, width: int, levels: int) -> int:
     return max(1, min(levels, max_levels(height, width)))
 
 
+def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
+    """Each latent grid's level, level 0 first: ``cfg.latent_channels[l]`` grids (1 where it
+    lists none) at each of the image's ``levels_for`` levels."""
+    per_level = list(cfg.latent_channels[:levels_for(height, width, cfg.levels)])
+    per_level += [1] * (levels_for(height, width, cfg.levels) - len(per_level))
+    levels = tuple(level for level, n in enumerate(per_level) for _ in range(n))
+    if not levels:
+        raise InputError(f"latent_channels {cfg.latent_channels} leave no latent grid for a {width}x{height} image")
+    return levels
+
+
 EFFORTS: dict[str, LatentConfig] = {
     "fast": LatentConfig(steps=4000),
     "default": LatentConfig(),
@@ -43,7 +55,8 @@ twice as long with the rounded-latent stage held to 480 steps (longer ones lose 
 time, BD-rate and decode cost of each level: docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
 
-TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "hidden", "conv", "context", "arm_hidden", "seed")
+TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
+           "arm_hidden", "seed")
 """The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
 
 
@@ -57,7 +70,7 @@ def effort_config(effort: str | None = None, options: Mapping[str, Any] | None =
     unknown = sorted(set(options) - set(TUNABLE))
     if unknown:
         raise InputError(f"unknown latent option {unknown[0]!r}; valid: {', '.join(TUNABLE)}")
-    for key in ("hidden", "arm_hidden"):
+    for key in ("hidden", "arm_hidden", "latent_channels"):
         if key in options:
             options[key] = _widths(key, options[key])
     return check_config(dataclasses.replace(EFFORTS[effort], **options))
@@ -87,6 +100,10 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
                         f"got {cfg.hidden}")
     if cfg.levels < 1:
         problems.append(f"levels must be at least 1, got {cfg.levels}")
+    if any(n < 0 for n in cfg.latent_channels) or sum(cfg.latent_channels[:cfg.levels]) + max(
+            0, cfg.levels - len(cfg.latent_channels)) not in range(1, MAX_GRIDS + 1):
+        problems.append(f"latent_channels must give 1..{MAX_GRIDS} grids in all over the levels, "
+                        f"got {cfg.latent_channels}")
     if cfg.steps < 1:
         problems.append(f"steps must be at least 1, got {cfg.steps}")
     if not 0 <= cfg.hard_fraction < 1:

@@ -19,7 +19,7 @@ from ..imageio import check_image
 from ..limits import check_cost
 from ..progress import Progress
 from ..result import EncodeResult, finish
-from .config import LatentConfig, levels_for
+from .config import LatentConfig, grid_levels
 
 
 def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device: str = "auto",
@@ -102,11 +102,11 @@ def check_network_fits(image: np.ndarray, config: LatentConfig) -> None:
     limit (with every grid at the widest alphabet, as a writer may have to code it)."""
     h, w = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
-    levels = levels_for(h, w, config.levels)
-    synth = [levels, *config.hidden, channels]
+    levels = grid_levels(h, w, config)
+    synth = [len(levels), *config.hidden, channels]
     arm_dims = [config.context, *config.arm_hidden, 2]
     cost = latent_v4.decode_cost(w, h, channels, levels, list(zip(synth[1:], synth[:-1])), config.conv,
-                                 list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * levels)
+                                 list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * len(levels))
     try:
         check_cost(cost, f"a {w}x{h} image from this latent network")
     except FormatError as exc:
@@ -133,7 +133,7 @@ def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start
         net = export(fitted, bits)
         widths = [ly.weight.bits for ly, _ in latent_v4.latent_layers(net)]
     choose_s = time.perf_counter() - t
-    network = {"channels": net.channels, "levels": len(net.grids),
+    network = {"channels": net.channels, "levels": len(net.grids), "grid_levels": list(net.grid_levels),
                "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids], "layer_bits": widths,
                "lam": fitted.lam, "engine": fitted.engine}
     return finish(image, write or (lambda: latent_v4.pack(net)), kind="latent", network=network,

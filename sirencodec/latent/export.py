@@ -67,7 +67,7 @@ def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
     n_syn = len(m.syn_weights)
     conv = layers[n_syn] if m.conv_weight is not None else None
     return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
-                         layers[n_syn + (conv is not None):])
+                         layers[n_syn + (conv is not None):], tuple(m.grid_levels))
 
 
 def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable[[LatentNetwork], bytes],

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..format import arm as sarm
 from ..format.latent_v4 import grid_shapes
-from .config import LatentConfig, levels_for
+from .config import LatentConfig, grid_levels
 from .synthesis import upsample_matrix
 
 # The ARM's scales live in arm's table: b in [exp(LOG_SCALE_MIN), exp(LOG_SCALE_MIN + SCALE_TABLE / SCALE_STEPS)].
@@ -69,13 +69,14 @@ class LatentModel(nn.Module):
         self.channels = channels
         seeds = [cfg.seed] if seeds is None else list(seeds)
         self.batch = len(seeds)
-        levels = levels_for(height, width, cfg.levels)
-        self.shapes = grid_shapes(height, width, levels)
+        self.grid_levels = grid_levels(height, width, cfg)
+        self.shapes = grid_shapes(height, width, self.grid_levels)
         self.latents = nn.ParameterList([nn.Parameter(torch.zeros(self.batch, *s)) for s in self.shapes])
-        for i, (h, w) in enumerate(self.shapes):
-            self.register_buffer(f"up_rows{i}", torch.from_numpy(upsample_matrix(h, height)).float())
-            self.register_buffer(f"up_cols{i}", torch.from_numpy(upsample_matrix(w, width)).float())
-        syn_dims = [levels, *cfg.hidden, channels]
+        for level in sorted(set(self.grid_levels)):  # one upsampling per level, shared by its grids
+            h, w = grid_shapes(height, width, [level])[0]
+            self.register_buffer(f"up_rows{level}", torch.from_numpy(upsample_matrix(h, height)).float())
+            self.register_buffer(f"up_cols{level}", torch.from_numpy(upsample_matrix(w, width)).float())
+        syn_dims = [len(self.shapes), *cfg.hidden, channels]
         arm_dims = [cfg.context, *cfg.arm_hidden, 2]
         # Each network's initial weights are nn.Linear's (and nn.Conv2d's draws, though the
         # convolution starts at zero), drawn in file order after torch.manual_seed(its seed);
@@ -119,6 +120,7 @@ class LatentModel(nn.Module):
         out = LatentModel.__new__(LatentModel)
         nn.Module.__init__(out)
         out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
+        out.grid_levels = self.grid_levels
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
         for name, buffer in self.named_buffers():
             out.register_buffer(name, buffer, persistent=name != "context_index")
@@ -143,11 +145,11 @@ class LatentModel(nn.Module):
         height, width = self.size
         one = self.batch == 1
         feats = []
-        for i, y in enumerate(self._params(ys)):
+        for level, y in zip(self.grid_levels, self._params(ys)):
             if y.shape[-2:] == self.size:
                 feats.append(y)
             else:
-                feats.append(getattr(self, f"up_rows{i}") @ y @ getattr(self, f"up_cols{i}").T)
+                feats.append(getattr(self, f"up_rows{level}") @ y @ getattr(self, f"up_cols{level}").T)
         a = torch.stack(feats, -3).reshape(*feats[0].shape[:-2], len(feats), -1)  # [(B,) L, H * W]
         weights, biases = self._params(self.syn_weights), self._params(self.syn_biases)
         for i, (w, bias) in enumerate(zip(weights, biases)):

@@ -57,7 +57,7 @@ from ..ratecontrol import (
     check_target_psnr,
 )
 from ..result import EncodeResult
-from .config import LatentConfig, levels_for
+from .config import LatentConfig, grid_levels
 from .encode import finish_latent, latent_input
 from .export import MIN_WEIGHT_BITS, choose_bits, export, quantized_layer
 from .fit import LatentFit, fit_latent, fit_latent_batch, refine_latent
@@ -301,7 +301,7 @@ def _empty_file_bytes(run: _Run) -> int:
     smallest scale, the synthesis at 2 bits: about the least any latent network for this
     image costs (budgets below it are refused before training)."""
     cfg, channels = run.base, 1 if run.image.ndim == 2 else run.image.shape[2]
-    levels = levels_for(run.height, run.width, cfg.levels)
+    levels = grid_levels(run.height, run.width, cfg)
 
     def zero_layers(dims: list[int], bits: int, pow2: bool, last_bias=None) -> list:
         return [quantized_layer(np.zeros((o, i)), np.zeros(o) if last_bias is None or k < len(dims) - 2 else last_bias,
@@ -309,9 +309,9 @@ def _empty_file_bytes(run: _Run) -> int:
 
     net = LatentNetwork(run.width, run.height, channels,
                         [np.zeros(s, np.int64) for s in grid_shapes(run.height, run.width, levels)],
-                        zero_layers([levels, *cfg.hidden, channels], 2, False),
+                        zero_layers([len(levels), *cfg.hidden, channels], 2, False),
                         zero_layers([9 * channels, channels], 2, False)[0] if cfg.conv else None,
-                        zero_layers([cfg.context, *cfg.arm_hidden, 2], 8, True, np.array([0.0, LOG_B_MIN])))
+                        zero_layers([cfg.context, *cfg.arm_hidden, 2], 8, True, np.array([0.0, LOG_B_MIN])), levels)
     return len(quick_pack(net))
 
 

@@ -87,6 +87,12 @@ def test_layout_of_the_worked_examples():
     assert lay.payloads[1].end == len(data) - 4
     assert fz.parse_layout(data[:-5] + data[-4:]) is None
     assert fz.parse_layout(b"PNG" + data[3:]) is None
+    v5 = (GOLDEN / "latent_levels_rgb.srn").read_bytes()  # section 10's version 5 example
+    lay = fz.parse_layout(v5)
+    fields = {f.name: f for f in lay.fields}
+    assert lay.version == 5 and [fields[f"grid_level{k}"].offset for k in range(5)] == [0x0B, 0x0C, 0x0D, 0x0E, 0x0F]
+    assert [v5[fields[f"reach{k}"].offset] for k in range(5)] == [8, 11, 8, 6, 4]
+    assert lay.payloads[0].len_offset == 0x3F and lay.payloads[1].end == len(v5) - 4
 
 
 def test_crc_recomputation_and_truncation(corpus):

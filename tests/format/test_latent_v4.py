@@ -1,5 +1,6 @@
-"""Format version 4 (latent-grid networks): exact round trips, byte-identical rewrites, a
-byte breakdown that sums to the file, and damaged files refused with FormatError only."""
+"""Format versions 4 and 5 (latent-grid networks): exact round trips, byte-identical rewrites,
+the lowest version that describes a network, a byte breakdown that sums to the file, and
+damaged files refused with FormatError only."""
 
 import struct
 import time
@@ -10,7 +11,7 @@ import pytest
 
 import sirencodec
 from sirencodec import FormatError, limits
-from sirencodec.format import LATENT_VERSION, MAGIC, arm, latent_v4
+from sirencodec.format import LATENT_LEVELS_VERSION, LATENT_VERSION, MAGIC, arm, latent_v4
 from tests.netgen import random_latent_network
 
 
@@ -40,6 +41,54 @@ def test_round_trip_many_random_latent_networks():
             assert np.array_equal(x[0].bias, y[0].bias)
         assert latent_v4.pack(got) == data
         assert np.array_equal(sirencodec.decode(data), sirencodec.render(net))
+
+
+def test_version_5_stores_each_grids_level():
+    """Grids at any levels (repeated, skipped, in any order): grid i is ceil(H / 2^l_i) x
+    ceil(W / 2^l_i) (format_spec.md section 10), written as version 5 unless the levels are
+    0 .. L-1, which version 4 describes (and then the bytes are version 4's)."""
+    rng = np.random.default_rng(50)
+    versions = set()
+    for _ in range(20):
+        width, height = (int(v) for v in rng.integers(1, 20, 2))
+        deepest = latent_v4.max_levels(height, width) - 1
+        levels = tuple(int(v) for v in rng.integers(0, deepest + 1, int(rng.integers(1, 7))))
+        net = random_latent_network(rng, width=width, height=height, channels=int(rng.choice([1, 3])),
+                                    grid_levels=levels, latent_scale=float(rng.uniform(0.3, 3.0)))
+        data = latent_v4.pack(net)
+        canonical = levels == tuple(range(len(levels)))
+        assert data[3] == (LATENT_VERSION if canonical else LATENT_LEVELS_VERSION)
+        versions.add(data[3])
+        got = sirencodec.unpack(data).network
+        assert got.grid_levels == levels
+        for g, lv, want in zip(got.grids, levels, net.grids):
+            assert g.shape == (-(-height // 2**lv), -(-width // 2**lv)) and np.array_equal(g, want)
+        assert latent_v4.pack(got) == data
+        assert np.array_equal(sirencodec.decode(data), sirencodec.render(net))
+        assert sirencodec.inspect(data)["grid_levels"] == list(levels)
+    assert LATENT_LEVELS_VERSION in versions
+    net = random_latent_network(np.random.default_rng(51), levels=3)
+    same = latent_v4.LatentNetwork(net.width, net.height, net.channels, net.grids, net.synthesis, net.conv,
+                                   net.arm, (0, 1, 2))
+    assert latent_v4.pack(same) == latent_v4.pack(net) and latent_v4.pack(net)[3] == LATENT_VERSION
+
+
+def test_version_5_shape_record_is_checked():
+    """The grid count (1..32) and each level (below the image's level count) are checked
+    before any latent is decoded; the writer refuses what the reader would."""
+    net = random_latent_network(np.random.default_rng(52), width=12, height=8, grid_levels=(1, 1, 3))
+    data = latent_v4.pack(net)
+    count = latent_v4.HEADER.size  # the shape record's first byte: the number of grids
+    assert data[count:count + 4] == bytes([3, 1, 1, 3])
+    for pos, value, message in ((count, 0, "latent grids"), (count, latent_v4.MAX_GRIDS + 1, "latent grids"),
+                                (count + 3, 5, "levels"), (count + 1, 255, "levels")):  # 12x8: levels 0..4 (12, 6, 3, 2, 1)
+        bad = refresh_crc(data[:pos] + bytes([value]) + data[pos + 1:])
+        with pytest.raises(FormatError, match=message):
+            sirencodec.decode(bad)
+    for levels in ((1, 1), (1, 1, 5), ()):
+        with pytest.raises(FormatError):
+            latent_v4.pack(latent_v4.LatentNetwork(net.width, net.height, 1, net.grids, net.synthesis, net.conv,
+                                                   net.arm, levels))
 
 
 def test_inspect_breakdown_sums_to_the_file():
@@ -144,7 +193,7 @@ def test_a_crafted_huge_latent_file_is_refused_before_decoding():
     assert time.perf_counter() - start < 5
 
 
-@pytest.mark.parametrize("name", ["latent_gray.srn", "latent_rgb.srn"])
+@pytest.mark.parametrize("name", ["latent_gray.srn", "latent_rgb.srn", "latent_levels_rgb.srn"])
 def test_every_byte_of_a_latent_file_is_under_its_crc(name):
     """Flipping any one bit of a version-4 file, its CRC left as written, is refused before
     anything is parsed: in the magic or version by their own checks, anywhere else as a CRC
@@ -163,7 +212,7 @@ def test_every_byte_of_a_latent_file_is_under_its_crc(name):
             decode(bytes(corrupt))
 
 
-@pytest.mark.parametrize("name", ["latent_gray.srn", "latent_rgb.srn"])
+@pytest.mark.parametrize("name", ["latent_gray.srn", "latent_rgb.srn", "latent_levels_rgb.srn"])
 def test_a_latent_image_at_another_size_is_its_bicubic_resampling(name):
     """format_spec: a latent-grid image is defined on its stored grid; other sizes are that
     image resampled with Pillow's bicubic filter; ``scale`` S gives round(S x size), at least 1."""

@@ -97,6 +97,7 @@ def compare_latent(data: bytes, ref: dict | None = None, parsed=None) -> dict:
     assert ref["kind"] == "latent"
     assert (ref["width"], ref["height"], ref["channels"]) == (net.width, net.height, net.channels)
     assert ref["reaches"] == list(parsed.reaches)
+    assert ref["grid_levels"] == list(net.grid_levels)
     assert len(ref["grids"]) == len(net.grids)
     for gr, gm in zip(ref["grids"], net.grids):
         assert np.array_equal(np.array(gr, dtype=np.int64).reshape(gm.shape), gm)
@@ -118,7 +119,7 @@ def compare_latent(data: bytes, ref: dict | None = None, parsed=None) -> dict:
 
 
 def compare(data: bytes, ref: dict | None = None, parsed=None) -> dict:
-    return (compare_latent if data[3] == 4 else compare_siren)(data, ref, parsed)
+    return (compare_latent if data[3] in (4, 5) else compare_siren)(data, ref, parsed)
 
 
 def same_verdict(data: bytes) -> bool:
@@ -170,6 +171,11 @@ def test_worked_examples():
     assert lat["reaches"] == [10, 7, 3] and lat["context"] == 8
     assert (lat["weights_len"], lat["latents_len"]) == (52, 52)
     assert [len(g) for g in lat["grids"]] == [8, 4, 2] and [len(g[0]) for g in lat["grids"]] == [12, 6, 3]
+    v5 = R.read((GOLDEN / "latent_levels_rgb.srn").read_bytes())
+    assert v5["version"] == 5 and v5["grid_levels"] == [0, 1, 1, 2, 2] and v5["reaches"] == [8, 11, 8, 6, 4]
+    assert [(len(g), len(g[0])) for g in v5["grids"]] == [(10, 11), (5, 6), (5, 6), (3, 3), (3, 3)]
+    assert (v5["weights_len"], v5["weights_len_offset"]) == (156, 0x3F)
+    assert R.render(v5)[0][:2] == [[144, 0, 255], [0, 0, 255]]
 
 
 # --- 2. random files ----------------------------------------------------------------------
@@ -322,6 +328,10 @@ LATENT_CASES = {
     "k10-rgb": dict(context=10, levels=4, channels=3, synthesis=(3, 3, 3), arm=(4,), bits=10),
     "k8-bits14": dict(context=8, levels=2, bits=14, bias_step=True),
     "k16-all-levels": dict(context=16, levels=None, arm=(3,), latent_scale=1.0),
+    # version 5: each grid's level stored (several grids on a level, levels skipped, any order)
+    "v5-k8-pairs": dict(context=8, grid_levels=(0, 1, 1, 2, 2), channels=3, width=14, height=11),
+    "v5-k16-coarse": dict(context=16, grid_levels=(1, 3, 2), arm=(5,), width=13, height=9, latent_scale=2.5),
+    "v5-k3-deepest": dict(context=3, grid_levels=(3, 0, 3), width=8, height=5, bits=6),
 }
 
 
@@ -344,6 +354,8 @@ def latent_file(name: str) -> bytes:
     rng = np.random.default_rng(sum(map(ord, name)) * 104729)
     kw.setdefault("width", int(rng.integers(4, 15)))
     kw.setdefault("height", int(rng.integers(3, 12)))
+    if "grid_levels" in kw:
+        kw["levels"] = len(kw["grid_levels"])
     if kw["levels"] is None:
         from sirencodec.format.latent_v4 import max_levels
 
@@ -357,7 +369,7 @@ def latent_file(name: str) -> bytes:
 @pytest.mark.parametrize("name", sorted(LATENT_CASES))
 def test_random_latent_matches(name):
     data = latent_file(name)
-    assert data[3] == 4
+    assert data[3] == (5 if "grid_levels" in LATENT_CASES[name] else 4)
     ref = compare_latent(data)
     if LATENT_CASES[name].get("bias_step"):
         arm = [ly for ly in ref["layers"] if ly["kind"] == "arm"]
@@ -371,6 +383,9 @@ def test_random_latent_cases_cover_the_format():
     models = {ly["model"] for r in refs for ly in r["layers"]}
     assert models == {0, 1, 2}
     assert any(r["levels"] == R._max_levels(r["width"], r["height"]) for r in refs)
+    assert {r["version"] for r in refs} == {4, 5}
+    assert any(r["grid_levels"][0] > 0 for r in refs)  # a level-0 grid is optional in version 5
+    assert any(lv == R._max_levels(r["width"], r["height"]) - 1 for r in refs for lv in r["grid_levels"])
 
 
 # --- 3. the spec's range-coder writer -------------------------------------------------------
@@ -484,7 +499,7 @@ def _payload_mutations(payload: bytes, rng):
 
 
 def _latent_samples():
-    return ([(GOLDEN / f"{n}.srn").read_bytes() for n in ("latent_gray", "latent_rgb")]
+    return ([(GOLDEN / f"{n}.srn").read_bytes() for n in ("latent_gray", "latent_rgb", "latent_levels_rgb")]
             + [latent_file(n) for n in ("k4", "k16-bias-step", "k2-quiet")])
 
 
@@ -514,12 +529,13 @@ def test_damaged_weights_payload_same_verdict():
 
 def _header_end(data: bytes) -> int:
     ref = read_cached(data)
-    return ref["latents_len_offset"] if data[3] == 4 else ref["payload_len_offset"]
+    return ref["latents_len_offset"] if data[3] in (4, 5) else ref["payload_len_offset"]
 
 
 # a mutated scale can make the main decoder's weights overflow to inf (numpy warns; still valid)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
-@pytest.mark.parametrize("name", ["tiny_seeded", "tiny_gray", "small_rgb", "latent_gray", "latent_rgb"])
+@pytest.mark.parametrize("name", ["tiny_seeded", "tiny_gray", "small_rgb", "latent_gray", "latent_rgb",
+                                  "latent_levels_rgb"])
 def test_damaged_header_and_records_same_verdict(name):
     """Every byte before the (last) payload, set to a few other values, CRC refreshed: both
     readers refuse the file or both read the same integers.  (Width and height are left

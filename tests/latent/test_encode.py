@@ -150,6 +150,8 @@ def test_effort_levels_and_their_order():
     ("arm_hidden", (32, 32, 32), (33,)), ("arm_hidden", (), (8, 8, 8, 8)),
     ("hidden", (64, 64, 64), (65,)), ("hidden", (), (8, 8, 8, 8)),
     ("levels", 1, 0), ("steps", 1, 0), ("hard_fraction", 0.0, 1.0),
+    # version 5: 1..32 grids in all; a level may hold none
+    ("latent_channels", (0, 2, 1), (1, -1)), ("latent_channels", (4, 4, 4, 4, 4, 4, 8), (4, 4, 4, 4, 4, 4, 9)),
 ])
 def test_latent_options_are_checked_against_the_format(field, ok, bad):
     from sirencodec.encoder import plan
@@ -157,6 +159,22 @@ def test_latent_options_are_checked_against_the_format(field, ok, bad):
     assert getattr(plan(latent_options={field: ok}).config, field) == ok
     with pytest.raises(InputError, match=field):
         plan(latent_options={field: bad})
+
+
+def test_latent_channels_give_several_grids_per_level():
+    """latent_channels=1/2 on a 20 x 16 image (levels 0..5: 16x20, 8x10, 4x5, 2x3, 1x2, 1x1): one
+    grid at level 0, two at level 1, one at each level the option does not list; the file is
+    version 5 and holds those grids; its PSNR is that of the decoded file."""
+    result = sirencodec.encode(photo(16, 20), lam=0.01, latent_steps=30, latent_options={"latent_channels": "1/2"})
+    data = bytes(result.data)
+    assert data[3] == 5
+    net = sirencodec.unpack(data).network
+    assert net.grid_levels == (0, 1, 1, 2, 3, 4, 5)
+    assert [g.shape for g in net.grids] == [(16, 20), (8, 10), (8, 10), (4, 5), (2, 3), (1, 2), (1, 1)]
+    assert net.synthesis[0].weight.shape[1] == 7  # one synthesis input per grid
+    assert result.report["psnr"] == pytest.approx(psnr(photo(16, 20), sirencodec.decode(data)))
+    with pytest.raises(InputError, match="no latent grid"):
+        sirencodec.encode(photo(1, 1), lam=0.01, latent_steps=2, latent_options={"latent_channels": "0/1"})
 
 
 def test_latent_options_reach_the_file():

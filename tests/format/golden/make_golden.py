@@ -36,7 +36,7 @@ SEEDS = {"tiny_seeded": 2026, "seeded_rgb": 2029}
 # qbias_rgb.  Version 1: small_rgb, wide_gray.
 V2_VECTORS = ("tiny_gray", "qbias_rgb")
 V1_VECTORS = ("small_rgb", "wide_gray")
-# Format version 4 vectors: latent-grid networks (format_spec.md section 10).
+# Format version 4 and 5 vectors: latent-grid networks (format_spec.md section 10).
 LATENT_VECTORS = {
     # The worked example of section 10: 12x8 gray, 3 grids, synthesis 3 -> 4 -> 1 with the
     # 3x3 convolution, an ARM 8 -> 4 -> 2, 7-bit parameters.
@@ -44,8 +44,13 @@ LATENT_VECTORS = {
                         arm=(4,), bits=7),
     "latent_rgb": dict(width=9, height=7, channels=3, levels=4, synthesis=(5, 3), conv=True, context=12,
                        arm=(3, 3), bits=9, latent_scale=2.5),
+    # Format version 5 (the spec's second worked example): each grid's level in the shape
+    # record; level 0 has one grid, levels 1 and 2 two each, levels 3 and 4 none (11x10 RGB:
+    # levels 0..4 are 10x11, 5x6, 3x3, 2x2, 1x1).
+    "latent_levels_rgb": dict(width=11, height=10, channels=3, grid_levels=(0, 1, 1, 2, 2), synthesis=(6,),
+                              conv=True, context=8, arm=(4,), bits=8, latent_scale=2.0),
 }
-LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042}
+LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042, "latent_levels_rgb": 2043}
 
 
 def main() -> None:
