@@ -285,9 +285,7 @@ def unpack(data: bytes) -> ParsedLatent:
         raise FormatError(f"unknown network kind {kind} (version {version} defines {KIND_LATENT}: latent grids)")
     check_dimensions(width, height, channels)
     (n_grids,) = r.unpack("<B", "shape record")
-    if version == LATENT_LEVELS_VERSION:
-        if not 1 <= n_grids <= MAX_GRIDS:
-            raise FormatError(f"{n_grids} latent grids (1..{MAX_GRIDS})")
+    if version == LATENT_LEVELS_VERSION:  # check_levels below bounds the count
         levels = tuple(r.take(n_grids, "shape record"))
     else:
         if not 1 <= n_grids <= max_levels(height, width):

@@ -37,9 +37,9 @@ def levels_for(height: int, width: int, levels: int) -> int:
 def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
     """Each latent grid's level, level 0 first: ``cfg.latent_channels[l]`` grids (1 where it
     lists none) at each of the image's ``levels_for`` levels."""
-    per_level = list(cfg.latent_channels[:levels_for(height, width, cfg.levels)])
-    per_level += [1] * (levels_for(height, width, cfg.levels) - len(per_level))
-    levels = tuple(level for level, n in enumerate(per_level) for _ in range(n))
+    n = levels_for(height, width, cfg.levels)
+    per_level = list(cfg.latent_channels[:n]) + [1] * max(0, n - len(cfg.latent_channels))
+    levels = tuple(level for level, count in enumerate(per_level) for _ in range(count))
     if not levels:
         raise InputError(f"latent_channels {cfg.latent_channels} leave no latent grid for a {width}x{height} image")
     return levels
@@ -100,8 +100,8 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
                         f"got {cfg.hidden}")
     if cfg.levels < 1:
         problems.append(f"levels must be at least 1, got {cfg.levels}")
-    if any(n < 0 for n in cfg.latent_channels) or sum(cfg.latent_channels[:cfg.levels]) + max(
-            0, cfg.levels - len(cfg.latent_channels)) not in range(1, MAX_GRIDS + 1):
+    grids = sum(cfg.latent_channels[:cfg.levels]) + max(0, cfg.levels - len(cfg.latent_channels))  # at most
+    if any(n < 0 for n in cfg.latent_channels) or not 1 <= grids <= MAX_GRIDS:
         problems.append(f"latent_channels must give 1..{MAX_GRIDS} grids in all over the levels, "
                         f"got {cfg.latent_channels}")
     if cfg.steps < 1:
