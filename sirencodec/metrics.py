@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from skimage.metrics import structural_similarity
 
 from sirencodec.errors import InputError
 
@@ -54,6 +53,38 @@ def psnr_ycbcr(reference: np.ndarray, decoded: np.ndarray) -> float:
     return sum(w * p for w, p in zip(YCBCR_WEIGHTS, planes)) / sum(YCBCR_WEIGHTS)
 
 
+DISTORTIONS = ("rgb", "ycbcr")
+"""What a latent network's training minimises: ``rgb`` the MSE over every sample (what PSNR
+measures), ``ycbcr`` the MSE of JFIF's YCbCr planes weighted 6:1:1 (what ``psnr_ycbcr``
+weighs; it loses on both PSNRs, docs/results/levers/README.md). Both are the plain MSE on a
+gray image."""
+
+
+def distortion_mix(distortion: str, channels: int) -> np.ndarray:
+    """The [C, C] matrix A with distortion = sum_k mean((A e)_k ** 2) for per-pixel errors e:
+    I / C for ``rgb`` and for one channel, diag(sqrt(w / sum w)) @ YCBCR for ``ycbcr``."""
+    if distortion not in DISTORTIONS:
+        raise InputError(f"unknown distortion {distortion!r}; choose from {', '.join(DISTORTIONS)}")
+    if distortion == "rgb" or channels == 1:
+        return np.eye(channels) / math.sqrt(channels)
+    if channels != 3:
+        raise InputError(f"the ycbcr distortion needs 1 or 3 channels, got {channels}")
+    weights = np.asarray(YCBCR_WEIGHTS) / sum(YCBCR_WEIGHTS)
+    return np.sqrt(weights)[:, None] * YCBCR
+
+
+def distortion(reference: np.ndarray, decoded: np.ndarray, kind: str = "rgb") -> float:
+    """The distortion ``kind`` (``DISTORTIONS``) of a uint8 pair, in squared pixel values:
+    ``mse`` for ``rgb`` or a gray pair, the 6:1:1-weighted YCbCr MSE for ``ycbcr``."""
+    _check_pair(reference, decoded)
+    channels = 1 if reference.ndim == 2 else reference.shape[2]
+    if kind == "rgb" or channels == 1:
+        distortion_mix(kind, channels)  # (checks the name)
+        return mse(reference, decoded)
+    diff = (reference.astype(np.float64) - decoded.astype(np.float64)) @ distortion_mix(kind, channels).T
+    return float(np.sum(np.mean(diff * diff, axis=(0, 1))))
+
+
 def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     """scikit-image SSIM (data_range 255, 7x7 window shrunk for tiny images); NaN below 3 px."""
     _check_pair(reference, decoded)
@@ -62,6 +93,8 @@ def ssim(reference: np.ndarray, decoded: np.ndarray) -> float:
     if window < 3:
         return math.nan
     channel_axis = 2 if reference.ndim == 3 else None
+    from skimage.metrics import structural_similarity  # (scikit-image loads slowly; only SSIM needs it)
+
     return float(
         structural_similarity(
             reference, decoded, data_range=255, channel_axis=channel_axis, win_size=window

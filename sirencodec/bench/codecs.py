@@ -289,12 +289,12 @@ LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,), "lam": (float,), "effort": (str,),
     "steps": (int,), "seed": (int,), "hard_fraction": (float,), "lr": (float,), "hard_lr": (float,),
     "levels": (int,), "latent_channels": (str,), "hidden": (str,), "conv": (bool,), "context": (int,),
-    "arm_hidden": (str,),
+    "arm_hidden": (str,), "distortion": (str,), "colour": (str,),
 }
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
 target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's
 ``LatentConfig`` fields (``steps`` is srnenc's --latent-steps; widths as ``hidden=24/24``, grids
-per level as ``latent_channels=1/2/2``)."""
+per level as ``latent_channels=1/2/2``; ``distortion=ycbcr`` trains on the 6:1:1 YCbCr MSE, ``colour=ycbcr`` synthesizes YCbCr)."""
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
 }

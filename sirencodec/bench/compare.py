@@ -8,6 +8,8 @@ Bjøntegaard code (:mod:`.bdrate`):
   is the file's stem) against every codec of RUN;
 * ``--table RUN...``: each sirencodec codec of each run against the anchors, the mean BD-rate
   over its images, as a markdown table (the README's);
+* ``--metric psnr_ycbcr`` (with ``BEFORE AFTER`` or ``--table``): BD on the YCbCr-weighted PSNR
+  instead of the RGB one (colour images only; gray rows have none);
 * ``--select RUN...``: per-image choice among the runs' networks: for each image and rate weight
   lam that every run trained, the file with the lowest ``MSE + lam * bpp`` (the training's own
   objective, MSE of pixels in [0, 1], on the real file and decode), as an encoder that trains
@@ -46,18 +48,23 @@ def run_rows(run: Path) -> list[dict]:
     return list(read_results(path).values())
 
 
-def curves_of(rows: Sequence[dict]) -> dict[str, dict[str, Points]]:
-    """codec -> image -> (bpp, PSNR) points of a run's rows."""
+METRICS = ("psnr", "psnr_ycbcr")
+
+
+def curves_of(rows: Sequence[dict], metric: str = "psnr") -> dict[str, dict[str, Points]]:
+    """codec -> image -> (bpp, ``metric``) points of a run's rows (rows without it left out)."""
     out: dict[str, dict[str, Points]] = {}
     for row in rows:
-        point = (float(row["bpp"]), float(row["psnr"]))
+        if row.get(metric) in (None, ""):
+            continue
+        point = (float(row["bpp"]), float(row[metric]))
         out.setdefault(row["codec"], {}).setdefault(row["image"], []).append(point)
     return out
 
 
-def all_curves(run: Path) -> dict[str, dict[str, Points]]:
-    """codec -> image -> (bpp, PSNR) points of one run."""
-    return curves_of(run_rows(run))
+def all_curves(run: Path, metric: str = "psnr") -> dict[str, dict[str, Points]]:
+    """codec -> image -> (bpp, ``metric``) points of one run."""
+    return curves_of(run_rows(run), metric)
 
 
 def srn_codec(runs: Sequence[dict[str, dict[str, Points]]], codec: str | None) -> str:
@@ -102,8 +109,8 @@ def against_codecs(run: Path, probe: dict[str, Points], rate_range: tuple[float,
 
 
 def before_after(before_dir: Path, after_dir: Path, codec: str | None, rate_range: tuple[float, float] | None,
-                 as_json: bool) -> int:
-    runs = [all_curves(before_dir), all_curves(after_dir)]
+                 as_json: bool, metric: str = "psnr") -> int:
+    runs = [all_curves(before_dir, metric), all_curves(after_dir, metric)]
     name = srn_codec(runs, codec)
     before, after = (run.get(name, {}) for run in runs)
     images = sorted(set(before) & set(after))
@@ -121,8 +128,8 @@ def before_after(before_dir: Path, after_dir: Path, codec: str | None, rate_rang
         raise InputError("no image has enough points in both runs")
     mean = {k: sum(r[k] for r in result.values()) / len(result) for k in ("bd_rate_percent", "bd_psnr_db")}
     if as_json:
-        print(json.dumps({"codec": name, "images": result, "mean": mean, "bd_range_bpp": rate_range},
-                         indent=2))
+        print(json.dumps({"codec": name, "metric": metric, "images": result, "mean": mean,
+                          "bd_range_bpp": rate_range}, indent=2))
         return 0
     for image, r in result.items():
         print(f"{image}: BD-rate {r['bd_rate_percent']:+.1f} %, BD-PSNR {r['bd_psnr_db']:+.2f} dB "
@@ -131,11 +138,12 @@ def before_after(before_dir: Path, after_dir: Path, codec: str | None, rate_rang
     return 0
 
 
-def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json: bool) -> int:
+def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json: bool,
+          metric: str = "psnr") -> int:
     """Every sirencodec codec of every run against each anchor: mean BD-rate over its images."""
     rows = []
     for run in runs:
-        curves = all_curves(run)
+        curves = all_curves(run, metric)
         for codec in (c for c in SRN_CODECS if c in curves):
             test = curves[codec]
             row = {"codec": codec, "run": str(run), "images": sorted(test), "bd_rate_percent": {}}
@@ -145,9 +153,10 @@ def table(runs: Sequence[Path], rate_range: tuple[float, float] | None, as_json:
                 row["bd_rate_percent"][anchor] = sum(values) / len(values) if values else None
             rows.append(row)
     if not rows:
-        raise InputError("no run has sirencodec points")
+        raise InputError("no run has sirencodec points" + (f" with {metric} (colour images only)" if metric != "psnr"
+                                                          else ""))
     if as_json:
-        print(json.dumps({"rows": rows, "bd_range_bpp": rate_range}, indent=2))
+        print(json.dumps({"rows": rows, "metric": metric, "bd_range_bpp": rate_range}, indent=2))
         return 0
     anchors = [a for a in ANCHORS if any(a in r["bd_rate_percent"] for r in rows)]
     print("| codec | images | " + " | ".join(f"vs {ANCHOR_TITLES[a]}" for a in anchors) + " |")
@@ -234,12 +243,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--codec", choices=SRN_CODECS,
                         help="the sirencodec codec compared (default: the first both runs have)")
     parser.add_argument("--bd-range", metavar="LO,HI", help="only the test curve between these bpp")
+    parser.add_argument("--metric", choices=METRICS, default="psnr",
+                        help="the quality axis: RGB PSNR (default) or the YCbCr-weighted PSNR (BEFORE AFTER, --table)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    if args.metric != "psnr" and (args.select or args.probe):
+        parser.error("--metric applies to BEFORE AFTER and --table")
     try:
         rate_range = parse_rate_range(args.bd_range)
         if args.table:
-            return table(args.runs, rate_range, args.json)
+            return table(args.runs, rate_range, args.json, args.metric)
         if args.select:
             return select(args.runs, args.codec, rate_range, args.json)
         if args.probe:
@@ -248,7 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return against_codecs(args.runs[0], probe_curves(args.probe), rate_range, args.json)
         if len(args.runs) != 2:
             parser.error("give BEFORE_DIR AFTER_DIR, or RUN_DIR --probe FILE..., or --table RUN_DIR...")
-        return before_after(args.runs[0], args.runs[1], args.codec, rate_range, args.json)
+        return before_after(args.runs[0], args.runs[1], args.codec, rate_range, args.json, args.metric)
     except (InputError, OSError, json.JSONDecodeError, KeyError, ValueError) as error:
         print(f"{PROG}: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2

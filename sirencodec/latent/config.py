@@ -11,6 +11,7 @@ from typing import Any
 from ..errors import InputError
 from ..format import arm as sarm
 from ..format.latent_v4 import MAX_GRIDS, MAX_SYNTH_LAYERS, MAX_SYNTH_WIDTH, max_levels
+from ..metrics import DISTORTIONS
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,34 @@ class LatentConfig:
     context: int = 8
     arm_hidden: tuple[int, ...] = (8, 8)
     seed: int = 0
+    distortion: str = "rgb"  # what training minimises (metrics.DISTORTIONS): RGB MSE, or YCbCr 6:1:1
+    colour: str = "rgb"  # the synthesis' output planes on a colour image (COLOURS)
+
+
+COLOURS = ("rgb", "ycbcr", "ycbcr-split")
+"""What a colour image's synthesis computes before the file's output layer: ``rgb`` the three
+channels; ``ycbcr`` JFIF's Y, Cb, Cr (chroma centred on 0) from the same latents, turned into
+RGB by folding the conversion into the output layer and the convolution at export (the file is
+an ordinary RGB one); ``ycbcr-split`` the same with luma and chroma on separate latents: the
+first grid of each level feeds Y, the other grids of a level feed Cb and Cr, through separate
+hidden units (a quarter of each hidden layer, at least one, for chroma). Gray images have one
+plane and ignore it. Each one's BD-rate on Kodak crops: docs/results/levers/README.md."""
+CHROMA_SHARE = 4  # ycbcr-split: one hidden unit in this many computes chroma
+
+
+def chroma_grids(levels: tuple[int, ...], cfg: LatentConfig, channels: int) -> tuple[bool, ...]:
+    """For ``ycbcr-split`` on a colour image, whether each grid (levels as ``grid_levels``
+    gives them) feeds chroma: all but the first grid of each level; InputError if no level has
+    a second grid. All False otherwise."""
+    if cfg.colour != "ycbcr-split" or channels != 3:
+        return (False,) * len(levels)
+    chroma = tuple(k > 0 and levels[k - 1] == level for k, level in enumerate(levels))
+    if not any(chroma):
+        raise InputError(f"colour ycbcr-split needs a level with two grids or more (latent_channels such as "
+                         f"1/2/2), got grid levels {list(levels)}")
+    if any(width < 2 for width in cfg.hidden):
+        raise InputError(f"colour ycbcr-split needs hidden layers at least 2 wide, got {cfg.hidden}")
+    return chroma
 
 
 def levels_for(height: int, width: int, levels: int) -> int:
@@ -56,7 +85,7 @@ time, BD-rate and decode cost of each level: docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
 
 TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
-           "arm_hidden", "seed")
+           "arm_hidden", "seed", "distortion", "colour")
 """The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
 
 
@@ -110,6 +139,10 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
         problems.append(f"hard_fraction must be in [0, 1), got {cfg.hard_fraction}")
     if not (cfg.lr > 0 and cfg.hard_lr > 0):
         problems.append(f"lr and hard_lr must be positive, got {cfg.lr} and {cfg.hard_lr}")
+    if cfg.distortion not in DISTORTIONS:
+        problems.append(f"distortion must be one of {', '.join(DISTORTIONS)}, got {cfg.distortion!r}")
+    if cfg.colour not in COLOURS:
+        problems.append(f"colour must be one of {', '.join(COLOURS)}, got {cfg.colour!r}")
     if problems:
         raise InputError(f"invalid latent network: {problems[0]}")
     return cfg

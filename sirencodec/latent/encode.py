@@ -19,7 +19,7 @@ from ..imageio import check_image
 from ..limits import check_cost
 from ..progress import Progress
 from ..result import EncodeResult, finish
-from .config import LatentConfig, grid_levels
+from .config import LatentConfig, chroma_grids, grid_levels
 
 
 def encode_latent(image: np.ndarray, config: LatentConfig | None = None, device: str = "auto",
@@ -103,6 +103,7 @@ def check_network_fits(image: np.ndarray, config: LatentConfig) -> None:
     h, w = image.shape[:2]
     channels = 1 if image.ndim == 2 else image.shape[2]
     levels = grid_levels(h, w, config)
+    chroma_grids(levels, config, channels)  # (InputError if a split synthesis has no chroma grid)
     synth = [len(levels), *config.hidden, channels]
     arm_dims = [config.context, *config.arm_hidden, 2]
     cost = latent_v4.decode_cost(w, h, channels, levels, list(zip(synth[1:], synth[:-1])), config.conv,

@@ -15,7 +15,7 @@ import torch
 from ..format import arm as sarm
 from ..format.latent_v4 import LatentNetwork
 from ..format.tensors import QuantizedLayer, QuantizedTensor
-from ..metrics import mse
+from ..metrics import distortion
 from .fit import LatentFit
 from .synthesis import render_network
 
@@ -74,7 +74,7 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
                 start: int = START_BITS, lowest: int = MIN_WEIGHT_BITS) -> tuple[list[int], LatentNetwork, bytes]:
     """Each layer's bit width by the training's own trade-off, measured on real files:
     layer after layer (file order), the width drops from ``start`` while the cost
-    MSE(decoded uint8 / 255) + lam * bpp(``writer``'s bytes) falls. A coarser step saves
+    D(decoded uint8 / 255) + lam * bpp(``writer``'s bytes) falls, D the training's distortion. A coarser step saves
     weight bytes and costs distortion (synthesis, convolution) or latent bytes (ARM).
     Returns (widths, network, its bytes)."""
     h, w = pixels.shape[:2]
@@ -85,7 +85,7 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
         data = writer(net)
         key = tuple(widths[:len(net.synthesis) + (net.conv is not None)])  # the ARM's widths move no pixel
         if key not in mses:
-            mses[key] = mse(pixels, render_network(net)) / 255.0**2
+            mses[key] = distortion(pixels, render_network(net), fit.model.distortion) / 255.0**2
         return mses[key] + lam * 8 * len(data) / (h * w), net, data
 
     n = len(fit.model.layer_params())

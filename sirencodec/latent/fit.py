@@ -7,7 +7,8 @@ network plus a residual 3 x 3 convolution; an autoregressive model (ARM) reads `
 causal neighbours of each latent and gives the mean and scale of a Laplace over its value,
 which is what the range coder spends (``format.arm``).
 
-Training minimises ``MSE + lam * bpp`` (MSE of pixels in [0, 1]) with Adam in two stages:
+Training minimises ``D + lam * bpp``, D the MSE of pixels in [0, 1] (or, with
+``distortion="ycbcr"``, the 6:1:1-weighted MSE of their YCbCr planes), with Adam in two stages:
 
 1. **soft** (the first ``1 - hard_fraction`` of the steps, lr cosine-decayed from ``lr`` to 5 %):
    latents pass through C3's soft rounding plus uniform noise (Kim et al., CVPR 2024),
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..metrics import distortion_mix
 from ..progress import Progress
 from .config import LatentConfig
 from .model import LatentModel, soft_round
@@ -102,12 +104,22 @@ class _Noise:
         return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
 
 
+def _mix(model: LatentModel, device: torch.device) -> torch.Tensor | None:
+    """The distortion's [C, C] mix (``metrics.distortion_mix``) on ``device``; None for the
+    RGB MSE, which ``_step`` takes as the plain mean of squares."""
+    if model.distortion == "rgb" or model.channels == 1:
+        return None
+    return torch.from_numpy(distortion_mix(model.distortion, model.channels)).float().to(device)
+
+
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
-          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Adam step on the sum over networks of MSE + lam * bpp: soft rounding at ``temp``
+          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
+          mix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Adam step on the sum over networks of D + lam * bpp, D the MSE or, with ``mix``
+    (``_mix``), the weighted MSE of the mixed planes: soft rounding at ``temp``
     (uniform noise from ``noise``), or rounded latents (straight-through) when ``temp`` is None.
     ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
-    network's (MSE, rate proxy bpp), detached [B] tensors."""
+    network's (D, rate proxy bpp), detached [B] tensors."""
     if temp is not None:
         noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
@@ -119,7 +131,9 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
     if lr is not None:
         for g in opt.param_groups:
             g["lr"] = lr
-    if model.batch == 1:  # a network alone: the loss as one scalar
+    if mix is not None:
+        mse = torch.einsum("ij,bjhw->bihw", mix, image - target).square().mean(dim=(2, 3)).sum(1)
+    elif model.batch == 1:  # a network alone: the loss as one scalar
         mse = torch.mean((image[0] - target[0]) ** 2)[None]
     else:
         mse = torch.mean((image - target) ** 2, dim=(1, 2, 3))
@@ -139,6 +153,7 @@ class _HostSteps:
 
     def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float):
         self.model, self.target, self.noise = model, target, noise
+        self.mix = _mix(model, target.device)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.lams: float | torch.Tensor = 0.0
 
@@ -146,7 +161,8 @@ class _HostSteps:
         self.lams = lams[0] if len(lams) == 1 else torch.tensor(lams, dtype=torch.float32, device=self.target.device)
 
     def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None)
+        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None,
+                     self.mix)
 
     def narrow(self, keep: Sequence[int], lr: float, **options) -> _HostSteps:
         """These steps for networks ``keep`` of the batch only, each going on from where it is:
@@ -173,6 +189,7 @@ class _DeviceSteps(_HostSteps):
 
     def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float, graphs: bool):
         self.model, self.target, self.noise = model, target, noise
+        self.mix = _mix(model, target.device)
         dev = target.device
         self.lr = torch.tensor(lr, dtype=torch.float32, device=dev)
         capturable = dev.type == "cuda"  # (a CPU runs this class only in tests, without graphs)
@@ -191,7 +208,7 @@ class _DeviceSteps(_HostSteps):
 
     def _run(self, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, None, self.temp if soft else None,
-                     self.noise if soft else None)
+                     self.noise if soft else None, self.mix)
 
     def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         soft = temp is not None
@@ -319,6 +336,7 @@ def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr
     model = copy.deepcopy(fit.model).to(device)
     target = _planes([pixels], device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    mix = _mix(model, target.device)
     for _ in range(steps):
-        _step(model, opt, target, lam, lr, None, None)
+        _step(model, opt, target, lam, lr, None, None, mix)
     return _snapshot(model.cpu(), 0, fit.seconds + time.perf_counter() - start, lam)

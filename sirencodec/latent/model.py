@@ -8,15 +8,18 @@ the Laplace mass of the latent's value.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..format import arm as sarm
 from ..format.latent_v4 import grid_shapes
-from .config import LatentConfig, grid_levels
+from ..metrics import YCBCR
+from .config import CHROMA_SHARE, LatentConfig, chroma_grids, grid_levels
 from .synthesis import upsample_matrix
 
 # The ARM's scales live in arm's table: b in [exp(LOG_SCALE_MIN), exp(LOG_SCALE_MIN + SCALE_TABLE / SCALE_STEPS)].
@@ -45,6 +48,20 @@ def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tens
                                   for dy, dx in sarm.OFFSETS[:context]]) + offset)
         offset += (h + 3) * (w + 6)
     return torch.cat(parts, 1).reshape(-1).to(torch.int32)
+
+
+def plane_masks(chroma: Sequence[bool], dims: Sequence[int]) -> list[torch.Tensor]:
+    """``ycbcr-split``'s [out, in] 0/1 mask of each synthesis layer (``dims``: grids, hidden
+    widths, 3): hidden units split into luma and chroma ones (the last ``max(1, width //
+    CHROMA_SHARE)``), each fed only by its plane's grids or units, Y by luma units, Cb and Cr
+    by chroma ones. No masks when no grid feeds chroma."""
+    if not any(chroma):
+        return []
+    sides = [torch.tensor(chroma)]
+    for width in dims[1:-1]:
+        sides.append(torch.arange(width) >= width - max(1, width // CHROMA_SHARE))
+    sides.append(torch.tensor([False, True, True]))
+    return [(o[:, None] == i[None, :]).float() for i, o in itertools.pairwise(sides)]
 
 
 class LatentModel(nn.Module):
@@ -104,15 +121,42 @@ class LatentModel(nn.Module):
         else:
             self.conv_weight = self.conv_bias = None
         self.context = cfg.context
+        self.distortion = cfg.distortion
+        self.ycbcr = cfg.colour != "rgb" and channels == 3
+        if self.ycbcr:  # the synthesis computes Y, Cb, Cr; the image is to_rgb @ them
+            self.register_buffer("to_rgb", torch.from_numpy(np.linalg.inv(YCBCR)).float())
+            self.register_buffer("from_rgb", torch.from_numpy(YCBCR).float())
+            masks = plane_masks(chroma_grids(self.grid_levels, cfg, channels), syn_dims)
+            for k, mask in enumerate(masks):
+                self.register_buffer(f"syn_mask{k}", mask)
+            if masks and cfg.conv:  # the convolution, too, mixes luma with luma and chroma with chroma
+                chroma = torch.tensor([False, True, True])
+                self.register_buffer("conv_mask", (chroma[:, None] == chroma[None, :]).float()[:, :, None, None])
         self.register_buffer("context_index", context_index(self.shapes, cfg.context), persistent=False)
 
     def layer_params(self, b: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Network ``b``'s layers in file order (synthesis, convolution, ARM) as (weight
         [out, in], bias [out]); the convolution's weight is [C, C * 9]."""
-        layers = [(w[b], bias[b]) for w, bias in zip(self.syn_weights, self.syn_biases)]
-        if self.conv_weight is not None:
-            layers.append((self.conv_weight[b].reshape(self.channels, -1), self.conv_bias[b]))
+        weights = self._masked([w[b] for w in self.syn_weights])
+        layers = list(zip(weights, [bias[b] for bias in self.syn_biases]))
+        conv = None if self.conv_weight is None else (self._masked_conv(self.conv_weight[b]), self.conv_bias[b])
+        if self.ycbcr:  # the conversion folded in: RGB = T (o + conv(o)) = T o + conv'(T o)
+            t, m = self.to_rgb, self.from_rgb
+            layers[-1] = (t @ layers[-1][0], t @ layers[-1][1])
+            if conv is not None:
+                conv = (torch.einsum("oa,acyx,ci->oiyx", t, conv[0], m), t @ conv[1])
+        if conv is not None:
+            layers.append((conv[0].reshape(self.channels, -1), conv[1]))
         return layers + [(w[b], bias[b]) for w, bias in zip(self.arm_weights, self.arm_biases)]
+
+    def _masked(self, weights: list[torch.Tensor]) -> list[torch.Tensor]:
+        """The synthesis weights with ``ycbcr-split``'s luma/chroma separation applied."""
+        if not hasattr(self, "syn_mask0"):
+            return weights
+        return [w * getattr(self, f"syn_mask{k}") for k, w in enumerate(weights)]
+
+    def _masked_conv(self, weight: torch.Tensor) -> torch.Tensor:
+        return weight * self.conv_mask if hasattr(self, "conv_mask") else weight
 
     def subset(self, keep: Sequence[int]) -> LatentModel:
         """Networks ``keep`` (indices into the batch) as a batch of their own, holding copies of
@@ -120,7 +164,7 @@ class LatentModel(nn.Module):
         out = LatentModel.__new__(LatentModel)
         nn.Module.__init__(out)
         out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
-        out.grid_levels = self.grid_levels
+        out.grid_levels, out.distortion, out.ycbcr = self.grid_levels, self.distortion, self.ycbcr
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
         for name, buffer in self.named_buffers():
             out.register_buffer(name, buffer, persistent=name != "context_index")
@@ -151,14 +195,14 @@ class LatentModel(nn.Module):
             else:
                 feats.append(getattr(self, f"up_rows{level}") @ y @ getattr(self, f"up_cols{level}").T)
         a = torch.stack(feats, -3).reshape(*feats[0].shape[:-2], len(feats), -1)  # [(B,) L, H * W]
-        weights, biases = self._params(self.syn_weights), self._params(self.syn_biases)
+        weights, biases = self._masked(self._params(self.syn_weights)), self._params(self.syn_biases)
         for i, (w, bias) in enumerate(zip(weights, biases)):
             a = torch.addmm(bias[:, None], w, a) if one else torch.baddbmm(bias[:, :, None], w, a)
             if i < len(weights) - 1:
                 a = torch.relu(a)
         out = a.reshape(*a.shape[:-2], -1, height, width)  # [(B,) C, H, W]
         if self.conv_weight is not None:
-            k, = self._params([self.conv_weight])
+            k, = self._params([self._masked_conv(self.conv_weight)])
             bias, = self._params([self.conv_bias])
             padded = torch.nn.functional.pad(out, (1, 1, 1, 1))
             acc = bias[..., None, None]
@@ -173,6 +217,8 @@ class LatentModel(nn.Module):
                     else:
                         acc = acc + torch.einsum("boc,bchw->bohw", k[:, :, :, dy, dx], window)
             out = out + acc
+        if self.ycbcr:
+            out = torch.einsum("oc,...chw->...ohw", self.to_rgb, out)
         return out[None] if one else out
 
     def laplace_params(self, ys: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -450,6 +450,46 @@ def test_compare_table_gives_each_codec_against_the_anchors(tmp_path: Path, caps
     assert compare.main(["--table", str(tmp_path / "missing")]) == 2
 
 
+def test_compare_metric_psnr_ycbcr_reads_the_ycbcr_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """The YCbCr axis: AFTER is level with BEFORE in RGB PSNR but needs 20 % fewer bytes for
+    the same YCbCr PSNR; gray rows (no YCbCr PSNR) are left out, and a run without any fails."""
+    from sirencodec.bench import compare
+    from sirencodec.bench.run import write_results
+
+    curve = [(0.3, 27.0), (0.6, 30.0), (1.2, 33.0), (2.4, 36.0)]
+
+    def run(name: str, ycbcr_rate: float) -> Path:
+        # PSNR rises 3 dB per doubling of the rate, so the YCbCr curve lifted by 3 log2(1 / r) dB
+        # is the RGB curve at r times the rate
+        rows = [{"image": "c", "codec": "latent", "setting": f"q{i}", "file": f"c/{i}.srn", "bytes": 100,
+                 "bpp": bpp, "psnr": psnr, "psnr_ycbcr": psnr + 3 * np.log2(1 / ycbcr_rate),
+                 "ssim": 0.9, "encode_s": 1.0, "decode_s": 0.1, "width": 8, "height": 8, "channels": 3}
+                for i, (bpp, psnr) in enumerate(curve)]
+        rows += [{**r, "image": "g", "file": f"g/{i}.srn", "psnr_ycbcr": None, "channels": 1}
+                 for i, r in enumerate(rows)]
+        (tmp_path / name).mkdir()
+        write_results(tmp_path / name / "results.csv", rows)
+        return tmp_path / name
+
+    before, after = run("before", 1.0), run("after", 0.8)
+    assert compare.main([str(before), str(after), "--bd-range", "0.6,1.2"]) == 0
+    assert "mean: BD-rate +0.0 %" in capsys.readouterr().out  # RGB PSNR: the same curve
+    assert compare.main([str(before), str(after), "--metric", "psnr_ycbcr", "--bd-range", "0.6,1.2"]) == 0
+    out = capsys.readouterr().out
+    assert "c: BD-rate -20.0 %" in out and "g:" not in out
+    gray = tmp_path / "gray"
+    gray.mkdir()
+    write_results(gray / "results.csv", [r for r in read_rows(before) if r["image"] == "g"])
+    assert compare.main(["--table", str(gray), "--metric", "psnr_ycbcr"]) == 2
+    assert "colour images only" in capsys.readouterr().err
+
+
+def read_rows(run: Path) -> list[dict]:
+    from sirencodec.bench.run import read_results
+
+    return list(read_results(run / "results.csv").values())
+
+
 def test_compare_select_keeps_each_images_cheaper_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     from sirencodec.bench import compare
     from sirencodec.bench.run import write_results
