@@ -60,13 +60,14 @@ weighs; it loses on both PSNRs, docs/results/levers/README.md). Both are the pla
 gray image."""
 
 
-def distortion_mix(distortion: str, channels: int) -> np.ndarray:
-    """The [C, C] matrix A with distortion = sum_k mean((A e)_k ** 2) for per-pixel errors e:
-    I / C for ``rgb`` and for one channel, diag(sqrt(w / sum w)) @ YCBCR for ``ycbcr``."""
-    if distortion not in DISTORTIONS:
-        raise InputError(f"unknown distortion {distortion!r}; choose from {', '.join(DISTORTIONS)}")
-    if distortion == "rgb" or channels == 1:
-        return np.eye(channels) / math.sqrt(channels)
+def distortion_mix(kind: str, channels: int) -> np.ndarray | None:
+    """None for the plain MSE (``rgb``, or one channel); for ``ycbcr`` the [3, 3] matrix
+    A = diag(sqrt(w / sum w)) @ YCBCR with distortion = sum_k mean((A e)_k ** 2) for per-pixel
+    errors e. InputError for an unknown ``kind``."""
+    if kind not in DISTORTIONS:
+        raise InputError(f"unknown distortion {kind!r}; choose from {', '.join(DISTORTIONS)}")
+    if kind == "rgb" or channels == 1:
+        return None
     if channels != 3:
         raise InputError(f"the ycbcr distortion needs 1 or 3 channels, got {channels}")
     weights = np.asarray(YCBCR_WEIGHTS) / sum(YCBCR_WEIGHTS)
@@ -77,11 +78,10 @@ def distortion(reference: np.ndarray, decoded: np.ndarray, kind: str = "rgb") ->
     """The distortion ``kind`` (``DISTORTIONS``) of a uint8 pair, in squared pixel values:
     ``mse`` for ``rgb`` or a gray pair, the 6:1:1-weighted YCbCr MSE for ``ycbcr``."""
     _check_pair(reference, decoded)
-    channels = 1 if reference.ndim == 2 else reference.shape[2]
-    if kind == "rgb" or channels == 1:
-        distortion_mix(kind, channels)  # (checks the name)
+    mix = distortion_mix(kind, 1 if reference.ndim == 2 else reference.shape[2])
+    if mix is None:
         return mse(reference, decoded)
-    diff = (reference.astype(np.float64) - decoded.astype(np.float64)) @ distortion_mix(kind, channels).T
+    diff = (reference.astype(np.float64) - decoded.astype(np.float64)) @ mix.T
     return float(np.sum(np.mean(diff * diff, axis=(0, 1))))
 
 

@@ -294,7 +294,8 @@ LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
 target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's
 ``LatentConfig`` fields (``steps`` is srnenc's --latent-steps; widths as ``hidden=24/24``, grids
-per level as ``latent_channels=1/2/2``; ``distortion=ycbcr`` trains on the 6:1:1 YCbCr MSE, ``colour=ycbcr`` synthesizes YCbCr)."""
+per level as ``latent_channels=1/2/2``; ``distortion=ycbcr`` trains on the 6:1:1 YCbCr MSE,
+``colour=ycbcr`` synthesizes YCbCr)."""
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
 }

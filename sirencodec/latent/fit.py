@@ -35,7 +35,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..metrics import distortion_mix
 from ..progress import Progress
 from .config import LatentConfig
 from .model import LatentModel, soft_round
@@ -104,21 +103,12 @@ class _Noise:
         return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
 
 
-def _mix(model: LatentModel, device: torch.device) -> torch.Tensor | None:
-    """The distortion's [C, C] mix (``metrics.distortion_mix``) on ``device``; None for the
-    RGB MSE, which ``_step`` takes as the plain mean of squares."""
-    if model.distortion == "rgb" or model.channels == 1:
-        return None
-    return torch.from_numpy(distortion_mix(model.distortion, model.channels)).float().to(device)
-
-
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
-          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
-          mix: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Adam step on the sum over networks of D + lam * bpp, D the MSE or, with ``mix``
-    (``_mix``), the weighted MSE of the mixed planes: soft rounding at ``temp``
-    (uniform noise from ``noise``), or rounded latents (straight-through) when ``temp`` is None.
-    ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
+          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Adam step on the sum over networks of D + lam * bpp, D the MSE or, with the model's
+    ``mix`` (``metrics.distortion_mix``), the summed mean squares of the mixed planes: soft
+    rounding at ``temp`` (uniform noise from ``noise``), or rounded latents (straight-through)
+    when ``temp`` is None. ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
     network's (D, rate proxy bpp), detached [B] tensors."""
     if temp is not None:
         noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
@@ -131,8 +121,8 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
     if lr is not None:
         for g in opt.param_groups:
             g["lr"] = lr
-    if mix is not None:
-        mse = torch.einsum("ij,bjhw->bihw", mix, image - target).square().mean(dim=(2, 3)).sum(1)
+    if model.mix is not None:
+        mse = torch.einsum("ij,bjhw->bihw", model.mix, image - target).square().mean(dim=(2, 3)).sum(1)
     elif model.batch == 1:  # a network alone: the loss as one scalar
         mse = torch.mean((image[0] - target[0]) ** 2)[None]
     else:
@@ -153,7 +143,6 @@ class _HostSteps:
 
     def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float):
         self.model, self.target, self.noise = model, target, noise
-        self.mix = _mix(model, target.device)
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
         self.lams: float | torch.Tensor = 0.0
 
@@ -161,8 +150,7 @@ class _HostSteps:
         self.lams = lams[0] if len(lams) == 1 else torch.tensor(lams, dtype=torch.float32, device=self.target.device)
 
     def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None,
-                     self.mix)
+        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None)
 
     def narrow(self, keep: Sequence[int], lr: float, **options) -> _HostSteps:
         """These steps for networks ``keep`` of the batch only, each going on from where it is:
@@ -189,7 +177,6 @@ class _DeviceSteps(_HostSteps):
 
     def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float, graphs: bool):
         self.model, self.target, self.noise = model, target, noise
-        self.mix = _mix(model, target.device)
         dev = target.device
         self.lr = torch.tensor(lr, dtype=torch.float32, device=dev)
         capturable = dev.type == "cuda"  # (a CPU runs this class only in tests, without graphs)
@@ -208,7 +195,7 @@ class _DeviceSteps(_HostSteps):
 
     def _run(self, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, None, self.temp if soft else None,
-                     self.noise if soft else None, self.mix)
+                     self.noise if soft else None)
 
     def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
         soft = temp is not None
@@ -336,7 +323,6 @@ def refine_latent(fit: LatentFit, pixels: np.ndarray, lam: float, steps: int, lr
     model = copy.deepcopy(fit.model).to(device)
     target = _planes([pixels], device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    mix = _mix(model, target.device)
     for _ in range(steps):
-        _step(model, opt, target, lam, lr, None, None, mix)
+        _step(model, opt, target, lam, lr, None, None)
     return _snapshot(model.cpu(), 0, fit.seconds + time.perf_counter() - start, lam)

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..format import arm as sarm
 from ..format.latent_v4 import grid_shapes
-from ..metrics import YCBCR
+from ..metrics import YCBCR, distortion_mix
 from .config import CHROMA_SHARE, LatentConfig, chroma_grids, grid_levels
 from .synthesis import upsample_matrix
 
@@ -121,7 +121,9 @@ class LatentModel(nn.Module):
         else:
             self.conv_weight = self.conv_bias = None
         self.context = cfg.context
-        self.distortion = cfg.distortion
+        self.distortion = cfg.distortion  # (export.choose_bits measures files by it)
+        mix = distortion_mix(cfg.distortion, channels)  # training's, on the planes: None for the plain MSE
+        self.register_buffer("mix", None if mix is None else torch.from_numpy(mix).float())
         self.ycbcr = cfg.colour != "rgb" and channels == 3
         if self.ycbcr:  # the synthesis computes Y, Cb, Cr; the image is to_rgb @ them
             self.register_buffer("to_rgb", torch.from_numpy(np.linalg.inv(YCBCR)).float())
@@ -166,6 +168,7 @@ class LatentModel(nn.Module):
         out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
         out.grid_levels, out.distortion, out.ycbcr = self.grid_levels, self.distortion, self.ycbcr
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
+        out.register_buffer("mix", None)  # (replaced below when the networks have one)
         for name, buffer in self.named_buffers():
             out.register_buffer(name, buffer, persistent=name != "context_index")
         index = torch.as_tensor(list(keep), device=self.latents[0].device)

@@ -99,6 +99,9 @@ def test_a_batch_trains_each_network_on_the_chosen_distortion(monkeypatch, engin
                                 progress_every=1)
     assert seen[0] == pytest.approx(-10 * math.log10(expected), abs=1e-4)
     assert [f.model.distortion for f in fits] == ["ycbcr", "ycbcr"]
+    planes = np.stack([np.sqrt(6 / 8) * Y, np.sqrt(1 / 8) * CB, np.sqrt(1 / 8) * CR])  # what refinement trains on
+    for f in fits:
+        np.testing.assert_allclose(f.model.mix.numpy(), planes, rtol=1e-6)
 
 
 def test_refinement_and_bit_widths_use_the_training_distortion(monkeypatch):
@@ -106,7 +109,7 @@ def test_refinement_and_bit_widths_use_the_training_distortion(monkeypatch):
     fitted = fit_latent(image, LatentConfig(lam=1e-3, steps=30, distortion="ycbcr"))
     as_rgb = copy.copy(fitted)
     as_rgb.model = copy.deepcopy(fitted.model)
-    as_rgb.model.distortion = "rgb"
+    as_rgb.model.distortion, as_rgb.model.mix = "rgb", None  # the same network, trained on the RGB MSE
     moved = [refine_latent(f, image, 1e-3, 3, 1e-3).model.syn_weights[-1].detach() for f in (fitted, as_rgb)]
     assert not torch.equal(*moved)  # the ycbcr refinement follows another gradient
     kinds = []
