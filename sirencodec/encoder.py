@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .latent.config import LatentConfig, effort_config
+from .latent.choice import candidate_configs
+from .latent.config import CHOICES, DEFAULT_EFFORT, LatentConfig, effort_config
 from .progress import Progress
 from .ratecontrol import DEFAULT_QUALITY
 from .result import EncodeResult
@@ -54,13 +55,32 @@ def _flag(name: str) -> str:
 @dataclass(frozen=True)
 class Encoding:
     """A checked set of encoder options: the network kind, the mode ("quality", "target_bpp",
-    "target_psnr", "lam" or, for a SIREN, "fixed"), its value and the training settings."""
+    "target_psnr", "lam" or, for a SIREN, "fixed"), its value and the training settings; for
+    the latent network, ``candidates``: the networks it chooses among per image
+    (``latent.choice``; empty: ``config`` alone)."""
 
     network: str
     mode: str
     value: float | None
     config: LatentConfig | FitConfig
     device: str = "auto"
+    candidates: tuple[LatentConfig, ...] = ()
+
+    def networks(self, image: np.ndarray) -> list[LatentConfig]:
+        """The latent networks this encoding trains on ``image``: ``config``, or each candidate
+        that differs on an image of its channels."""
+        if len(self.candidates) < 2:
+            return [self.config]
+        from .latent.choice import for_image
+
+        return for_image(self.candidates, 3 if np.ndim(image) == 3 else 1)
+
+    def fixed_networks(self, image: np.ndarray) -> list[LatentConfig]:
+        """``networks(image)`` at this encoding's fixed rate weight (mode "quality" or "lam")."""
+        from .latent.ratecontrol import quality_lam
+
+        lam = quality_lam(int(self.value)) if self.mode == "quality" else self.value
+        return [dataclasses.replace(c, lam=lam) for c in self.networks(image)]
 
     def run(self, image: Any, progress: Progress | None = None) -> EncodeResult:
         """Encode ``image``: a uint8 [H, W] or [H, W, 3] array, or an image file's path or bytes."""
@@ -117,20 +137,29 @@ class Encoding:
 
     def _encode_batched(self, images: list[np.ndarray], progress: Progress | None, batch: int | None,
                         workers: int | None, done: Callable[[int, EncodeResult], None]) -> None:
-        from .latent.encode import encode_latent_many
-        from .latent.ratecontrol import quality_lam
-
-        lam = quality_lam(int(self.value)) if self.mode == "quality" else self.value
-        config = dataclasses.replace(self.config, lam=lam)
+        from .latent.choice import encode_choices_many
 
         def labelled(index: int, result: EncodeResult) -> None:
             if self.mode == "quality":
                 result.report["quality"] = int(self.value)
             done(index, result)
 
-        encode_latent_many(images, [config] * len(images), self.device, progress, batch, workers, labelled)
+        encode_choices_many(images, [self.fixed_networks(image) for image in images], self.mode, self.device,
+                            progress, batch, workers, labelled)
 
     def _encode(self, image: np.ndarray, progress: Progress | None) -> EncodeResult:
+        """A latent network chooses among its ``networks`` (``latent.choice``); each is encoded
+        by ``_encode_one``."""
+        if self.network == "latent":
+            networks = self.networks(image)
+            if len(networks) > 1:
+                from .latent.choice import encode_choice
+
+                return encode_choice(image, networks, self.mode, lambda c, p: self._encode_one(image, c, p), progress)
+        return self._encode_one(image, self.config, progress)
+
+    def _encode_one(self, image: np.ndarray, config: LatentConfig | FitConfig,
+                    progress: Progress | None) -> EncodeResult:
         """Both codecs' rate control has ``encode_quality``, ``encode_target_bpp`` and
         ``encode_target_psnr`` with one signature; a fixed rate weight or network is encoded as is."""
         if self.network == "latent":
@@ -138,15 +167,15 @@ class Encoding:
             from .latent.encode import encode_latent
 
             if self.mode == "lam":
-                return encode_latent(image, dataclasses.replace(self.config, lam=self.value), self.device, progress)
+                return encode_latent(image, dataclasses.replace(config, lam=self.value), self.device, progress)
         else:
             from .siren import ratecontrol
             from .siren.encode import encode_siren
 
             if self.mode == "fixed":
-                return encode_siren(image, self.config, self.device, progress)
+                return encode_siren(image, config, self.device, progress)
         value = int(self.value) if self.mode == "quality" else self.value
-        return getattr(ratecontrol, f"encode_{self.mode}")(image, value, self.config, self.device, progress)
+        return getattr(ratecontrol, f"encode_{self.mode}")(image, value, config, self.device, progress)
 
 
 def plan(*, quality: int | None = None, target_bpp: float | None = None, target_psnr: float | None = None,
@@ -157,7 +186,8 @@ def plan(*, quality: int | None = None, target_bpp: float | None = None, target_
     naming the first that cannot be used, TypeError for an unknown keyword. The latent
     network's config is its ``effort`` level's (``latent.config.EFFORTS``) with
     ``latent_options`` (``LatentConfig`` fields of ``latent.config.TUNABLE``), ``latent_steps``
-    and ``seed`` replacing its own."""
+    and ``seed`` replacing its own; a level with ``latent.config.CHOICES`` chooses per image
+    among those variants of it, in the fields these options leave free."""
     unknown = sorted(set(siren_options) - set(SIREN_OPTIONS))
     if unknown:
         raise TypeError(f"encode() got unknown option(s) {', '.join(unknown)}")
@@ -177,9 +207,11 @@ def plan(*, quality: int | None = None, target_bpp: float | None = None, target_
         fields = {**(latent_options or {}),
                   **{k: v for k, v in (("steps", latent_steps), ("seed", seed)) if v is not None}}
         config = effort_config(effort, fields)
+        candidates = candidate_configs(config, CHOICES.get(effort or DEFAULT_EFFORT, ()), fixed=fields)
         mode = rates[0] if rates else "quality"
         value = given[mode]
-        return Encoding("latent", mode, DEFAULT_QUALITY if value is None else value, config, device)
+        return Encoding("latent", mode, DEFAULT_QUALITY if value is None else value, config, device,
+                        candidates if len(candidates) > 1 else ())
     latent_given = [_flag(k) for k, v in (("lam", lam), ("latent_steps", latent_steps), ("effort", effort))
                     if v is not None] + (["latent_options"] if latent_options else [])
     if latent_given:

@@ -356,12 +356,14 @@ class LatentCodec(SrnCodec):
 
     def encode_many(self, jobs: Sequence[tuple[np.ndarray, Setting]]) -> list[Any]:
         """EncodeResults of (image, setting) jobs whose ``batch_config`` is not None, the networks
-        of one image shape and training trained together (``latent.encode.encode_latent_many``),
-        in job order."""
-        from sirencodec.latent.encode import encode_latent_many
+        of one image shape and training trained together (``latent.choice.encode_choices_many``,
+        which keeps each job's best where its effort level chooses among networks), in job order."""
+        from sirencodec.encoder import plan
+        from sirencodec.latent.choice import encode_choices_many
 
-        results = encode_latent_many([image for image, _ in jobs], [self.batch_config(s) for _, s in jobs],
-                                     self.device, self.progress)
+        results = encode_choices_many([image for image, _ in jobs],
+                                      [plan(**self.options(s)).fixed_networks(image) for image, s in jobs], "lam",
+                                      self.device, self.progress)
         for (_, setting), result in zip(jobs, results):
             if "quality" in setting:
                 result.report["quality"] = int(setting["quality"])

@@ -73,8 +73,9 @@ from .common import command, handle_errors, json_line, read_input, write_stdout
                    "rate control; larger is smaller (quality 4 is 0.001, about 0.65 bpp on a 256x256 photograph).")
 @click.option("--effort", type=click.Choice(list(EFFORTS)),
               help="Latent network: encode time against rate. 'fast' trains a third as long as 'default'; "
-                   "'max' (for benchmarks and GPUs) takes longer for a smaller file; each level's time, "
-                   "BD-rate and decode cost: README.")
+                   "'max' (for benchmarks and GPUs) takes longer for a smaller file; 'best' trains max's "
+                   "network in three variants (RGB or YCbCr synthesis, more latent grids) and keeps each "
+                   "image's best file; each level's time, BD-rate and decode cost: README.")
 @click.option("--latent-steps", type=click.IntRange(1), metavar="N",
               help=f"Latent network: training steps, replacing --effort's (default {LatentConfig().steps}).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(DEVICES))
@@ -181,7 +182,24 @@ def format_latent_report(r: dict) -> str:
             f"  latent network, {mode}lambda {r['lam']:.3g}, {r['levels']} grids, layer bits "
             f"{','.join(map(str, r['layer_bits']))}, {cfg['steps']} steps, device {r['device']}\n"
             f"  time: fit {sec['fit']:.1f} s, bits {sec['bits']:.1f} s, write {sec['write']:.2f} s, "
-            f"decode {sec['decode']:.2f} s, total {sec['total']:.1f} s")
+            f"decode {sec['decode']:.2f} s, total {sec['total']:.1f} s" + _format_choice(r.get("choice")))
+
+
+def _format_choice(choice: dict | None) -> str:
+    """One line per network a choosing effort level tried, the kept one marked."""
+    if not choice:
+        return ""
+    lines = []
+    for i, c in enumerate(choice["candidates"]):
+        name = ", ".join(f"{k}={_option_text(v)}" for k, v in c.get("options", {}).items()) or "as configured"
+        mark = "*" if i == choice["chosen"] else " "
+        lines.append(f"\n  {mark} net {i + 1}: {name}: " +
+                     (f"error: {c['error']}" if "error" in c else f"{c['bytes']} bytes, PSNR {c['psnr']:.2f} dB"))
+    return f"\n  kept the best by {choice['by']} of {len(lines)} networks:" + "".join(lines)
+
+
+def _option_text(value) -> str:
+    return "/".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
 
 
 def format_siren_report(r: dict) -> str:

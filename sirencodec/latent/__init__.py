@@ -7,7 +7,8 @@ small synthesis network.
 * ``model`` (torch), ``fit`` (training for MSE + lam * bpp), ``export`` (the file's
   description, each layer's bit width chosen on real files);
 * ``encode`` - one rate weight to a file; ``ratecontrol`` - ``--quality``, ``--target-bpp``,
-  ``--target-psnr``, which choose the rate weight.
+  ``--target-psnr``, which choose the rate weight; ``choice`` - ``--effort best``, which
+  trains several networks and keeps each image's best file.
 
 Importing this package imports nothing; ``synthesis`` and ``config`` need numpy only.
 """

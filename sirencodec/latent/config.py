@@ -74,15 +74,27 @@ def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
     return levels
 
 
+_MAX = LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,))
 EFFORTS: dict[str, LatentConfig] = {
     "fast": LatentConfig(steps=4000),
     "default": LatentConfig(),
-    "max": LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,)),
+    "max": _MAX,
+    "best": _MAX,
 }
 """srnenc's ``--effort`` levels: the network and training each encodes with. ``max`` trains
-twice as long with the rounded-latent stage held to 480 steps (longer ones lose rate); encode
-time, BD-rate and decode cost of each level: docs/results/levers/README.md."""
+twice as long with the rounded-latent stage held to 480 steps (longer ones lose rate); ``best``
+trains ``max``'s network once per variant of ``CHOICES`` and keeps each image's best file
+(``choice``). Encode time, BD-rate and decode cost of each level:
+docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
+
+CHOICES: dict[str, tuple[Mapping[str, Any], ...]] = {
+    "best": ({}, {"colour": "ycbcr"}, {"latent_channels": (1, 2, 2, 2, 2, 2, 2)}),
+}
+"""The networks an effort level chooses among, per image: its config with each variant's fields
+replaced (fields the caller sets stay the caller's). ``best``: RGB synthesis, YCbCr synthesis,
+and two latent grids at each level but the finest; each choice's BD-rate on Kodak crops:
+docs/results/levers/README.md."""
 
 TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
            "arm_hidden", "seed", "distortion", "colour")
