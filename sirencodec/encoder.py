@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .latent.choice import candidate_configs
+from .latent.choice import candidate_configs, encode_choice, encode_choices_many, for_image
 from .latent.config import CHOICES, DEFAULT_EFFORT, LatentConfig, effort_config
 from .progress import Progress
 from .ratecontrol import DEFAULT_QUALITY
@@ -71,8 +71,6 @@ class Encoding:
         that differs on an image of its channels."""
         if len(self.candidates) < 2:
             return [self.config]
-        from .latent.choice import for_image
-
         return for_image(self.candidates, 3 if np.ndim(image) == 3 else 1)
 
     def fixed_networks(self, image: np.ndarray) -> list[LatentConfig]:
@@ -137,8 +135,6 @@ class Encoding:
 
     def _encode_batched(self, images: list[np.ndarray], progress: Progress | None, batch: int | None,
                         workers: int | None, done: Callable[[int, EncodeResult], None]) -> None:
-        from .latent.choice import encode_choices_many
-
         def labelled(index: int, result: EncodeResult) -> None:
             if self.mode == "quality":
                 result.report["quality"] = int(self.value)
@@ -153,8 +149,6 @@ class Encoding:
         if self.network == "latent":
             networks = self.networks(image)
             if len(networks) > 1:
-                from .latent.choice import encode_choice
-
                 return encode_choice(image, networks, self.mode, lambda c, p: self._encode_one(image, c, p), progress)
         return self._encode_one(image, self.config, progress)
 

@@ -154,3 +154,30 @@ def test_srnenc_and_srnbench_at_effort_best(tmp_path):
     assert int(row["bytes"]) == (bench / row["file"]).stat().st_size
     assert row["colour"] == chosen["config"]["colour"] and row["effort"] == "best"
     assert len(chosen["choice"]["candidates"]) == 3
+
+
+@pytest.mark.parametrize("rate, by", [({"target_bpp": 2.0}, "psnr"), ({"target_psnr": 30.0}, "bytes")])
+def test_rate_control_runs_for_every_network_and_keeps_the_best_at_the_target(monkeypatch, rate, by):
+    """At --target-bpp / --target-psnr each candidate goes through rate control; the kept file is
+    the highest PSNR / the fewest bytes, and a candidate whose rate control fails is left out."""
+    from sirencodec.encoder import Encoding
+
+    image = np.full((10, 10), 100, np.uint8)
+    fakes = {  # (colour, latent_channels) -> (bytes, MSE) or an error
+        ("rgb", ()): (30, 64.0), ("ycbcr", ()): InputError("target out of reach"), ("rgb", GRIDS2): (20, 100.0)}
+    seen = []
+
+    def fake_one(self, img, config, progress):
+        seen.append((self.mode, config.colour, config.latent_channels))
+        outcome = fakes[(config.colour, config.latent_channels)]
+        if isinstance(outcome, InputError):
+            raise outcome
+        return _result(img, outcome[0], outcome[1], 1e-3)
+
+    monkeypatch.setattr(Encoding, "_encode_one", fake_one)
+    got = plan(effort="best", **rate).run(np.dstack([image] * 3))
+    mode = next(iter(rate))
+    assert sorted(seen) == sorted((mode, c, g) for c, g in fakes)
+    assert got.report["choice"]["by"] == by
+    assert got.report["bytes"] == (30 if by == "psnr" else 20)
+    assert got.report["choice"]["candidates"][1] == {"error": "target out of reach"}
