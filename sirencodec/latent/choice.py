@@ -70,8 +70,9 @@ def _options(candidate: dict, first: dict) -> dict:
 
 def choose(image: np.ndarray, outcomes: Sequence[EncodeResult | InputError], mode: str) -> EncodeResult:
     """The best of ``outcomes`` (each candidate's result, or the InputError its encode raised)
-    for ``mode``, its report given ``choice``: every candidate's options, bytes, PSNR and
-    score, and which was kept; ``seconds.total`` becomes the time of all of them."""
+    for ``mode``, its report given ``choice``: every candidate's options (the fields in which
+    it differs from the first), bytes, PSNR (and cost, at a fixed rate weight), and which was
+    kept; ``seconds.total`` becomes the time of all of them."""
     results = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, EncodeResult)]
     if not results:
         raise outcomes[0]
@@ -79,18 +80,18 @@ def choose(image: np.ndarray, outcomes: Sequence[EncodeResult | InputError], mod
         return outcomes[0]
     keys = {i: _key(result, image, mode) for i, result in results}
     chosen = min(keys, key=lambda i: (keys[i], i))
+    by = {"target_bpp": "psnr", "target_psnr": "bytes"}.get(mode, "cost")
     first = next(r for _, r in results).report["config"]
     listed = []
     for i, outcome in enumerate(outcomes):
         if isinstance(outcome, EncodeResult):
             r = outcome.report
             listed.append({"options": _options(r["config"], first), "bytes": r["bytes"], "psnr": r["psnr"],
-                           "score": keys[i][0], "seconds": r["seconds"]["total"]})
+                           **({"cost": keys[i][0]} if by == "cost" else {}), "seconds": r["seconds"]["total"]})
         else:
             listed.append({"error": str(outcome)})
     best = outcomes[chosen]
-    best.report["choice"] = {"chosen": chosen, "by": {"target_bpp": "psnr", "target_psnr": "bytes"}.get(mode, "cost"),
-                             "candidates": listed}
+    best.report["choice"] = {"chosen": chosen, "by": by, "candidates": listed}
     best.report["seconds"] = {**best.report["seconds"], "chosen": best.report["seconds"]["total"],
                               "total": round(sum(c.get("seconds", 0.0) for c in listed), 3)}
     return best

@@ -111,6 +111,7 @@ def test_best_keeps_the_lowest_cost_file_of_its_networks():
     assert [c["bytes"] for c in listed] == [len(r.data) for r in alone]
     costs = [_cost(image, r.data, sirencodec.decode(r.data), lam) for r in alone]
     assert got.data == alone[int(np.argmin(costs))].data
+    assert np.allclose([c["cost"] for c in listed], costs, rtol=1e-9)
     assert np.array_equal(got.decoded, sirencodec.decode(got.data))
     assert got.report["config"]["colour"] == ("ycbcr" if np.argmin(costs) == 1 else "rgb")
 
