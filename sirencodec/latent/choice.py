@@ -146,8 +146,9 @@ def encode_choices_many(images: Sequence[np.ndarray], candidates: Sequence[Seque
         outcomes[index][k] = result
         complete(index)
 
+    training = {i for i, _ in jobs}
     for index in range(len(images)):  # images none of whose candidates can train
-        if not any(i == index for i, _ in jobs):
+        if index not in training:
             complete(index)
     if jobs:
         encode_latent_many([images[i] for i, _ in jobs], [candidates[i][k] for i, k in jobs], device, progress,

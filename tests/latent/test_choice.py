@@ -182,3 +182,18 @@ def test_rate_control_runs_for_every_network_and_keeps_the_best_at_the_target(mo
     assert got.report["choice"]["by"] == by
     assert got.report["bytes"] == (30 if by == "psnr" else 20)
     assert got.report["choice"]["candidates"][1] == {"error": "target out of reach"}
+
+
+def test_batched_choice_leaves_out_networks_that_cannot_train():
+    """A candidate refused before training (here lam 0) is listed with its error and the image
+    keeps the other; an image none of whose candidates can train raises that error, untrained."""
+    from sirencodec.latent.choice import encode_choices_many
+    from sirencodec.latent.config import LatentConfig
+
+    image = _image(12, 12, 1)
+    good, bad = LatentConfig(lam=2e-3, steps=20), LatentConfig(lam=0.0, steps=20)
+    (result,) = encode_choices_many([image], [[bad, good]], "lam", "cpu")
+    assert "error" in result.report["choice"]["candidates"][0] and result.report["choice"]["chosen"] == 1
+    assert np.array_equal(sirencodec.decode(result.data), result.decoded)
+    with pytest.raises(InputError, match="lam > 0"):
+        encode_choices_many([image, image], [[good], [bad]], "lam", "cpu")
