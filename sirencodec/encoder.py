@@ -73,12 +73,17 @@ class Encoding:
             return [self.config]
         return for_image(self.candidates, 3 if np.ndim(image) == 3 else 1)
 
-    def fixed_networks(self, image: np.ndarray) -> list[LatentConfig]:
-        """``networks(image)`` at this encoding's fixed rate weight (mode "quality" or "lam")."""
+    def fixed_lam(self) -> float | None:
+        """The latent network's fixed rate weight (mode "quality" or "lam"); None under rate control."""
         from .latent.ratecontrol import quality_lam
 
-        lam = quality_lam(int(self.value)) if self.mode == "quality" else self.value
-        return [dataclasses.replace(c, lam=lam) for c in self.networks(image)]
+        if self.network != "latent" or self.mode not in ("quality", "lam"):
+            return None
+        return quality_lam(int(self.value)) if self.mode == "quality" else self.value
+
+    def fixed_networks(self, image: np.ndarray) -> list[LatentConfig]:
+        """``networks(image)`` at this encoding's fixed rate weight (``fixed_lam``)."""
+        return [dataclasses.replace(c, lam=self.fixed_lam()) for c in self.networks(image)]
 
     def run(self, image: Any, progress: Progress | None = None) -> EncodeResult:
         """Encode ``image``: a uint8 [H, W] or [H, W, 3] array, or an image file's path or bytes."""

@@ -346,13 +346,10 @@ class LatentCodec(SrnCodec):
         settings whose configs differ in lam and seed only train together; None for rate
         control's settings, which encode one by one."""
         from sirencodec.encoder import plan
-        from sirencodec.latent.ratecontrol import quality_lam
 
         encoding = plan(**self.options(setting))
-        if encoding.mode not in ("quality", "lam"):
-            return None
-        lam = quality_lam(int(encoding.value)) if encoding.mode == "quality" else encoding.value
-        return dataclasses.replace(encoding.config, lam=lam)
+        lam = encoding.fixed_lam()
+        return None if lam is None else dataclasses.replace(encoding.config, lam=lam)
 
     def encode_many(self, jobs: Sequence[tuple[np.ndarray, Setting]]) -> list[Any]:
         """EncodeResults of (image, setting) jobs whose ``batch_config`` is not None, the networks
