@@ -63,7 +63,7 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
     return src
 
 
-ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level)
+ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level[, learned upsampling])
     "default (syn 16; ARM 8: 8-8)": ((16,), 8, (8, 8), ()),
     "ARM 12: 12-12": ((16,), 12, (12, 12), ()),
     "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
@@ -75,29 +75,39 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "default, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
     "default, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
     "syn 40; ARM 16: 16-16, 2 grids at levels 1-6": ((40,), 16, (16, 16), (1, 2, 2, 2, 2, 2, 2)),
+    "default, learned upsampling": ((16,), 8, (8, 8), (), True),
+    "syn 40; ARM 16: 16-16, learned upsampling": ((40,), 16, (16, 16), (), True),
 }
 
 
 def macs_per_pixel(net) -> float:
     """Multiply-accumulates per pixel of decoding ``net``: the ARM per latent, the upsampling
-    (4 taps in each direction per grid but the full-size one), the synthesis and convolution."""
+    (4 taps in each direction per grid but the full-size one; with learned filters, the composed
+    taps of the grid's level in each direction), the synthesis and convolution."""
     from sirencodec.format import latent_v4
+    from sirencodec.latent import synthesis
 
     pixels = net.width * net.height
     latents = sum(g.size for g in net.grids)
     arm = sum(o * i for o, i in (ly.weight.shape for ly in net.arm))
     synth = sum(o * i for o, i in (ly.weight.shape for ly in net.synthesis))
     conv = 9 * net.channels**2 if net.conv is not None else 0
-    upsample = 8 * sum(1 for g in net.grids if g.shape != (net.height, net.width))
+    filters = synthesis.upsampling_filters(net)
+    if filters is None:
+        upsample = 8 * sum(1 for g in net.grids if g.shape != (net.height, net.width))
+    else:
+        upsample = sum(synthesis.learned_taps(net.height, lv, filters)[1].shape[1]
+                       + synthesis.learned_taps(net.width, lv, filters)[1].shape[1] for lv in net.grid_levels if lv)
     assert latent_v4.grid_shapes(net.height, net.width, net.grid_levels) == [g.shape for g in net.grids]
     return (latents * arm) / pixels + upsample + synth + conv
 
 
 def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, ...],
-             latent_channels: tuple[int, ...] = (), seed: int = 0):
+             latent_channels: tuple[int, ...] = (), learned: bool = False, seed: int = 0):
     """``net``'s grids under a synthesis of ``hidden`` widths and an ARM of ``context`` inputs and
     ``arm_hidden`` widths (``latent_channels[l]`` grids at level l, each a copy of the file's grid
-    of that level; one where it lists none): small random synthesis weights (7 bits), and an ARM of zero weights
+    of that level; one where it lists none; ``learned``: learned x2 filters, small random
+    residuals): small random synthesis weights (7 bits), and an ARM of zero weights
     whose last bias sets every latent's mean to 0 and its log-scale to -2.5 (b = 0.087: a static
     model whose payload is near a trained one's; the decoder does every multiply-add all the same)."""
     import dataclasses
@@ -120,8 +130,13 @@ def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, 
     levels = tuple(level for level, n in enumerate(per_level[:max(first) + 1]) for _ in range(n))
     syn = [len(levels), *hidden, net.channels]
     arm = [context, *arm_hidden, 2]
+    upsampling = None
+    if learned:
+        q = np.clip(np.round(rng.laplace(32, 4.0, (max(levels), 4))), 0, 63).astype(np.int32)
+        upsampling = QuantizedTensor(q, np.ones(q.shape, bool), 6, float(np.float16(0.005)), 32)
     return dataclasses.replace(
-        net, grids=[first[level].copy() for level in levels], levels=levels, synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
+        net, upsampling=upsampling, grids=[first[level].copy() for level in levels], levels=levels,
+        synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
         conv=layer(net.channels, 9 * net.channels, float(np.float16(0.01))) if net.conv is not None else None,
         arm=[layer(o, i, 2.0**-8, spread=0.0) for i, o in zip(arm[:-2], arm[1:-1])]
         + [layer(2, arm[-2], 2.0**-4, spread=0.0, bias=(0, -40))])  # log-scale -2.5
@@ -140,8 +155,8 @@ def architectures(path: Path) -> None:
     print(f"| the file as trained | {macs_per_pixel(net):.0f} | "
           f"{parsed.network.decode_cost(net.grid_levels, parsed.reaches) / (net.width * net.height):.0f} | "
           f"{len(data):,} | {statistics.median(timed(lambda: sirencodec.decode(data), 7)):.3f} s |")
-    for name, (hidden, context, arm_hidden, latent_channels) in ARCHITECTURES.items():
-        other = reshaped(net, hidden, context, arm_hidden, latent_channels)
+    for name, shape in ARCHITECTURES.items():
+        other = reshaped(net, *shape)
         data = latent_v4.pack(other)
         parsed = latent_v4.unpack(data)
         cost = parsed.network.decode_cost(other.grid_levels, parsed.reaches)

@@ -1,6 +1,6 @@
 """An independent reader of `.srn` files, written from `format_spec.md` alone.
 
-This module re-implements the file format (versions 1-5) from the text of the spec only: it
+This module re-implements the file format (versions 1-6) from the text of the spec only: it
 imports nothing from `sirencodec` and uses nothing but the standard library (struct, zlib,
 math, bisect).  The tests (`tests/format/test_reference_reader.py`) decode the same files with
 it and with the main decoder and compare every integer, which checks the spec and the main
@@ -12,7 +12,8 @@ Usage::
     from reference.srn_reader import read
     info = read(open("image.srn", "rb").read())   # a dict of plain Python values
     info["layers"][0]["q"]                         # the kept weight integers, row-major
-    info["grids"]                                  # versions 4, 5: the latent grids (lists of rows)
+    info["grids"]                                  # versions 4-6: the latent grids (lists of rows)
+    info["upsampling"]                             # version 6: the learned filters' record and taps
 
     render(info)                                   # optional: the pixels (rows of [C] ints)
 
@@ -276,7 +277,7 @@ def _check_size_magic_version_crc(data: bytes) -> int:
     if len(data) < 4 or data[:3] != b"SRN":
         raise SrnFormatError("bad magic")
     version = data[3]
-    if version not in (1, 2, 3, 4, 5):
+    if version not in (1, 2, 3, 4, 5, 6):
         raise SrnFormatError(f"unsupported version {version}")
     if len(data) < 8:
         raise SrnFormatError("truncated file")
@@ -290,7 +291,7 @@ def read(data: bytes) -> dict:
     """Parse and entropy-decode a whole `.srn` file; return a dict of plain Python values."""
     version = _check_size_magic_version_crc(data)
     data = bytes(data)
-    if version in (4, 5):
+    if version in (4, 5, 6):
         return _read_latent(data, version)
     return _read_siren(data, version)
 
@@ -525,7 +526,7 @@ def _read_latent(data: bytes, version: int) -> dict:
     if kind != 1:
         raise SrnFormatError("unknown network kind")
     levels = r.u8()
-    if version == 5:
+    if version in (5, 6):
         if not 1 <= levels <= 32:
             raise SrnFormatError("bad number of grids")
         grid_levels = [r.u8() for _ in range(levels)]
@@ -587,12 +588,31 @@ def _read_latent(data: bytes, version: int) -> dict:
         layers.append(dict(record_offset=record_offset, kind=kind_name, shape=shape, bits=bits, model=model,
                            step=step, bias_step=bias_step, step_exponent=k, bias_step_exponent=kb,
                            param=param, zero_point=1 << (bits - 1)))
+    upsampling = None
+    if version == 6:
+        record_offset = r.pos
+        filters, bits, model = r.u8(), r.u8(), r.u8()
+        if filters < 1 or filters != max(grid_levels):
+            raise SrnFormatError("the upsampling filters must be as many as the coarsest level, at least 1")
+        if not 2 <= bits <= 16:
+            raise SrnFormatError("bad upsampling bits")
+        if model not in (0, 1, 2):
+            raise SrnFormatError("bad upsampling model")
+        step = r.f16()
+        _finite_positive(step, "upsampling step")
+        param = None
+        if model:
+            param = r.f16()
+            if not 0.0 < param < 1.0:
+                raise SrnFormatError("param out of range")
+        upsampling = dict(record_offset=record_offset, filters=filters, bits=bits, model=model, step=step,
+                          param=param, zero_point=1 << (bits - 1))
     reaches = [r.u8() for _ in range(levels)]
     shapes = grid_shapes(height, width, grid_levels)
     if sum(h * w * (2 * rr + 1) for (h, w), rr in zip(shapes, reaches)) > 1 << 28:
         raise SrnFormatError("too many latents x alphabet")
     syn_weights = sum(ly["shape"][0] * ly["shape"][1] for ly in layers if ly["kind"] == "synthesis")
-    if width * height * (8 * levels + syn_weights + 9 * channels * channels) > 1 << 40:
+    if width * height * (16 * levels + syn_weights + 9 * channels * channels) > 1 << 40:
         raise SrnFormatError("too much decoding work")
     weights_len_offset = r.pos
     weights_payload = r.take(r.varint())
@@ -611,13 +631,20 @@ def _read_latent(data: bytes, version: int) -> dict:
         layer["bias_q"] = [dec.decode(ucdf) for _ in range(o)]
         layer["weights"] = [_f32(float(q - z) * layer["step"]) for q in layer["q"]]
         layer["bias"] = [_f32(float(q - z) * layer["bias_step"]) for q in layer["bias_q"]]
+    if upsampling is not None:
+        n, z = upsampling["bits"], upsampling["zero_point"]
+        cdf = _weight_cdf(upsampling["model"], 0, (1 << n) - 1, z, upsampling["param"])
+        upsampling["q"] = [dec.decode(cdf) for _ in range(4 * upsampling["filters"])]
+        keys = [-9 / 256, 67 / 256, 225 / 256, -27 / 256]
+        upsampling["taps"] = [[keys[t] + _f32(float(upsampling["q"][4 * s + t] - z) * upsampling["step"])
+                               for t in range(4)] for s in range(upsampling["filters"])]
 
     arm = [layer for layer in layers if layer["kind"] == "arm"]
     grids = _decode_latents(latents_payload, shapes, reaches, context, arm)
     return dict(version=version, kind="latent", width=width, height=height, channels=channels, levels=levels,
                 grid_levels=grid_levels,
                 context=context, synthesis_widths=syn_widths, conv=bool(conv), arm_widths=arm_widths,
-                layers=layers, reaches=reaches, grids=grids,
+                layers=layers, upsampling=upsampling, reaches=reaches, grids=grids,
                 weights_len=len(weights_payload), weights_len_offset=weights_len_offset,
                 latents_len=len(latents_payload), latents_len_offset=latents_len_offset)
 
@@ -758,9 +785,41 @@ def _upsample(grid, height, width):
     return out
 
 
+def _x2(x, n_out, h):
+    """One learned x2 step of a list of samples (section 10, version 6)."""
+    n = len(x)
+    y = []
+    for j in range(n_out):
+        i = j // 2
+        if j % 2 == 0:
+            y.append(sum(h[t] * x[min(max(i - 2 + t, 0), n - 1)] for t in range(4)))
+        else:
+            y.append(sum(h[3 - t] * x[min(max(i - 1 + t, 0), n - 1)] for t in range(4)))
+    return y
+
+
+def _upsample_learned(grid, level, height, width, filters):
+    """Step by step from the grid's level down to level 0, rows then columns at each step
+    (the steps are linear and separable: the order changes only the rounding)."""
+    g = [[float(v) for v in row] for row in grid]
+    for s in range(level, 0, -1):
+        h = filters[s - 1]
+        if len(g) != height:
+            n_out = -(-height // (1 << (s - 1)))
+            cols = [_x2([row[c] for row in g], n_out, h) for c in range(len(g[0]))]
+            g = [[col[r] for col in cols] for r in range(n_out)]
+        if len(g[0]) != width:
+            g = [_x2(row, -(-width // (1 << (s - 1))), h) for row in g]
+    return g
+
+
 def _render_latent(info):
     width, height, channels = info["width"], info["height"], info["channels"]
-    ups = [_upsample(g, height, width) for g in info["grids"]]
+    up = info.get("upsampling")
+    if up is None:
+        ups = [_upsample(g, height, width) for g in info["grids"]]
+    else:
+        ups = [_upsample_learned(g, lv, height, width, up["taps"]) for g, lv in zip(info["grids"], info["grid_levels"])]
     synth = [layer for layer in info["layers"] if layer["kind"] == "synthesis"]
     conv = [layer for layer in info["layers"] if layer["kind"] == "conv"]
     out = [[None] * width for _ in range(height)]

@@ -143,9 +143,10 @@ def _inspect_latent(parsed: ParsedLatent, data: bytes) -> dict:
     grids = [{"shape": list(g.shape), "reach": reach, "nonzero": int(np.count_nonzero(g))}
              for g, reach in zip(net.grids, parsed.reaches)]
     pixels = net.width * net.height
+    up = parsed.upsampling_record
     breakdown = {
         "header": parsed.fixed_bytes,
-        "layer_records": sum(rec.bytes for rec in parsed.records),
+        "layer_records": sum(rec.bytes for rec in parsed.records) + (up.bytes if up else 0),
         "weights": parsed.weights_payload_bytes,
         "latents": parsed.latents_payload_bytes,
         "crc": 4,
@@ -162,7 +163,11 @@ def _inspect_latent(parsed: ParsedLatent, data: bytes) -> dict:
         "synthesis": [ly.weight.shape[0] for ly in net.synthesis],
         "conv": net.conv is not None,
         "arm": [ly.weight.shape[0] for ly in net.arm],
-        "parameters": sum(int(np.prod(rec.shape)) + rec.shape[0] for rec in parsed.records),
+        "upsampling": ("bicubic" if up is None else
+                       {"filters": up.shape[0], "bits": up.bits, "scale": up.scale, "model": MODEL_NAMES[up.model.kind],
+                        "record_bytes": up.bytes}),
+        "parameters": (sum(int(np.prod(rec.shape)) + rec.shape[0] for rec in parsed.records)
+                       + (int(np.prod(up.shape)) if up else 0)),
         "latents": sum(g.size for g in net.grids),
         "grids": grids,
         "layers": layers,

@@ -289,13 +289,13 @@ LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,), "lam": (float,), "effort": (str,),
     "steps": (int,), "seed": (int,), "hard_fraction": (float,), "lr": (float,), "hard_lr": (float,),
     "levels": (int,), "latent_channels": (str,), "hidden": (str,), "conv": (bool,), "context": (int,),
-    "arm_hidden": (str,), "distortion": (str,), "colour": (str,),
+    "arm_hidden": (str,), "distortion": (str,), "colour": (str,), "upsampling": (str,),
 }
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
 target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's
 ``LatentConfig`` fields (``steps`` is srnenc's --latent-steps; widths as ``hidden=24/24``, grids
 per level as ``latent_channels=1/2/2``; ``distortion=ycbcr`` trains on the 6:1:1 YCbCr MSE,
-``colour=ycbcr`` synthesizes YCbCr)."""
+``colour=ycbcr`` synthesizes YCbCr, ``upsampling=learned`` learns the x2 upsampling filters)."""
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
 }
@@ -304,7 +304,7 @@ a fixed network."""
 
 
 class LatentCodec(SrnCodec):
-    """The latent-grid network (format version 4), srnenc's default codec."""
+    """The latent-grid network (format versions 4 to 6), srnenc's default codec."""
 
     name = LATENT
 

@@ -80,6 +80,10 @@ def _format_latent_info(info: dict) -> str:
     for ly in info["layers"]:
         lines.append(f"{ly['index']:>2} {ly['kind']:<10}{'x'.join(map(str, ly['shape'])):>8}{ly['bits']:>6}"
                      f"{ly['model']:>10}{ly['record_bytes']:>10}")
+    up = info["upsampling"]
+    if up != "bicubic":
+        lines.append(f"{'':>2} {'upsample':<10}{str(up['filters']) + 'x4':>8}{up['bits']:>6}"
+                     f"{up['model']:>10}{up['record_bytes']:>10}   learned x2 filters, one per level")
     by = info["bytes"]
     lines += ["", "bytes     " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in by.items())
               + f"  = {sum(by.values())} total"]

@@ -22,7 +22,9 @@ from . import latent_v4, siren_v3
 from .container import (
     FORMAT_VERSION,
     LATENT_LEVELS_VERSION,
+    LATENT_UPSAMPLING_VERSION,
     LATENT_VERSION,
+    LATENT_VERSIONS,
     MAGIC,
     READ_VERSIONS,
     SIREN_VERSION,
@@ -35,14 +37,14 @@ from .tensors import QuantizedLayer, QuantizedTensor
 __all__ = [
     "pack", "unpack", "pack_latent", "check_file", "QuantizedNetwork", "LatentNetwork", "QuantizedLayer",
     "QuantizedTensor", "Parsed", "ParsedLatent", "MAGIC", "FORMAT_VERSION", "SIREN_VERSION", "LATENT_VERSION",
-    "LATENT_LEVELS_VERSION", "READ_VERSIONS",
+    "LATENT_LEVELS_VERSION", "LATENT_UPSAMPLING_VERSION", "READ_VERSIONS",
 ]
 
-_HEADER_BYTES = {**{v: siren_v3.HEADER.size for v in (1, 2, 3)}, **{v: latent_v4.HEADER.size for v in (LATENT_VERSION, LATENT_LEVELS_VERSION)}}
+_HEADER_BYTES = {**{v: siren_v3.HEADER.size for v in (1, 2, 3)}, **{v: latent_v4.HEADER.size for v in LATENT_VERSIONS}}
 
 
 def pack(net: QuantizedNetwork | LatentNetwork) -> bytes:
-    """A complete file for ``net`` (validated first): version 3 for a SIREN, 4 or 5 for latent
+    """A complete file for ``net`` (validated first): version 3 for a SIREN, 4, 5 or 6 for latent
     grids (``LatentNetwork.version``)."""
     if isinstance(net, LatentNetwork):
         return latent_v4.pack(net)
@@ -67,4 +69,4 @@ def unpack(data: bytes) -> Parsed | ParsedLatent:
     FormatError on any defect, before allocating anything a limit forbids."""
     version = check_file(data)
     data = bytes(data)
-    return latent_v4.unpack(data) if version in (LATENT_VERSION, LATENT_LEVELS_VERSION) else siren_v3.unpack(data)
+    return latent_v4.unpack(data) if version in LATENT_VERSIONS else siren_v3.unpack(data)

@@ -5,7 +5,7 @@
 A reader checks the envelope (size cap, magic, version, minimum length, CRC) before it parses
 anything; ``Reader`` then reads the body with every read bounds-checked, so a truncated or
 crafted file raises :class:`FormatError` and nothing else.  The bodies are written and read by
-``siren_v3`` (versions 1-3) and ``latent_v4`` (versions 4 and 5).
+``siren_v3`` (versions 1-3) and ``latent_v4`` (versions 4, 5 and 6).
 """
 
 from __future__ import annotations
@@ -20,12 +20,15 @@ from ..limits import MAX_FILE_BYTES
 MAGIC = b"SRN"
 # A file carries the lowest version that describes it (format_spec.md section 9): SIREN files
 # are written as version 3 (2 added quantized biases, 3 seeded residuals), latent-grid files as 4,
-# or as 5 when their grids are not one per level (5 lists each grid's level).
+# as 5 when their grids are not one per level (5 lists each grid's level), and as 6 when they
+# learn their upsampling filters (6 adds them to version 5's layout).
 SIREN_VERSION = 3
 LATENT_VERSION = 4
 LATENT_LEVELS_VERSION = 5
-FORMAT_VERSION = LATENT_LEVELS_VERSION  # the newest
-READ_VERSIONS = (1, 2, 3, 4, 5)
+LATENT_UPSAMPLING_VERSION = 6
+LATENT_VERSIONS = (LATENT_VERSION, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION)
+FORMAT_VERSION = LATENT_UPSAMPLING_VERSION  # the newest
+READ_VERSIONS = (1, 2, 3, 4, 5, 6)
 CRC_BYTES = 4
 
 

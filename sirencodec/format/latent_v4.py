@@ -1,16 +1,17 @@
-"""Latent-grid files (format versions 4 and 5): the network they describe, its writer and its
+"""Latent-grid files (format versions 4, 5 and 6): the network they describe, its writer and its
 reader.
 
 This module mirrors ``format_spec.md`` section 10; keep them in step (a change of the bytes
 changes the spec, the version and the golden vectors together).
 
-    file = header(10) shape_record layer_record * (S + c + A) reaches(L)
+    file = header(10) shape_record layer_record * (S + c + A) [upsampling_record] reaches(L)
            varint(len) weights_payload varint(len) latents_payload crc32(4)
 
 The network: L integer latent grids, grid i at level l_i, i.e. ceil(H / 2^l_i) x
 ceil(W / 2^l_i).  Version 4 has one grid per level, levels 0 .. L-1 in order; version 5 lists
 each grid's level in the shape record, so that a level may have several grids or none
-(Cool-chic's feature channels per resolution).  Then a per-pixel synthesis and an optional residual 3 x 3
+(Cool-chic's feature channels per resolution); version 6 adds learned upsampling filters, one
+symmetric 8-tap x2 filter per level stored as its residual from Keys' cubic one.  Then a per-pixel synthesis and an optional residual 3 x 3
 convolution (their math: ``sirencodec.latent.synthesis``), and the autoregressive model (ARM)
 that codes the latents (``arm``).  Every layer's parameters are quantized around the zero point
 2^(bits - 1); the ARM's steps are powers of two so that its integers are exact in fixed point.
@@ -28,12 +29,14 @@ from ..errors import FormatError
 from ..limits import MAX_BITS, MIN_BITS, check_cost, check_dimensions
 from . import arm as sarm
 from . import entropy
-from .container import CRC_BYTES, LATENT_LEVELS_VERSION, LATENT_VERSION, MAGIC, Reader, varint, with_crc
+from .container import (CRC_BYTES, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION, LATENT_VERSION, MAGIC, Reader,
+                        varint, with_crc)
 from .tensors import QuantizedLayer, QuantizedTensor
 
 MAX_SYNTH_WIDTH = 64
 MAX_SYNTH_LAYERS = 4
-MAX_GRIDS = 32  # latent grids of a version 5 file (a version 4 file has at most one per level)
+MAX_GRIDS = 32  # latent grids of a version 5 or 6 file (a version 4 file has at most one per level)
+UPSAMPLING_TAPS = 4  # a learned x2 filter's taps per output sample (8 in all, the two phases mirrored)
 
 
 def grid_shapes(height: int, width: int, levels: int | Sequence[int]) -> list[tuple[int, int]]:
@@ -53,14 +56,18 @@ def max_levels(height: int, width: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class LatentNetwork:
-    """Everything a latent-grid `.srn` file holds (format versions 4 and 5).
+    """Everything a latent-grid `.srn` file holds (format versions 4, 5 and 6).
 
     ``synthesis``: per-pixel layers, weights [out, in] (the first reads one value per grid,
     the last gives ``channels`` values); ``conv``: the residual 3 x 3 convolution as weights
     [channels, channels * 9] (input channel, then kernel row, then kernel column) and a bias per
     channel, or None; ``arm``: the ARM's layers (the last gives 2 values: mean, ln scale) whose
     weight and bias steps are powers of two from 2**-FRAC_BITS to 1, so that their integers
-    are exact in the integer ARM.  Every bias is quantized; nothing is seeded."""
+    are exact in the integer ARM.  Every bias is quantized; nothing is seeded.  ``upsampling``
+    (version 6): the learned x2 filters, [P, UPSAMPLING_TAPS] integers, row s - 1 the residuals
+    from Keys' cubic taps of the step from level s to level s - 1, P the coarsest grid's level
+    (``latent.synthesis.upsampling_filters`` gives the taps); None: every grid is upsampled by
+    Keys' cubic convolution straight to the image (versions 4 and 5)."""
 
     width: int
     height: int
@@ -70,6 +77,7 @@ class LatentNetwork:
     conv: QuantizedLayer | None = None
     arm: list[QuantizedLayer] = field(default_factory=list)
     levels: tuple[int, ...] | None = None  # each grid's level; None: 0 .. len(grids) - 1
+    upsampling: QuantizedTensor | None = None
 
     @property
     def context(self) -> int:
@@ -81,7 +89,10 @@ class LatentNetwork:
 
     @property
     def version(self) -> int:
-        """The lowest version that describes the network: 4 when its grids are levels 0 .. L-1."""
+        """The lowest version that describes the network: 6 when it learns its upsampling, else
+        4 when its grids are levels 0 .. L-1, else 5."""
+        if self.upsampling is not None:
+            return LATENT_UPSAMPLING_VERSION
         return LATENT_VERSION if self.grid_levels == tuple(range(len(self.grid_levels))) else LATENT_LEVELS_VERSION
 
     def validate(self) -> None:
@@ -117,6 +128,18 @@ class LatentNetwork:
                 if not t.mask.all() or t.zero_point != 1 << (t.bits - 1) or t.bits != layer.weight.bits:
                     raise FormatError(f"{what} layer: a latent file's parameters are unpruned, share the "
                                       "layer's bit width and sit around the zero point 2^(bits-1)")
+        if self.upsampling is not None:
+            t, steps = self.upsampling, max(levels)
+            if steps < 1:
+                raise FormatError("learned upsampling filters for grids that are all at level 0")
+            if t.shape != (steps, UPSAMPLING_TAPS) or t.mask.shape != t.shape or not t.mask.all():
+                raise FormatError(f"upsampling filters of shape {t.shape}, expected {(steps, UPSAMPLING_TAPS)}")
+            if not MIN_BITS <= t.bits <= MAX_BITS or t.zero_point != 1 << (t.bits - 1) or t.offset is not None:
+                raise FormatError("upsampling filters: bits 2..16, zero point 2^(bits-1), nothing seeded")
+            if t.q.min() < 0 or t.q.max() >= 1 << t.bits:
+                raise FormatError(f"upsampling filter integers outside 0..{(1 << t.bits) - 1}")
+            if float(np.float16(t.scale)) != t.scale or not (np.isfinite(t.scale) and t.scale > 0):
+                raise FormatError(f"upsampling filters: step {t.scale!r} is not a positive float16 value")
         self.integer_arm().validate()
         check_cost(self.decode_cost(levels, [0] * len(levels)), f"a {self.width}x{self.height} image from this network")
 
@@ -124,7 +147,7 @@ class LatentNetwork:
         """``decode_cost`` of this network with grids at ``levels`` of these reaches."""
         return decode_cost(self.width, self.height, self.channels, levels,
                            [ly.weight.shape for ly in self.synthesis], self.conv is not None,
-                           [ly.weight.shape for ly in self.arm], reaches)
+                           [ly.weight.shape for ly in self.arm], reaches, self.upsampling is not None)
 
     def integer_arm(self) -> sarm.IntegerArm:
         """The ARM's parameters in fixed point (exact: their steps are powers of two)."""
@@ -146,11 +169,12 @@ def check_levels(levels: Sequence[int], width: int, height: int) -> None:
 
 
 def decode_cost(width: int, height: int, channels: int, levels: int | Sequence[int],
-                synthesis: list[tuple[int, int]], conv: bool, arm: list[tuple[int, int]], reaches: list[int]) -> int:
+                synthesis: list[tuple[int, int]], conv: bool, arm: list[tuple[int, int]], reaches: list[int],
+                learned: bool = False) -> int:
     """Cost units (``limits.MAX_DECODE_COST``) of decoding a latent file: per latent 1000 + 10 per
     ARM multiply-add; per probability-table entry (72 x 16 x (2R + 1) for each grid of reach
-    R > 0) 1000; per pixel 10 per upsampling tap (8 per grid), synthesis multiply-add and
-    convolution multiply-add, 20 per synthesis output and 500.  ``levels``: the grids (a count,
+    R > 0) 1000; per pixel 10 per upsampling tap (8 per grid, 16 with ``learned`` filters),
+    synthesis multiply-add and convolution multiply-add, 20 per synthesis output and 500.  ``levels``: the grids (a count,
     levels 0 .. count - 1, or each grid's level); ``synthesis``, ``arm``: the layers' [out, in]
     shapes."""
     shapes = grid_shapes(height, width, levels)
@@ -161,7 +185,7 @@ def decode_cost(width: int, height: int, channels: int, levels: int | Sequence[i
     synth_macs = sum(o * i for o, i in synthesis)
     outputs = sum(o for o, _ in synthesis)
     conv_macs = 9 * channels**2 if conv else 0
-    per_pixel = 10 * (8 * levels + synth_macs + conv_macs) + 20 * outputs + 500
+    per_pixel = 10 * ((16 if learned else 8) * levels + synth_macs + conv_macs) + 20 * outputs + 500
     return latents * (1000 + 10 * arm_macs) + 1000 * tables + width * height * per_pixel
 
 
@@ -223,6 +247,7 @@ class ParsedLatent:
     fixed_bytes: int  # header, shape record, reaches, both payload length fields
     weights_payload_bytes: int
     latents_payload_bytes: int
+    upsampling_record: LatentRecord | None = None  # version 6: the learned filters' record
 
 
 def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
@@ -240,7 +265,7 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
     net.validate()
     out = bytearray(HEADER.pack(MAGIC, net.version, net.width, net.height, net.channels, KIND_LATENT))
     out += bytes([len(net.grids)])
-    if net.version == LATENT_LEVELS_VERSION:
+    if net.version != LATENT_VERSION:
         out += bytes(net.grid_levels)
     out += bytes([net.context, len(net.synthesis)])
     out += bytes(ly.weight.shape[0] for ly in net.synthesis[:-1])
@@ -258,6 +283,14 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
         symbols.append(entropy.LayerSymbols(np.ones((1, t.shape[0]), dtype=bool),
                                             np.asarray(layer.bias_code.q, np.int64).reshape(-1),
                                             entropy.bias_model(t.bits)))
+    if net.upsampling is not None:
+        t = net.upsampling
+        values = np.asarray(t.q, dtype=np.int64).reshape(-1)
+        model = entropy.choose_centered_model(values, t.bits)
+        out += bytes([t.shape[0], t.bits, model.kind]) + struct.pack("<e", t.scale)
+        if model.kind != entropy.UNIFORM:
+            out += struct.pack("<e", model.param)
+        symbols.append(entropy.LayerSymbols(np.ones(t.shape, dtype=bool), values, model))
     try:
         latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
     except ValueError as exc:
@@ -277,7 +310,7 @@ def _step_bytes(scale: float, pow2: bool) -> bytes:
 
 
 def unpack(data: bytes) -> ParsedLatent:
-    """Parse and decode a version 4 or 5 file whose envelope (``container.check_envelope``)
+    """Parse and decode a version 4, 5 or 6 file whose envelope (``container.check_envelope``)
     has been checked.  Raises FormatError on any defect."""
     r = Reader(data, len(data) - CRC_BYTES)
     _, version, width, height, channels, kind = r.unpack(HEADER.format, "header")
@@ -285,7 +318,7 @@ def unpack(data: bytes) -> ParsedLatent:
         raise FormatError(f"unknown network kind {kind} (version {version} defines {KIND_LATENT}: latent grids)")
     check_dimensions(width, height, channels)
     (n_grids,) = r.unpack("<B", "shape record")
-    if version == LATENT_LEVELS_VERSION:  # check_levels below bounds the count
+    if version != LATENT_VERSION:  # check_levels below bounds the count
         levels = tuple(r.take(n_grids, "shape record"))
     else:
         if not 1 <= n_grids <= max_levels(height, width):
@@ -316,6 +349,7 @@ def unpack(data: bytes) -> ParsedLatent:
     adims = [context, *arm_widths, 2]
     shapes += [(o, i, True) for o, i in zip(adims[1:], adims[:-1])]
     records = [_read_latent_record(r, i, (o, inp), pow2) for i, (o, inp, pow2) in enumerate(shapes)]
+    up_record = _read_upsampling_record(r, max(levels)) if version == LATENT_UPSAMPLING_VERSION else None
     reaches = list(r.take(n_grids, "latent reaches"))
     weights = r.payload("weights payload")
     latents = r.payload("latents payload")
@@ -324,6 +358,8 @@ def unpack(data: bytes) -> ParsedLatent:
     tensors = []
     for rec in records:
         tensors += [(rec.shape, 0, rec.model), ((1, rec.shape[0]), 0, entropy.bias_model(rec.bits))]
+    if up_record is not None:
+        tensors.append((up_record.shape, 0, up_record.model))
     decoded = iter(entropy.decode_stream(weights, *map(list, zip(*tensors))))
     layers = []
     for rec in records:
@@ -334,16 +370,46 @@ def unpack(data: bytes) -> ParsedLatent:
         layers.append(QuantizedLayer(QuantizedTensor(np.asarray(values, np.int32).reshape(rec.shape), mask,
                                                      rec.bits, rec.scale, zero),
                                      code.dequantize()[0], "quantized", code))
+    upsampling = None
+    if up_record is not None:
+        _, values = next(decoded)
+        upsampling = QuantizedTensor(np.asarray(values, np.int32).reshape(up_record.shape),
+                                     np.ones(up_record.shape, dtype=bool), up_record.bits, up_record.scale,
+                                     1 << (up_record.bits - 1))
     synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
     shapes = grid_shapes(height, width, levels)
     stored = None if version == LATENT_VERSION else levels
-    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers, stored)
+    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers, stored, upsampling)
     shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
     check_cost(shell.decode_cost(levels, reaches), f"the {width}x{height} latent file")
     grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm())
-    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers, stored)
-    fixed = len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - len(weights) - len(latents)
-    return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents))
+    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers, stored, upsampling)
+    fixed = (len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - (up_record.bytes if up_record else 0)
+             - len(weights) - len(latents))
+    return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents), up_record)
+
+
+def _read_upsampling_record(r: Reader, steps: int) -> LatentRecord:
+    """Version 6's upsampling record: u8 P (the coarsest grid's level, at least 1), u8 bits,
+    u8 model, f16 step, f16 parameter unless the model is uniform."""
+    what = "upsampling record"
+    start = r.pos
+    count, bits, flags = r.unpack("<BBB", what)
+    if steps < 1 or count != steps:
+        raise FormatError(f"{what}: {count} filters for grids whose coarsest level is {steps} (must be equal, >= 1)")
+    if not MIN_BITS <= bits <= MAX_BITS:
+        raise FormatError(f"{what}: bit width {bits} outside {MIN_BITS}..{MAX_BITS}")
+    if flags not in entropy.MODEL_NAMES:
+        raise FormatError(f"{what}: unknown model {flags}")
+    (step,) = r.unpack("<e", what)
+    if not (np.isfinite(step) and step > 0):
+        raise FormatError(f"{what}: step must be positive and finite, got {step}")
+    model = entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
+    if flags != entropy.UNIFORM:
+        (param,) = r.unpack("<e", what)
+        model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
+        model.validate(bits)
+    return LatentRecord((count, UPSAMPLING_TAPS), bits, float(step), float(step), model, r.pos - start)
 
 
 def _read_latent_record(r: Reader, i: int, shape: tuple[int, int], pow2: bool) -> LatentRecord:

@@ -30,6 +30,14 @@ class LatentConfig:
     seed: int = 0
     distortion: str = "rgb"  # what training minimises (metrics.DISTORTIONS): RGB MSE, or YCbCr 6:1:1
     colour: str = "rgb"  # the synthesis' output planes on a colour image (COLOURS)
+    upsampling: str = "bicubic"  # how grids reach the image's size (UPSAMPLINGS)
+
+
+UPSAMPLINGS = ("bicubic", "learned")
+"""``bicubic``: each grid straight to the image by Keys' cubic convolution (format versions 4
+and 5); ``learned``: by successive x2 steps, each level's symmetric 8-tap filter trained with
+the network from Keys' taps and stored as residuals from them (version 6; its BD-rate:
+docs/results/levers/README.md)."""
 
 
 COLOURS = ("rgb", "ycbcr", "ycbcr-split")
@@ -97,7 +105,7 @@ and two latent grids at each level but the finest; each choice's BD-rate on Koda
 docs/results/levers/README.md."""
 
 TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
-           "arm_hidden", "seed", "distortion", "colour")
+           "arm_hidden", "seed", "distortion", "colour", "upsampling")
 """The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
 
 
@@ -155,6 +163,8 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
         problems.append(f"distortion must be one of {', '.join(DISTORTIONS)}, got {cfg.distortion!r}")
     if cfg.colour not in COLOURS:
         problems.append(f"colour must be one of {', '.join(COLOURS)}, got {cfg.colour!r}")
+    if cfg.upsampling not in UPSAMPLINGS:
+        problems.append(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {cfg.upsampling!r}")
     if problems:
         raise InputError(f"invalid latent network: {problems[0]}")
     return cfg

@@ -107,7 +107,8 @@ def check_network_fits(image: np.ndarray, config: LatentConfig) -> None:
     synth = [len(levels), *config.hidden, channels]
     arm_dims = [config.context, *config.arm_hidden, 2]
     cost = latent_v4.decode_cost(w, h, channels, levels, list(zip(synth[1:], synth[:-1])), config.conv,
-                                 list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * len(levels))
+                                 list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * len(levels),
+                                 config.upsampling == "learned" and max(levels) > 0)
     try:
         check_cost(cost, f"a {w}x{h} image from this latent network")
     except FormatError as exc:
@@ -133,6 +134,7 @@ def finish_latent(image: np.ndarray, fitted, config: LatentConfig, device, start
     else:
         net = export(fitted, bits)
         widths = [ly.weight.bits for ly, _ in latent_v4.latent_layers(net)]
+        widths += [net.upsampling.bits] if net.upsampling is not None else []
     choose_s = time.perf_counter() - t
     network = {"channels": net.channels, "levels": len(net.grids), "grid_levels": list(net.grid_levels),
                "latents_nonzero": [int(np.count_nonzero(g)) for g in net.grids], "layer_bits": widths,

@@ -47,27 +47,38 @@ def quantized_layer(weight: np.ndarray, bias: np.ndarray, bits: int, power_of_tw
     return QuantizedLayer(w, code.dequantize()[0], "quantized", code)
 
 
+def quantized_count(model) -> int:
+    """How many quantized tensors ``export`` takes a bit width for: each layer (synthesis
+    layers, the convolution, the ARM's layers), then the learned upsampling filters if any."""
+    return len(model.layer_params()) + (model.up_residual is not None)
+
+
 def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
     """The trained model as a file's description: rounded latents, quantized weights and
-    biases (the ARM's on power-of-two steps). ``bits``: one width for every layer, or one per
-    layer in file order (synthesis layers, the convolution, the ARM's layers)."""
+    biases (the ARM's on power-of-two steps), the learned upsampling filters' residuals.
+    ``bits``: one width for everything, or one per quantized tensor in file order
+    (``quantized_count``)."""
     m = fit.model
     h, w = m.size
     params = m.layer_params()
-    widths = [bits] * len(params) if isinstance(bits, int) else list(bits)
-    if len(widths) != len(params):
-        raise ValueError(f"{len(widths)} bit widths for {len(params)} layers")
+    n = quantized_count(m)
+    widths = [bits] * n if isinstance(bits, int) else list(bits)
+    if len(widths) != n:
+        raise ValueError(f"{len(widths)} bit widths for {n} quantized tensors")
 
     def np_(p: torch.Tensor) -> np.ndarray:
         return p.detach().cpu().double().numpy()
 
     first_arm = len(params) - len(m.arm_weights)  # the ARM's layers take power-of-two steps
     layers = [quantized_layer(np_(weight), np_(bias), b, k >= first_arm)
-              for k, ((weight, bias), b) in enumerate(zip(params, widths))]
+              for k, ((weight, bias), b) in enumerate(zip(params, widths[:len(params)]))]
     n_syn = len(m.syn_weights)
     conv = layers[n_syn] if m.conv_weight is not None else None
+    upsampling = None
+    if m.up_residual is not None:
+        upsampling = _quantize(np_(m.up_residual[0]), widths[len(params)], False)
     return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
-                         layers[n_syn + (conv is not None):], tuple(m.grid_levels))
+                         layers[n_syn + (conv is not None):], tuple(m.grid_levels), upsampling)
 
 
 def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable[[LatentNetwork], bytes],
@@ -75,7 +86,8 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
     """Each layer's bit width by the training's own trade-off, measured on real files:
     layer after layer (file order), the width drops from ``start`` while the cost
     D(decoded uint8 / 255) + lam * bpp(``writer``'s bytes) falls, D the training's distortion. A coarser step saves
-    weight bytes and costs distortion (synthesis, convolution) or latent bytes (ARM).
+    weight bytes and costs distortion (synthesis, convolution, upsampling filters) or latent
+    bytes (ARM).
     Returns (widths, network, its bytes)."""
     h, w = pixels.shape[:2]
     mses: dict[tuple[int, ...], float] = {}
@@ -83,12 +95,13 @@ def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable
     def cost(widths: list[int]) -> tuple[float, LatentNetwork, bytes]:
         net = export(fit, widths)
         data = writer(net)
-        key = tuple(widths[:len(net.synthesis) + (net.conv is not None)])  # the ARM's widths move no pixel
+        first_arm = len(net.synthesis) + (net.conv is not None)
+        key = tuple(widths[:first_arm] + widths[first_arm + len(net.arm):])  # the ARM's widths move no pixel
         if key not in mses:
             mses[key] = distortion(pixels, render_network(net), fit.model.distortion) / 255.0**2
         return mses[key] + lam * 8 * len(data) / (h * w), net, data
 
-    n = len(fit.model.layer_params())
+    n = quantized_count(fit.model)
     widths = [start] * n
     best, net, data = cost(widths)
     for i in range(n):

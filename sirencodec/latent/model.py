@@ -20,7 +20,7 @@ from ..format import arm as sarm
 from ..format.latent_v4 import grid_shapes
 from ..metrics import YCBCR, distortion_mix
 from .config import CHROMA_SHARE, LatentConfig, chroma_grids, grid_levels
-from .synthesis import upsample_matrix
+from .synthesis import cubic_x2, step_taps, upsample_matrix
 
 # The ARM's scales live in arm's table: b in [exp(LOG_SCALE_MIN), exp(LOG_SCALE_MIN + SCALE_TABLE / SCALE_STEPS)].
 LOG_B_MIN = sarm.LOG_SCALE_MIN
@@ -48,6 +48,16 @@ def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tens
                                   for dy, dx in sarm.OFFSETS[:context]]) + offset)
         offset += (h + 3) * (w + 6)
     return torch.cat(parts, 1).reshape(-1).to(torch.int32)
+
+
+def step_basis(n_in: int, n_out: int) -> torch.Tensor:
+    """float32 [4, n_out, n_in]: a x2 step's matrix (``synthesis.step_taps``) is the sum over t
+    of filter tap t times slice t (clamped taps at the edges add up)."""
+    idx, which = step_taps(n_in, n_out, np.arange(4))
+    basis = np.zeros((4, n_out, n_in), dtype=np.float32)
+    rows = np.repeat(np.arange(n_out)[:, None], 4, 1)
+    np.add.at(basis, (which, rows, idx), 1.0)
+    return torch.from_numpy(basis)
 
 
 def plane_masks(chroma: Sequence[bool], dims: Sequence[int]) -> list[torch.Tensor]:
@@ -89,10 +99,18 @@ class LatentModel(nn.Module):
         self.grid_levels = grid_levels(height, width, cfg)
         self.shapes = grid_shapes(height, width, self.grid_levels)
         self.latents = nn.ParameterList([nn.Parameter(torch.zeros(self.batch, *s)) for s in self.shapes])
-        for level in sorted(set(self.grid_levels)):  # one upsampling per level, shared by its grids
-            h, w = grid_shapes(height, width, [level])[0]
-            self.register_buffer(f"up_rows{level}", torch.from_numpy(upsample_matrix(h, height)).float())
-            self.register_buffer(f"up_cols{level}", torch.from_numpy(upsample_matrix(w, width)).float())
+        self.steps = max(self.grid_levels) if cfg.upsampling == "learned" else 0  # learned x2 filters
+        if self.steps:  # step s's basis per axis; the filters start as Keys' cubic ones
+            self.register_buffer("cubic_x2", torch.from_numpy(cubic_x2()).float())
+            for s in range(1, self.steps + 1):
+                (h0, w0), (h1, w1) = grid_shapes(height, width, [s - 1, s])
+                self.register_buffer(f"step_rows{s}", step_basis(h1, h0))
+                self.register_buffer(f"step_cols{s}", step_basis(w1, w0))
+        else:
+            for level in sorted(set(self.grid_levels)):  # one upsampling per level, shared by its grids
+                h, w = grid_shapes(height, width, [level])[0]
+                self.register_buffer(f"up_rows{level}", torch.from_numpy(upsample_matrix(h, height)).float())
+                self.register_buffer(f"up_cols{level}", torch.from_numpy(upsample_matrix(w, width)).float())
         syn_dims = [len(self.shapes), *cfg.hidden, channels]
         arm_dims = [cfg.context, *cfg.arm_hidden, 2]
         # Each network's initial weights are nn.Linear's (and nn.Conv2d's draws, though the
@@ -120,6 +138,8 @@ class LatentModel(nn.Module):
             self.conv_bias = nn.Parameter(torch.zeros(self.batch, channels))
         else:
             self.conv_weight = self.conv_bias = None
+        # The learned filters' residuals from Keys' taps: [B, steps, 4], row s - 1 step s's.
+        self.up_residual = nn.Parameter(torch.zeros(self.batch, self.steps, 4)) if self.steps else None
         self.context = cfg.context
         self.distortion = cfg.distortion  # (export.choose_bits measures files by it)
         mix = distortion_mix(cfg.distortion, channels)  # training's, on the planes: None for the plain MSE
@@ -167,6 +187,7 @@ class LatentModel(nn.Module):
         nn.Module.__init__(out)
         out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
         out.grid_levels, out.distortion, out.ycbcr = self.grid_levels, self.distortion, self.ycbcr
+        out.steps = self.steps
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
         out.register_buffer("mix", None)  # (replaced below when the networks have one)
         for name, buffer in self.named_buffers():
@@ -180,6 +201,7 @@ class LatentModel(nn.Module):
             setattr(out, name, nn.ParameterList([copied(p) for p in getattr(self, name)]))
         out.conv_weight = None if self.conv_weight is None else copied(self.conv_weight)
         out.conv_bias = None if self.conv_bias is None else copied(self.conv_bias)
+        out.up_residual = None if self.up_residual is None else copied(self.up_residual)
         return out
 
     def _params(self, params: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -187,16 +209,40 @@ class LatentModel(nn.Module):
         network trained alone); a batch, on the stacked ones."""
         return [p[0] for p in params] if self.batch == 1 else list(params)
 
+    def upsampling(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
+        """Each grid level's (rows', columns') upsampling matrices, [(B,) H, h] and [(B,) W, w]:
+        Keys' cubic ones, or the product of the learned x2 steps (step 1's first)."""
+        levels = sorted(set(self.grid_levels))
+        if not self.steps:
+            return {lv: (getattr(self, f"up_rows{lv}"), getattr(self, f"up_cols{lv}").T) for lv in levels}
+        filters, = self._params([self.cubic_x2 + self.up_residual])  # [(B,) steps, 4]
+        out, rows, cols = {}, None, None
+        for s in range(1, self.steps + 1):
+            step = []
+            for axis in ("rows", "cols"):
+                basis = getattr(self, f"step_{axis}{s}")
+                step.append(torch.einsum("...t,tij->...ij", filters[..., s - 1, :], basis))
+            rows = step[0] if rows is None else rows @ step[0]
+            cols = step[1] if cols is None else cols @ step[1]
+            out[s] = (rows, cols.transpose(-1, -2))
+        return {lv: out[lv] for lv in levels if lv > 0}
+
     def synthesize(self, ys: list[torch.Tensor]) -> torch.Tensor:
         """[B, C, H, W] images (pixels in [0, 1]) from latents ``ys`` (one [B, h, w] tensor per grid)."""
         height, width = self.size
         one = self.batch == 1
         feats = []
+        ups = self.upsampling()
         for level, y in zip(self.grid_levels, self._params(ys)):
             if y.shape[-2:] == self.size:
                 feats.append(y)
             else:
-                feats.append(getattr(self, f"up_rows{level}") @ y @ getattr(self, f"up_cols{level}").T)
+                rows, cols_t = ups[level]
+                if self.steps:  # an axis the grid already spans is taken as is (Keys' matrix is the identity there)
+                    rows = None if y.shape[-2] == height else rows
+                    cols_t = None if y.shape[-1] == width else cols_t
+                up = y if rows is None else rows @ y
+                feats.append(up if cols_t is None else up @ cols_t)
         a = torch.stack(feats, -3).reshape(*feats[0].shape[:-2], len(feats), -1)  # [(B,) L, H * W]
         weights, biases = self._masked(self._params(self.syn_weights)), self._params(self.syn_biases)
         for i, (w, bias) in enumerate(zip(weights, biases)):

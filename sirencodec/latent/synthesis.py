@@ -11,6 +11,9 @@ Image definition, for an H x W image and L grids:
 * each grid is upsampled to H x W separably, ``U_rows @ grid @ U_cols.T``, with
   ``upsample_matrix`` (Keys' cubic convolution, a = -0.75, pixel centres aligned, edges
   clamped: what ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`` does);
+  or, with learned filters (version 6), by ``level`` successive x2 steps, the step from level s
+  to s - 1 with filter s (``step_taps``), composed into one set of taps per axis
+  (``learned_taps``);
 * the L upsampled values of a pixel go through the per-pixel layers (ReLU between them, none
   after the last, which has one output per channel), then ``out + conv3x3(out)`` (zero padding);
 * pixel = clip(round(255 * out), 0, 255).
@@ -26,6 +29,9 @@ from ..format.latent_v4 import LatentNetwork
 from ..limits import TILE_FLOATS
 
 CUBIC_A = -0.75
+X2_OFFSETS = np.array([1.75, 0.75, 0.25, 1.25])
+"""Distances from an even output sample of a x2 step (at input coordinate i - 1/4) to its four
+inputs i - 2 .. i + 1; the odd one (i + 1/4) reads i - 1 .. i + 2 with the taps reversed."""
 
 
 def _cubic(t: np.ndarray) -> np.ndarray:
@@ -62,26 +68,77 @@ def upsample_taps(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(base[:, None] + k, 0, n_in - 1), _cubic(frac[:, None] - k)
 
 
-def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None)) -> np.ndarray:
-    """The grid upsampled to height x width (only the output ``rows``, when given).  An axis
-    whose size does not change is taken as is (its taps are 1, 0, 0, 0: the same values)."""
+def cubic_x2() -> np.ndarray:
+    """float64 [4]: Keys' cubic taps of a x2 step's even output sample (-9, 67, 225, -27) / 256."""
+    return _cubic(X2_OFFSETS)
+
+
+def upsampling_filters(net: LatentNetwork) -> np.ndarray | None:
+    """float64 [P, 4]: a version 6 network's learned x2 filters, row s - 1 that of the step from
+    level s to s - 1: Keys' taps plus the stored residuals (float32 values widened); None for a
+    network upsampled by Keys' cubic convolution straight to the image."""
+    if net.upsampling is None:
+        return None
+    return cubic_x2()[None, :] + net.upsampling.dequantize().astype(np.float64)
+
+
+def step_taps(n_in: int, n_out: int, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A x2 step from ``n_in`` samples to ``n_out`` (2 n_in or 2 n_in - 1) with filter ``h``
+    [4]: (indices int [n_out, 4], weights [n_out, 4]).  Output j = 2i reads inputs i - 2 .. i + 1
+    with h[0 .. 3], output 2i + 1 reads i - 1 .. i + 2 with h[3 .. 0]; indices clamped to the edges."""
+    j = np.arange(n_out)
+    odd = j % 2
+    idx = np.clip((j // 2 - 2 + odd)[:, None] + np.arange(4), 0, n_in - 1)
+    return idx, np.where(odd[:, None] == 1, h[::-1][None, :], h[None, :])
+
+
+def learned_taps(n: int, level: int, filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``level`` x2 steps from a grid axis of ceil(n / 2^level) samples to ``n``, composed:
+    (indices int [n, K], weights float64 [n, K]), output j the sum over k of weights[j, k] times
+    input indices[j, k] (K consecutive inputs from the first; weights beyond an output's span are
+    0).  Composed in float64 from the image outward: each output starts as weight 1 on itself;
+    step s (1 .. level) turns its weights over level s - 1 into weights over level s, visiting
+    the level s - 1 samples in increasing index and each one's four taps in order."""
+    sizes = [-(-n // 2**s) for s in range(level + 1)]
+    start = np.arange(n)
+    weights = np.ones((n, 1))
+    rows = np.arange(n)
+    for s in range(1, level + 1):
+        idx, w = step_taps(sizes[s], sizes[s - 1], filters[s - 1])
+        mids = np.minimum(start[:, None] + np.arange(weights.shape[1]), sizes[s - 1] - 1)  # [n, K]
+        new_start = idx[mids[:, 0], 0]
+        span = int((idx[mids[:, -1], 3] - new_start).max()) + 1
+        new = np.zeros((n, span))
+        for k in range(weights.shape[1]):
+            for t in range(4):
+                col = idx[mids[:, k], t] - new_start
+                new[rows, col] += weights[:, k] * w[mids[:, k], t]
+        start, weights = new_start, new
+    return np.minimum(start[:, None] + np.arange(weights.shape[1]), sizes[level] - 1), weights
+
+
+def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None),
+             taps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    """The grid upsampled to height x width (only the output ``rows``, when given): by Keys'
+    cubic convolution, or by ``taps`` (rows', columns'; ``learned_taps``).  An axis whose size
+    does not change is taken as is (its taps are 1, 0, 0, 0: the same values)."""
     g = np.asarray(grid)
     if g.shape[0] == height:
         t = g[rows].astype(np.float64)
     else:
-        ri, rw = upsample_taps(g.shape[0], height)
+        ri, rw = upsample_taps(g.shape[0], height) if taps is None else taps[0]
         ri, rw = ri[rows], rw[rows]
         t = _taps(lambda k: g[ri[:, k]], rw[:, None, :])  # [rows, w]; only these rows converted
     if g.shape[1] == width:
         return t
-    ci, cw = upsample_taps(g.shape[1], width)
+    ci, cw = upsample_taps(g.shape[1], width) if taps is None else taps[1]
     return _taps(lambda k: t[:, ci[:, k]], cw[None, :, :])  # [rows, W]
 
 
 def _taps(take, weights: np.ndarray) -> np.ndarray:
-    """sum over the four taps k (in order) of weights[..., k] * take(k), in float64."""
+    """sum over the taps k (in order) of weights[..., k] * take(k), in float64."""
     out = take(0) * weights[..., 0]
-    for k in range(1, 4):
+    for k in range(1, weights.shape[-1]):
         term = take(k) * weights[..., k]
         out += term
     return out
@@ -112,16 +169,23 @@ def synthesize(features: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]]
     return out
 
 
-def render(grids: list[np.ndarray], layers, conv, height: int, width: int) -> np.ndarray:
+def render(grids: list[np.ndarray], layers, conv, height: int, width: int,
+           levels: tuple[int, ...] | None = None, filters: np.ndarray | None = None) -> np.ndarray:
     """uint8 [H, W] (one channel) or [H, W, C] of the latent-grid image, computed in bands of
-    rows (each with one row of halo for the convolution) so that memory stays bounded."""
+    rows (each with one row of halo for the convolution) so that memory stays bounded.
+    ``filters`` (with each grid's ``levels``): learned x2 filters, ``upsampling_filters``."""
+    taps: list = [None] * len(grids)
+    if filters is not None:
+        per_level = {lv: (learned_taps(height, lv, filters), learned_taps(width, lv, filters))
+                     for lv in set(levels) if lv > 0}
+        taps = [per_level.get(lv) for lv in levels]
     channels = layers[-1][0].shape[0]
     widest = max([len(grids), channels] + [w.shape[0] for w, _ in layers])
     band = max(1, TILE_FLOATS // 8 // (widest * width) - 2)  # 2**19 float64 (4 MiB) per buffer: cache-friendlier than larger bands
     out = np.empty((channels, height, width), dtype=np.uint8)
     for top in range(0, height, band):
         lo, hi = max(0, top - 1), min(height, top + band + 1)
-        features = np.stack([upsample(g, height, width, slice(lo, hi)) for g in grids])
+        features = np.stack([upsample(g, height, width, slice(lo, hi), t) for g, t in zip(grids, taps)])
         # The halo rows lo and hi - 1 lack a neighbour here (unless at the image's edge): dropped.
         block = synthesize(features, layers, conv)[:, top - lo: top - lo + min(band, height - top)]
         out[:, top: top + band] = np.clip(np.round(255.0 * block), 0, 255)
@@ -134,4 +198,4 @@ def render_network(net: LatentNetwork) -> np.ndarray:
     conv = None
     if net.conv is not None:
         conv = (net.conv.weight.dequantize().astype(np.float64), net.conv.bias.astype(np.float64))
-    return render(net.grids, layers, conv, net.height, net.width)
+    return render(net.grids, layers, conv, net.height, net.width, net.grid_levels, upsampling_filters(net))

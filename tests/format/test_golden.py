@@ -18,7 +18,8 @@ V2 = ["tiny_gray", "qbias_rgb"]  # written by the version 2 writer (quantized bi
 V1 = ["small_rgb", "wide_gray"]  # written by the version 1 writer; must still decode
 V4 = ["latent_gray", "latent_rgb"]  # format version 4: latent-grid networks
 V5 = ["latent_levels_rgb"]  # format version 5: latent grids with each grid's level stored
-NAMES = V5 + V4 + V3 + V2 + V1
+V6 = ["latent_upsampling_gray"]  # format version 6: learned upsampling filters
+NAMES = V6 + V5 + V4 + V3 + V2 + V1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -40,12 +41,12 @@ def test_golden_vector_is_rewritten_byte_identically(name):
     assert sirencodec.pack(sirencodec.unpack(data).network) == data
 
 
-@pytest.mark.parametrize("name", V4 + V5)
+@pytest.mark.parametrize("name", V4 + V5 + V6)
 def test_latent_vector_is_rewritten_byte_identically(name):
     from sirencodec.format import pack_latent
 
     data = (GOLDEN / f"{name}.srn").read_bytes()
-    assert data[3] == (5 if name in V5 else 4)
+    assert data[3] == (6 if name in V6 else 5 if name in V5 else 4)
     parsed = sirencodec.unpack(data)
     assert len(parsed.network.grids) > 1 and any(np.count_nonzero(g) for g in parsed.network.grids)
     assert pack_latent(parsed.network) == data

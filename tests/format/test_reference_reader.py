@@ -20,6 +20,7 @@ from PIL import Image
 import sirencodec
 from sirencodec import FormatError
 from sirencodec.format import QuantizedLayer, QuantizedTensor, pack_latent, unpack
+from sirencodec.latent import synthesis
 from tests import GOLDEN, ROOT
 from tests.netgen import random_latent_network, random_network
 
@@ -115,11 +116,17 @@ def compare_latent(data: bytes, ref: dict | None = None, parsed=None) -> dict:
         assert f32_bytes(lr["bias_step"]) == f32_bytes(c.scale)
         assert f32_bytes(lr["weights"]) == f32_bytes(t.dequantize())
         assert f32_bytes(lr["bias"]) == f32_bytes(lm.bias)
+    up, t = ref["upsampling"], net.upsampling
+    assert (up is None) == (t is None)
+    if t is not None:
+        assert up["filters"] == t.shape[0] and (up["bits"], up["zero_point"]) == (t.bits, t.zero_point)
+        assert up["q"] == np.asarray(t.q).reshape(-1).tolist() and f32_bytes(up["step"]) == f32_bytes(t.scale)
+        assert np.array_equal(np.array(up["taps"]), synthesis.upsampling_filters(net))
     return ref
 
 
 def compare(data: bytes, ref: dict | None = None, parsed=None) -> dict:
-    return (compare_latent if data[3] in (4, 5) else compare_siren)(data, ref, parsed)
+    return (compare_latent if data[3] in (4, 5, 6) else compare_siren)(data, ref, parsed)
 
 
 def same_verdict(data: bytes) -> bool:
@@ -176,6 +183,14 @@ def test_worked_examples():
     assert [(len(g), len(g[0])) for g in v5["grids"]] == [(10, 11), (5, 6), (5, 6), (3, 3), (3, 3)]
     assert (v5["weights_len"], v5["weights_len_offset"]) == (156, 0x3F)
     assert R.render(v5)[0][:2] == [[144, 0, 255], [0, 0, 255]]
+    v6 = R.read((GOLDEN / "latent_upsampling_gray.srn").read_bytes())
+    assert v6["version"] == 6 and v6["grid_levels"] == [0, 1, 1, 3] and v6["reaches"] == [9, 6, 8, 4]
+    up = v6["upsampling"]
+    assert (up["record_offset"], up["filters"], up["bits"], up["model"]) == (0x39, 3, 6, 1)
+    assert up["q"] == [30, 32, 40, 26, 33, 26, 32, 30, 32, 25, 30, 32]
+    assert (v6["weights_len"], v6["weights_len_offset"]) == (76, 0x44)
+    assert [round(t, 5) for t in up["taps"][0]] == [-0.05007, 0.26172, 0.93857, -0.15022]
+    assert [p[0] for p in R.render(v6)[0]] == [255, 255, 0, 25, 49, 255, 255, 161, 0, 8, 197, 141, 0]
 
 
 # --- 2. random files ----------------------------------------------------------------------
@@ -332,6 +347,12 @@ LATENT_CASES = {
     "v5-k8-pairs": dict(context=8, grid_levels=(0, 1, 1, 2, 2), channels=3, width=14, height=11),
     "v5-k16-coarse": dict(context=16, grid_levels=(1, 3, 2), arm=(5,), width=13, height=9, latent_scale=2.5),
     "v5-k3-deepest": dict(context=3, grid_levels=(3, 0, 3), width=8, height=5, bits=6),
+    # version 6: learned x2 filters (odd and even sizes, a 1-high image, filters of 2..12 bits)
+    "v6-k8-odd": dict(context=8, grid_levels=(0, 1, 2, 2), width=11, height=7, upsampling_bits=6),
+    "v6-k16-rgb": dict(context=16, grid_levels=(0, 1, 1, 3), channels=3, width=12, height=10, arm=(4,),
+                       upsampling_bits=12),
+    "v6-k4-coarse-only": dict(context=4, grid_levels=(2,), width=9, height=6, upsampling_bits=2),
+    "v6-k8-one-row": dict(context=8, grid_levels=(0, 1, 3), width=14, height=1, upsampling_bits=8),
 }
 
 
@@ -369,11 +390,22 @@ def latent_file(name: str) -> bytes:
 @pytest.mark.parametrize("name", sorted(LATENT_CASES))
 def test_random_latent_matches(name):
     data = latent_file(name)
-    assert data[3] == (5 if "grid_levels" in LATENT_CASES[name] else 4)
+    case = LATENT_CASES[name]
+    assert data[3] == (6 if "upsampling_bits" in case else 5 if "grid_levels" in case else 4)
     ref = compare_latent(data)
     if LATENT_CASES[name].get("bias_step"):
         arm = [ly for ly in ref["layers"] if ly["kind"] == "arm"]
         assert all(ly["step_exponent"] != ly["bias_step_exponent"] for ly in arm)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in LATENT_CASES if n.startswith("v6")))
+def test_random_learned_upsampling_pixels_from_the_spec(name):
+    """Version 6's image: the reference's x2 steps, one after another, against the main
+    decoder's composed taps: within the spec's +-1."""
+    data = latent_file(name)
+    got = np.array(R.render(R.read(data)), dtype=int)
+    expected = np.asarray(sirencodec.decode(data)).astype(int).reshape(got.shape)
+    assert np.abs(got - expected).max() <= 1
 
 
 def test_random_latent_cases_cover_the_format():
@@ -383,7 +415,7 @@ def test_random_latent_cases_cover_the_format():
     models = {ly["model"] for r in refs for ly in r["layers"]}
     assert models == {0, 1, 2}
     assert any(r["levels"] == R._max_levels(r["width"], r["height"]) for r in refs)
-    assert {r["version"] for r in refs} == {4, 5}
+    assert {r["version"] for r in refs} == {4, 5, 6}
     assert any(r["grid_levels"][0] > 0 for r in refs)  # a level-0 grid is optional in version 5
     assert any(lv == R._max_levels(r["width"], r["height"]) - 1 for r in refs for lv in r["grid_levels"])
 
@@ -499,8 +531,9 @@ def _payload_mutations(payload: bytes, rng):
 
 
 def _latent_samples():
-    return ([(GOLDEN / f"{n}.srn").read_bytes() for n in ("latent_gray", "latent_rgb", "latent_levels_rgb")]
-            + [latent_file(n) for n in ("k4", "k16-bias-step", "k2-quiet")])
+    return ([(GOLDEN / f"{n}.srn").read_bytes()
+             for n in ("latent_gray", "latent_rgb", "latent_levels_rgb", "latent_upsampling_gray")]
+            + [latent_file(n) for n in ("k4", "k16-bias-step", "k2-quiet", "v6-k16-rgb")])
 
 
 def test_damaged_latents_payload_same_verdict():
@@ -529,13 +562,13 @@ def test_damaged_weights_payload_same_verdict():
 
 def _header_end(data: bytes) -> int:
     ref = read_cached(data)
-    return ref["latents_len_offset"] if data[3] in (4, 5) else ref["payload_len_offset"]
+    return ref["latents_len_offset"] if data[3] in (4, 5, 6) else ref["payload_len_offset"]
 
 
 # a mutated scale can make the main decoder's weights overflow to inf (numpy warns; still valid)
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("name", ["tiny_seeded", "tiny_gray", "small_rgb", "latent_gray", "latent_rgb",
-                                  "latent_levels_rgb"])
+                                  "latent_levels_rgb", "latent_upsampling_gray"])
 def test_damaged_header_and_records_same_verdict(name):
     """Every byte before the (last) payload, set to a few other values, CRC refreshed: both
     readers refuse the file or both read the same integers.  (Width and height are left

@@ -1,7 +1,7 @@
 """Regenerate the golden test vectors.  Run ONLY when the format changes on purpose
 (together with format_spec.md and FORMAT_VERSION):
 
-    .venv/bin/python -m tests.format.golden.make_golden     (from the repository's root)
+    .venv/bin/python -m tests.format.golden.make_golden [NAME ...]   (from the repository's root)
 
 Each vector is a deterministic random network packed to NAME.srn, with the image the
 reference decoder renders from it saved as NAME.png.
@@ -36,7 +36,7 @@ SEEDS = {"tiny_seeded": 2026, "seeded_rgb": 2029}
 # qbias_rgb.  Version 1: small_rgb, wide_gray.
 V2_VECTORS = ("tiny_gray", "qbias_rgb")
 V1_VECTORS = ("small_rgb", "wide_gray")
-# Format version 4 and 5 vectors: latent-grid networks (format_spec.md section 10).
+# Format version 4, 5 and 6 vectors: latent-grid networks (format_spec.md section 10).
 LATENT_VECTORS = {
     # The worked example of section 10: 12x8 gray, 3 grids, synthesis 3 -> 4 -> 1 with the
     # 3x3 convolution, an ARM 8 -> 4 -> 2, 7-bit parameters.
@@ -49,18 +49,27 @@ LATENT_VECTORS = {
     # levels 0..4 are 10x11, 5x6, 3x3, 2x2, 1x1).
     "latent_levels_rgb": dict(width=11, height=10, channels=3, grid_levels=(0, 1, 1, 2, 2), synthesis=(6,),
                               conv=True, context=8, arm=(4,), bits=8, latent_scale=2.0),
+    # Format version 6 (the spec's third worked example): learned x2 filters, one per level
+    # 1..3 (an 13x10 gray image; grids at levels 0, 1, 1, 3), 6-bit residuals from Keys' taps.
+    "latent_upsampling_gray": dict(width=13, height=10, channels=1, grid_levels=(0, 1, 1, 3), synthesis=(5,),
+                                   conv=True, context=8, arm=(4,), bits=8, latent_scale=2.0, upsampling_bits=6),
 }
-LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042, "latent_levels_rgb": 2043}
+LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042, "latent_levels_rgb": 2043, "latent_upsampling_gray": 2044}
 
 
-def main() -> None:
+def main(only: tuple[str, ...] = ()) -> None:
+    """Every vector, or the ``only`` ones."""
     for name, kw in VECTORS.items():
+        if only and name not in only:
+            continue
         net = random_network(np.random.default_rng(SEEDS[name]), **kw)
         data = sirencodec.pack(net)
         (HERE / f"{name}.srn").write_bytes(data)
         Image.fromarray(sirencodec.decode(data)).save(HERE / f"{name}.png")
         print(f"{name}: {len(data)} bytes")
     for name, kw in LATENT_VECTORS.items():
+        if only and name not in only:
+            continue
         net = random_latent_network(np.random.default_rng(LATENT_SEEDS[name]), **kw)
         data = pack_latent(net)
         (HERE / f"{name}.srn").write_bytes(data)
@@ -69,4 +78,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(tuple(sys.argv[1:]))
