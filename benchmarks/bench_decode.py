@@ -14,8 +14,10 @@
 3. ``--architectures``: what each latent network shape the encoder offers costs to decode, on
    the grids of a real latent file (e.g. a 768x512 RGB one): for each shape, the file's latents
    under that shape's synthesis and ARM (placeholder weights: the work per latent and per pixel
-   depends on the shape, not on the values), packed by the real writer, in-process decode
-   (median of 7), multiply-accumulates per pixel and the format's cost units.
+   depends on the shape, not on the values), packed by the real writer; multiply-accumulates
+   per pixel, the format's cost units, and the in-process decode: the files decoded in turn,
+   ``--rounds`` rounds (default 15), median and its ratio to the default network's (on a
+   shared machine, the load then falls on every file alike).
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
     "syn 32": ((32,), 8, (8, 8), ()),
     "syn 40": ((40,), 8, (8, 8), ()),
+    "syn 16-16": ((16, 16), 8, (8, 8), ()),
     "syn 24-24": ((24, 24), 8, (8, 8), ()),
     "syn 40-16": ((40, 16), 8, (8, 8), ()),
     "syn 40; ARM 16: 16-16": ((40,), 16, (16, 16), ()),
@@ -142,28 +145,30 @@ def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, 
         + [layer(2, arm[-2], 2.0**-4, spread=0.0, bias=(0, -40))])  # log-scale -2.5
 
 
-def architectures(path: Path) -> None:
+def architectures(path: Path, rounds: int) -> None:
     from sirencodec.format import latent_v4
 
     net = latent_v4.unpack(path.read_bytes()).network
     print(f"{path}: {net.width}x{net.height}, {net.channels} channel(s), {len(net.grids)} grids")
-    print("| network | MACs per pixel | cost units per pixel | bytes | in-process decode (median of 7) |")
-    print("|---|---|---|---|---|")
-    data = path.read_bytes()
-    parsed = latent_v4.unpack(data)
-    sirencodec.decode(data)
-    print(f"| the file as trained | {macs_per_pixel(net):.0f} | "
-          f"{parsed.network.decode_cost(net.grid_levels, parsed.reaches) / (net.width * net.height):.0f} | "
-          f"{len(data):,} | {statistics.median(timed(lambda: sirencodec.decode(data), 7)):.3f} s |")
-    for name, shape in ARCHITECTURES.items():
-        other = reshaped(net, *shape)
-        data = latent_v4.pack(other)
+    files = {"the file as trained": path.read_bytes()}
+    files.update((name, latent_v4.pack(reshaped(net, *shape))) for name, shape in ARCHITECTURES.items())
+    times: dict[str, list[float]] = {name: [] for name in files}
+    for data in files.values():
+        sirencodec.decode(data)  # warm-up
+    for _ in range(rounds):
+        for name, data in files.items():
+            times[name] += timed(lambda: sirencodec.decode(data), 1)
+    base = statistics.median(times[next(iter(ARCHITECTURES))])
+    print(f"| network | MACs per pixel | cost units per pixel | bytes | in-process decode (median of {rounds}) "
+          "| against the default |")
+    print("|---|---|---|---|---|---|")
+    for name, data in files.items():
         parsed = latent_v4.unpack(data)
-        cost = parsed.network.decode_cost(other.grid_levels, parsed.reaches)
-        sirencodec.decode(data)
-        times = timed(lambda: sirencodec.decode(data), 7)
-        print(f"| {name} | {macs_per_pixel(other):.0f} | {cost / (net.width * net.height):.0f} | {len(data):,} | "
-              f"{statistics.median(times):.3f} s |")
+        other = parsed.network
+        cost = other.decode_cost(other.grid_levels, parsed.reaches) / (net.width * net.height)
+        median = statistics.median(times[name])
+        print(f"| {name} | {macs_per_pixel(other):.0f} | {cost:.0f} | {len(data):,} | {median:.3f} s | "
+              f"{median / base:.2f}× |")
 
 
 def main() -> None:
@@ -171,9 +176,10 @@ def main() -> None:
     parser.add_argument("--latent-steps", type=int, default=100, help="training steps of the latent file")
     parser.add_argument("--architectures", type=Path, metavar="FILE.srn",
                         help="only: decode cost of each network shape on this latent file's grids")
+    parser.add_argument("--rounds", type=int, default=15, help="--architectures: decodes of each file, in turn")
     args = parser.parse_args()
     if args.architectures is not None:
-        architectures(args.architectures)
+        architectures(args.architectures, args.rounds)
         return
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)

@@ -210,8 +210,8 @@ class LatentModel(nn.Module):
         return [p[0] for p in params] if self.batch == 1 else list(params)
 
     def upsampling(self) -> dict[int, tuple[torch.Tensor, torch.Tensor]]:
-        """Each grid level's (rows', columns') upsampling matrices, [(B,) H, h] and [(B,) W, w]:
-        Keys' cubic ones, or the product of the learned x2 steps (step 1's first)."""
+        """Each grid level's upsampling as (rows' matrix [(B,) H, h], columns' matrix transposed
+        [(B,) w, W]): Keys' cubic ones, or the product of the learned x2 steps (step 1's first)."""
         levels = sorted(set(self.grid_levels))
         if not self.steps:
             return {lv: (getattr(self, f"up_rows{lv}"), getattr(self, f"up_cols{lv}").T) for lv in levels}
