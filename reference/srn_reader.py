@@ -513,6 +513,16 @@ def _max_levels(width: int, height: int) -> int:
     return count
 
 
+def _model_param(r, model: int):
+    """A compact record's f16 model parameter in (0, 1), present unless the model is uniform."""
+    if not model:
+        return None
+    param = r.f16()
+    if not 0.0 < param < 1.0:
+        raise SrnFormatError("param out of range")
+    return param
+
+
 def _read_latent(data: bytes, version: int) -> dict:
     r = _Bytes(data, len(data) - 4)
     r.take(4)
@@ -580,11 +590,7 @@ def _read_latent(data: bytes, version: int) -> dict:
             step, bias_step = r.f16(), r.f16()
             _finite_positive(step, "step")
             _finite_positive(bias_step, "bias step")
-        param = None
-        if model:
-            param = r.f16()
-            if not 0.0 < param < 1.0:
-                raise SrnFormatError("param out of range")
+        param = _model_param(r, model)
         layers.append(dict(record_offset=record_offset, kind=kind_name, shape=shape, bits=bits, model=model,
                            step=step, bias_step=bias_step, step_exponent=k, bias_step_exponent=kb,
                            param=param, zero_point=1 << (bits - 1)))
@@ -600,11 +606,7 @@ def _read_latent(data: bytes, version: int) -> dict:
             raise SrnFormatError("bad upsampling model")
         step = r.f16()
         _finite_positive(step, "upsampling step")
-        param = None
-        if model:
-            param = r.f16()
-            if not 0.0 < param < 1.0:
-                raise SrnFormatError("param out of range")
+        param = _model_param(r, model)
         upsampling = dict(record_offset=record_offset, filters=filters, bits=bits, model=model, step=step,
                           param=param, zero_point=1 << (bits - 1))
     reaches = [r.u8() for _ in range(levels)]

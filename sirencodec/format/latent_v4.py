@@ -389,6 +389,17 @@ def unpack(data: bytes) -> ParsedLatent:
     return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents), up_record)
 
 
+def _read_model(r: Reader, what: str, bits: int, kind: int) -> entropy.WeightModel:
+    """A record's weight model over 0 .. 2^bits - 1 around the zero point: uniform, or ``kind``
+    with the f16 parameter that follows."""
+    if kind == entropy.UNIFORM:
+        return entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
+    (param,) = r.unpack("<e", what)
+    model = entropy.WeightModel(kind, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
+    model.validate(bits)
+    return model
+
+
 def _read_upsampling_record(r: Reader, steps: int) -> LatentRecord:
     """Version 6's upsampling record: u8 P (the coarsest grid's level, at least 1), u8 bits,
     u8 model, f16 step, f16 parameter unless the model is uniform."""
@@ -404,11 +415,7 @@ def _read_upsampling_record(r: Reader, steps: int) -> LatentRecord:
     (step,) = r.unpack("<e", what)
     if not (np.isfinite(step) and step > 0):
         raise FormatError(f"{what}: step must be positive and finite, got {step}")
-    model = entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
-    if flags != entropy.UNIFORM:
-        (param,) = r.unpack("<e", what)
-        model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
-        model.validate(bits)
+    model = _read_model(r, what, bits, flags)
     return LatentRecord((count, UPSAMPLING_TAPS), bits, float(step), float(step), model, r.pos - start)
 
 
@@ -432,9 +439,5 @@ def _read_latent_record(r: Reader, i: int, shape: tuple[int, int], pow2: bool) -
             if not (np.isfinite(v) and v > 0):
                 raise FormatError(f"{what}: {name} must be positive and finite, got {v}")
             scales.append(float(v))
-    model = entropy.WeightModel(entropy.UNIFORM, 0, (1 << bits) - 1)
-    if flags != entropy.UNIFORM:
-        (param,) = r.unpack("<e", what)
-        model = entropy.WeightModel(flags, 0, (1 << bits) - 1, 1 << (bits - 1), float(param))
-        model.validate(bits)
+    model = _read_model(r, what, bits, flags)
     return LatentRecord(shape, bits, scales[0], scales[1], model, r.pos - start)
