@@ -290,12 +290,14 @@ LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
     "steps": (int,), "seed": (int,), "hard_fraction": (float,), "lr": (float,), "hard_lr": (float,),
     "levels": (int,), "latent_channels": (str,), "hidden": (str,), "conv": (bool,), "context": (int,),
     "arm_hidden": (str,), "distortion": (str,), "colour": (str,), "upsampling": (str,),
+    "noise": (str,),
 }
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
 target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's
 ``LatentConfig`` fields (``steps`` is srnenc's --latent-steps; widths as ``hidden=24/24``, grids
 per level as ``latent_channels=1/2/2``; ``distortion=ycbcr`` trains on the 6:1:1 YCbCr MSE,
-``colour=ycbcr`` synthesizes YCbCr, ``upsampling=learned`` learns the x2 upsampling filters)."""
+``colour=ycbcr`` synthesizes YCbCr, ``upsampling=learned`` learns the x2 upsampling filters, ``noise=gaussian`` trains with annealed
+Gaussian quantization noise)."""
 RATE_SETTINGS: dict[str, tuple[type, ...]] = {
     "quality": (int,), "target_bpp": (float,), "target_psnr": (float,),
 }

@@ -31,6 +31,7 @@ class LatentConfig:
     distortion: str = "rgb"  # what training minimises (metrics.DISTORTIONS): RGB MSE, or YCbCr 6:1:1
     colour: str = "rgb"  # the synthesis' output planes on a colour image (COLOURS)
     upsampling: str = "bicubic"  # how grids reach the image's size (UPSAMPLINGS)
+    noise: str = "uniform"  # the soft stage's quantization noise (NOISES)
 
 
 UPSAMPLINGS = ("bicubic", "learned")
@@ -38,6 +39,13 @@ UPSAMPLINGS = ("bicubic", "learned")
 and 5); ``learned``: by successive x2 steps, each level's symmetric 8-tap filter trained with
 the network from Keys' taps and stored as residuals from them (version 6; its BD-rate:
 docs/results/levers/README.md)."""
+
+
+NOISES = ("uniform", "gaussian")
+"""The noise added to the soft-rounded latents in the soft stage of training: ``uniform`` in
+[-1/2, 1/2) (C3, Kim et al. CVPR 2024); ``gaussian`` zero-mean with its standard deviation
+annealed linearly from 0.25 to 0.1 over the soft stage (Cool-chic's ``c3x_intra`` preset; its
+BD-rate: docs/results/levers/README.md). Training only: the file's format is the same."""
 
 
 COLOURS = ("rgb", "ycbcr", "ycbcr-split")
@@ -105,7 +113,7 @@ and two latent grids at each level but the finest; each choice's BD-rate on Koda
 docs/results/levers/README.md."""
 
 TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
-           "arm_hidden", "seed", "distortion", "colour", "upsampling")
+           "arm_hidden", "seed", "distortion", "colour", "upsampling", "noise")
 """The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
 
 
@@ -165,6 +173,8 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
         problems.append(f"colour must be one of {', '.join(COLOURS)}, got {cfg.colour!r}")
     if cfg.upsampling not in UPSAMPLINGS:
         problems.append(f"upsampling must be one of {', '.join(UPSAMPLINGS)}, got {cfg.upsampling!r}")
+    if cfg.noise not in NOISES:
+        problems.append(f"noise must be one of {', '.join(NOISES)}, got {cfg.noise!r}")
     if problems:
         raise InputError(f"invalid latent network: {problems[0]}")
     return cfg

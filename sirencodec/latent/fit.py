@@ -11,9 +11,10 @@ Training minimises ``D + lam * bpp``, D the MSE of pixels in [0, 1] (or, with
 ``distortion="ycbcr"``, the 6:1:1-weighted MSE of their YCbCr planes), with Adam in two stages:
 
 1. **soft** (the first ``1 - hard_fraction`` of the steps, lr cosine-decayed from ``lr`` to 5 %):
-   latents pass through C3's soft rounding plus uniform noise (Kim et al., CVPR 2024),
-   temperature annealed 0.3 -> 0.1; the rate is the Laplace mass of the noisy values
-   (docs/results/CHANGELOG.md#latent-1);
+   latents pass through C3's soft rounding plus noise (Kim et al., CVPR 2024), temperature
+   annealed 0.3 -> 0.1; the noise uniform in [-1/2, 1/2), or (``noise="gaussian"``) Gaussian
+   with its standard deviation annealed 0.25 -> 0.1; the rate is the Laplace mass of the noisy
+   values (docs/results/CHANGELOG.md#latent-1);
 2. **hard** (the rest, lr ``hard_lr``): latents are rounded (straight-through gradient); the
    rate is that of the rounded latents.
 
@@ -40,6 +41,7 @@ from .config import LatentConfig
 from .model import LatentModel, soft_round
 
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
+NOISE_STD0, NOISE_STD1 = 0.25, 0.1  # noise="gaussian": its standard deviation, annealed linearly over the soft stage
 LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
 CUDA_GRAPHS = True  # on a GPU, replay each stage's step as a CUDA graph (benchmarks/device_run.py: graphs against eager steps)
 
@@ -74,12 +76,14 @@ def _snapshot(model: LatentModel, b: int, seconds: float, lam: float) -> LatentF
 
 
 class _Noise:
-    """Each network's training noise, uniform in [0, 1), from its own generator: on the CPU
+    """Each network's training noise, uniform in [0, 1) or (``gaussian``) standard normal, from
+    its own generator: on the CPU
     the stream ``torch.rand_like`` continues after the network's initialisation (its
     ``noise_states``), so that a network draws the same noise in any batch; on a GPU, a
     generator on the device seeded with the network's seed. One draw per network and step."""
 
-    def __init__(self, model: LatentModel, seeds: Sequence[int], device: torch.device):
+    def __init__(self, model: LatentModel, seeds: Sequence[int], device: torch.device, gaussian: bool = False):
+        self.gaussian = gaussian
         self.gens = []
         for seed, state in zip(seeds, model.noise_states):
             if device.type == "cpu":
@@ -99,19 +103,24 @@ class _Noise:
 
     def draw(self) -> list[torch.Tensor]:
         """One [B, h, w] tensor per grid."""
-        flat = torch.stack([torch.rand(sum(self.sizes), generator=g, device=self.device) for g in self.gens])
+        draw = torch.randn if self.gaussian else torch.rand
+        flat = torch.stack([draw(sum(self.sizes), generator=g, device=self.device) for g in self.gens])
         return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
 
 
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
-          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None) -> tuple[torch.Tensor, torch.Tensor]:
+          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
+          sigma: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """One Adam step on the sum over networks of D + lam * bpp, D the MSE or, with the model's
     ``mix`` (``metrics.distortion_mix``), the summed mean squares of the mixed planes: soft
-    rounding at ``temp`` (uniform noise from ``noise``), or rounded latents (straight-through)
-    when ``temp`` is None. ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
+    rounding at ``temp`` plus noise from ``noise`` (uniform, or Gaussian of standard deviation
+    ``sigma``), or rounded latents (straight-through) when ``temp`` is None. ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
     network's (D, rate proxy bpp), detached [B] tensors."""
     if temp is not None:
-        noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
+        if noise.gaussian:
+            noisy = [soft_round(y, temp) + sigma * n for y, n in zip(model.latents, noise.draw())]
+        else:
+            noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
         bits = model.rate_bits(noisy, noisy)
     else:
@@ -149,8 +158,9 @@ class _HostSteps:
     def set_lams(self, lams: list[float]) -> None:
         self.lams = lams[0] if len(lams) == 1 else torch.tensor(lams, dtype=torch.float32, device=self.target.device)
 
-    def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
-        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None)
+    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None,
+                     sigma)
 
     def narrow(self, keep: Sequence[int], lr: float, **options) -> _HostSteps:
         """These steps for networks ``keep`` of the batch only, each going on from where it is:
@@ -183,6 +193,7 @@ class _DeviceSteps(_HostSteps):
         self.opt = torch.optim.Adam(model.parameters(), lr=self.lr, capturable=capturable,
                                     foreach=None if capturable else False)
         self.temp = torch.tensor(1.0, dtype=torch.float32, device=dev)
+        self.sigma = torch.tensor(1.0, dtype=torch.float32, device=dev)
         self.lams = torch.zeros(model.batch, dtype=torch.float32, device=dev)
         self.graphs = graphs
         self.engine = "cuda-graphs" if graphs else "eager"
@@ -195,13 +206,15 @@ class _DeviceSteps(_HostSteps):
 
     def _run(self, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, None, self.temp if soft else None,
-                     self.noise if soft else None)
+                     self.noise if soft else None, self.sigma)
 
-    def step(self, lr: float, temp: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         soft = temp is not None
         self.lr.fill_(lr)
         if soft:
             self.temp.fill_(temp)
+            if sigma is not None:
+                self.sigma.fill_(sigma)
         if not self.graphs:
             return self._run(soft)
         self.calls[soft] += 1
@@ -268,7 +281,7 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
     target = _planes(images, device)
     b, c, h, w = target.shape
     model = LatentModel(h, w, cfg, c, seeds).to(device)
-    noise = _Noise(model, seeds, dev)
+    noise = _Noise(model, seeds, dev, gaussian=cfg.noise == "gaussian")
     if dev.type == "cuda":
         options = {"graphs": CUDA_GRAPHS if graphs is None else graphs}
         steps = _DeviceSteps(model, target, noise, cfg.lr, **options)
@@ -302,7 +315,8 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            mse, _ = steps.step(lr, temp)
+            sigma = NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac if cfg.noise == "gaussian" else None
+            mse, _ = steps.step(lr, temp, sigma)
         else:
             mse, _ = steps.step(cfg.hard_lr, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
