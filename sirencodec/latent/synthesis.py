@@ -12,8 +12,8 @@ Image definition, for an H x W image and L grids:
   ``upsample_matrix`` (Keys' cubic convolution, a = -0.75, pixel centres aligned, edges
   clamped: what ``torch.nn.functional.interpolate(mode="bicubic", align_corners=False)`` does);
   or, with learned filters (version 6), by ``level`` successive x2 steps, the step from level s
-  to s - 1 with filter s (``step_taps``), composed into one set of taps per axis
-  (``learned_taps``);
+  to s - 1 with filter s (``step_taps``): the rows by the steps composed into one set of taps
+  (``learned_taps``), the columns by the steps one after another (``x2_steps``);
 * the L upsampled values of a pixel go through the per-pixel layers (ReLU between them, none
   after the last, which has one output per channel), then ``out + conv3x3(out)`` (zero padding);
 * pixel = clip(round(255 * out), 0, 255).
@@ -22,6 +22,7 @@ Image definition, for an H x W image and L grids:
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -99,11 +100,18 @@ def learned_taps(n: int, level: int, filters: np.ndarray) -> tuple[np.ndarray, n
     0).  Composed in float64 from the image outward: each output starts as weight 1 on itself;
     step s (1 .. level) turns its weights over level s - 1 into weights over level s, visiting
     the level s - 1 samples in increasing index and each one's four taps in order."""
-    sizes = [-(-n // 2**s) for s in range(level + 1)]
+    return learned_taps_levels(n, [level], filters)[level]
+
+
+def learned_taps_levels(n: int, levels: Sequence[int], filters: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``learned_taps`` of each of ``levels`` (each >= 1), in one pass: level l's composition is
+    the first l steps of every deeper level's, so each step is computed once."""
+    out = {}
+    sizes = [-(-n // 2**s) for s in range(max(levels) + 1)]
     start = np.arange(n)
     weights = np.ones((n, 1))
     rows = np.arange(n)
-    for s in range(1, level + 1):
+    for s in range(1, max(levels) + 1):
         idx, w = step_taps(sizes[s], sizes[s - 1], filters[s - 1])
         mids = np.minimum(start[:, None] + np.arange(weights.shape[1]), sizes[s - 1] - 1)  # [n, K]
         new_start = idx[mids[:, 0], 0]
@@ -114,7 +122,29 @@ def learned_taps(n: int, level: int, filters: np.ndarray) -> tuple[np.ndarray, n
                 col = idx[mids[:, k], t] - new_start
                 new[rows, col] += weights[:, k] * w[mids[:, k], t]
         start, weights = new_start, new
-    return np.minimum(start[:, None] + np.arange(weights.shape[1]), sizes[level] - 1), weights
+        if s in levels:
+            out[s] = (np.minimum(start[:, None] + np.arange(weights.shape[1]), sizes[s] - 1), weights)
+    return out
+
+
+def x2_steps(x: np.ndarray, n: int, filters: np.ndarray) -> np.ndarray:
+    """``x`` [..., m] (a grid at level len(filters) along its last axis, m = ceil(n / 2^level))
+    through its x2 steps to n samples, one step after another (``step_taps``' formula, each
+    step's input padded with two copies of its edge samples, which is the clamp): the values of
+    ``learned_taps``' composed weights up to float rounding, each tap's term read from a
+    contiguous slice rather than gathered."""
+    for s in range(len(filters), 0, -1):
+        h, m = filters[s - 1], x.shape[-1]
+        pad = np.concatenate([x[..., :1], x[..., :1], x, x[..., -1:], x[..., -1:]], -1)  # pad[..., i + 2] = x[clamp(i)]
+        y = np.empty(x.shape[:-1] + (2 * m,))
+        even, odd = y[..., 0::2], y[..., 1::2]  # 2i reads i - 2 .. i + 1 with h[0 .. 3]; 2i + 1 i - 1 .. i + 2 with h[3 .. 0]
+        np.multiply(pad[..., 0:m], h[0], out=even)
+        np.multiply(pad[..., 1:m + 1], h[3], out=odd)
+        for t in range(1, 4):
+            even += pad[..., t:t + m] * h[t]
+            odd += pad[..., 1 + t:1 + t + m] * h[3 - t]
+        x = y[..., :-(-n // 2 ** (s - 1))]
+    return x
 
 
 def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None),
@@ -133,6 +163,21 @@ def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None
         return t
     ci, cw = upsample_taps(g.shape[1], width) if taps is None else taps[1]
     return _taps(lambda k: t[:, ci[:, k]], cw[None, :, :])  # [rows, W]
+
+
+def upsample_learned(grid: np.ndarray, height: int, width: int, rows: slice, row_taps: tuple[np.ndarray, np.ndarray],
+                     filters: np.ndarray) -> np.ndarray:
+    """A level ``len(filters)`` grid upsampled by learned x2 steps to height x width (output
+    ``rows`` only): the rows by their composed taps (``row_taps``, ``learned_taps``), then the
+    columns step by step (``x2_steps``, cheaper than gathering the composed taps).  An axis whose
+    size does not change is taken as is."""
+    g = np.asarray(grid)
+    if g.shape[0] == height:
+        t = g[rows].astype(np.float64)
+    else:
+        ri, rw = row_taps[0][rows], row_taps[1][rows]
+        t = _taps(lambda k: g[ri[:, k]], rw[:, None, :])
+    return t if g.shape[1] == width else x2_steps(t, width, filters)
 
 
 def _taps(take, weights: np.ndarray) -> np.ndarray:
@@ -174,18 +219,19 @@ def render(grids: list[np.ndarray], layers, conv, height: int, width: int,
     """uint8 [H, W] (one channel) or [H, W, C] of the latent-grid image, computed in bands of
     rows (each with one row of halo for the convolution) so that memory stays bounded.
     ``filters`` (with each grid's ``levels``): learned x2 filters, ``upsampling_filters``."""
-    taps: list = [None] * len(grids)
+    ups = [functools.partial(upsample, g, height, width) for g in grids]
     if filters is not None:
-        per_level = {lv: (learned_taps(height, lv, filters), learned_taps(width, lv, filters))
-                     for lv in set(levels) if lv > 0}
-        taps = [per_level.get(lv) for lv in levels]
+        deep = sorted({lv for lv in levels if lv > 0})
+        row_taps = learned_taps_levels(height, deep, filters) if deep else {}
+        ups = [functools.partial(upsample_learned, g, height, width, row_taps=row_taps[lv], filters=filters[:lv])
+               if lv > 0 else up for g, lv, up in zip(grids, levels, ups)]
     channels = layers[-1][0].shape[0]
     widest = max([len(grids), channels] + [w.shape[0] for w, _ in layers])
     band = max(1, TILE_FLOATS // 8 // (widest * width) - 2)  # 2**19 float64 (4 MiB) per buffer: cache-friendlier than larger bands
     out = np.empty((channels, height, width), dtype=np.uint8)
     for top in range(0, height, band):
         lo, hi = max(0, top - 1), min(height, top + band + 1)
-        features = np.stack([upsample(g, height, width, slice(lo, hi), t) for g, t in zip(grids, taps)])
+        features = np.stack([up(rows=slice(lo, hi)) for up in ups])
         # The halo rows lo and hi - 1 lack a neighbour here (unless at the image's edge): dropped.
         block = synthesize(features, layers, conv)[:, top - lo: top - lo + min(band, height - top)]
         out[:, top: top + band] = np.clip(np.round(255.0 * block), 0, 255)

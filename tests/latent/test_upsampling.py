@@ -73,6 +73,49 @@ def test_composed_taps_are_the_steps_one_after_another(n, level):
     assert np.abs(got - steps_by_hand(x, n, level, filters)).max() < 1e-12
 
 
+@pytest.mark.parametrize("n,level", [(1, 2), (2, 3), (13, 3), (64, 5), (100, 6), (257, 8)])
+def test_steps_one_after_another_are_the_spec_formula(n, level):
+    """The decoder's columns: ``x2_steps`` along the last axis is the spec's steps by hand."""
+    rng = np.random.default_rng(n + 1)
+    filters = synthesis.cubic_x2() + rng.normal(0, 0.2, (level, 4))
+    x = rng.normal(size=(3, -(-n // 2**level)))
+    got = synthesis.x2_steps(x, n, filters)
+    assert got.shape == (3, n)
+    assert np.abs(got - steps_by_hand(x.T, n, level, filters).T).max() < 1e-12
+
+
+def test_taps_of_all_levels_in_one_pass_are_each_levels_own():
+    rng = np.random.default_rng(5)
+    filters = synthesis.cubic_x2() + rng.normal(0, 0.2, (6, 4))
+    both = synthesis.learned_taps_levels(100, [2, 5, 6], filters)
+    assert sorted(both) == [2, 5, 6]
+    for level, (idx, w) in both.items():
+        x = rng.normal(size=(-(-100 // 2**level), 2))
+        got = sum(w[:, k, None] * x[idx[:, k]] for k in range(w.shape[1]))
+        assert np.abs(got - steps_by_hand(x, 100, level, filters)).max() < 1e-12
+
+
+@pytest.mark.parametrize("height,width", [(37, 29), (1, 40), (40, 1), (64, 96)])
+def test_rendered_learned_grids_are_the_steps_by_hand(height, width):
+    """Every grid of a level 0 .. 6 network, as ``render`` upsamples it (a single linear layer
+    reads one grid's values), is the spec's steps by hand along rows and then columns."""
+    rng = np.random.default_rng(height * width)
+    levels = tuple(range(7))
+    grids = [rng.integers(-9, 10, s) for s in latent_v4.grid_shapes(height, width, levels)]
+    filters = synthesis.cubic_x2() + rng.normal(0, 0.1, (6, 4))
+    for k, (grid, level) in enumerate(zip(grids, levels)):
+        weight = np.zeros((1, 7))
+        weight[0, k] = 1 / 64  # pixels = 255 * value / 64, rounded: within range for |value| < 32
+        image = synthesis.render(grids, [(weight, np.array([0.5]))], None, height, width, levels, filters)
+        want = grid.astype(np.float64)
+        if grid.shape[0] != height:
+            want = steps_by_hand(want, height, level, filters)
+        if grid.shape[1] != width:
+            want = steps_by_hand(want.T, width, level, filters).T
+        expected = np.clip(np.round(255 * (want / 64 + 0.5)), 0, 255)
+        assert np.array_equal(image, expected), (k, level)
+
+
 def test_model_defines_the_decoders_image():
     """The torch model with the file's quantized filters, weights and latents computes the numpy
     decoder's image (up to float32 rounding); random latents at every level, so that each
