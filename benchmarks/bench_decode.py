@@ -85,8 +85,9 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
 
 def macs_per_pixel(net) -> float:
     """Multiply-accumulates per pixel of decoding ``net``: the ARM per latent, the upsampling
-    (4 taps in each direction per grid but the full-size one; with learned filters, the composed
-    taps of the grid's level in each direction), the synthesis and convolution."""
+    (4 taps in each direction per grid but the full-size one; with learned filters, the rows'
+    composed taps of the grid's level, and for the columns 4 per output of each x2 step per image
+    row, as ``synthesis.render`` computes them), the synthesis and convolution."""
     from sirencodec.format import latent_v4
     from sirencodec.latent import synthesis
 
@@ -99,8 +100,9 @@ def macs_per_pixel(net) -> float:
     if filters is None:
         upsample = 8 * sum(1 for g in net.grids if g.shape != (net.height, net.width))
     else:
+        w = net.width
         upsample = sum(synthesis.learned_taps(net.height, lv, filters)[1].shape[1]
-                       + synthesis.learned_taps(net.width, lv, filters)[1].shape[1] for lv in net.grid_levels if lv)
+                       + sum(4 * -(-w // 2 ** (s - 1)) for s in range(1, lv + 1)) / w for lv in net.grid_levels if lv)
     assert latent_v4.grid_shapes(net.height, net.width, net.grid_levels) == [g.shape for g in net.grids]
     return (latents * arm) / pixels + upsample + synth + conv
 
