@@ -305,6 +305,9 @@ RATE_SETTINGS: dict[str, tuple[type, ...]] = {
 a fixed network."""
 
 
+_LATENT_RATE_KEYS = ("quality", "target_bpp", "target_psnr", "lam", "effort")
+
+
 class LatentCodec(SrnCodec):
     """The latent-grid network (format versions 4 to 6), srnenc's default codec."""
 
@@ -318,12 +321,15 @@ class LatentCodec(SrnCodec):
             out[key] = _coerce(key, value, LATENT_SETTINGS[key])
         if sum(k in out for k in ("quality", "target_bpp", "target_psnr", "lam")) > 1:
             raise InputError("a latent setting takes one of quality, target_bpp, target_psnr, lam")
+        from sirencodec.latent.config import effort_config  # the network's fields and ranges, before anything runs
+
+        effort_config(out.get("effort"), {k: v for k, v in out.items() if k not in _LATENT_RATE_KEYS})
         return out
 
     def options(self, setting: Setting) -> dict[str, Any]:
         """srnenc's options (``sirencodec.encode``'s keywords) for ``setting``."""
         norm = self.normalize(setting)
-        rate = {k: norm.pop(k) for k in ("quality", "target_bpp", "target_psnr", "lam", "effort") if k in norm}
+        rate = {k: norm.pop(k) for k in _LATENT_RATE_KEYS if k in norm}
         return {**rate, "latent_options": norm, "network": LATENT, "device": self.device}
 
     def columns(self, setting: Setting) -> dict[str, Any]:

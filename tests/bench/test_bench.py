@@ -371,6 +371,20 @@ def test_cli_bad_siren_setting(gray_png: Path, tmp_path: Path, capsys: pytest.Ca
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("setting, message", [
+    ("lam=0.002,noise=laplace", "noise must be one of"), ("lam=0.002,upsampling=bogus", "upsampling must be one of"),
+    ("lam=0.002,context=17", "context must be"), ("lam=0.002,effort=slow", "unknown effort"),
+])
+def test_cli_bad_latent_value_fails_before_work(gray_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                setting: str, message: str):
+    """A latent setting's value out of its range stops srnbench before any codec runs."""
+    pytest.importorskip("sirencodec.encoder")
+    argv = [str(gray_png), "-o", str(tmp_path / "o"), "--codecs", "jpeg,latent", "--settings", setting]
+    assert main(argv) == 2
+    assert message in _one_error_line(capsys)
+    assert not (tmp_path / "o").exists()
+
+
 def test_cli_missing_cuda_fails_before_work(gray_png: Path, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]):
     torch = pytest.importorskip("torch")
