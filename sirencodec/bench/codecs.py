@@ -319,7 +319,7 @@ class LatentCodec(SrnCodec):
             if key not in LATENT_SETTINGS:
                 raise InputError(f"unknown latent setting {key!r}; valid: {', '.join(LATENT_SETTINGS)}")
             out[key] = _coerce(key, value, LATENT_SETTINGS[key])
-        if sum(k in out for k in ("quality", "target_bpp", "target_psnr", "lam")) > 1:
+        if sum(k in out for k in _LATENT_RATE_KEYS if k != "effort") > 1:
             raise InputError("a latent setting takes one of quality, target_bpp, target_psnr, lam")
         from sirencodec.latent.config import effort_config  # the network's fields and ranges, before anything runs
 

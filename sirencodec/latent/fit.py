@@ -315,7 +315,7 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            sigma = NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac if cfg.noise == "gaussian" else None
+            sigma = NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac if noise.gaussian else None
             mse, _ = steps.step(lr, temp, sigma)
         else:
             mse, _ = steps.step(cfg.hard_lr, None)

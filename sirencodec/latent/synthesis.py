@@ -148,7 +148,7 @@ def x2_steps(x: np.ndarray, n: int, filters: np.ndarray) -> np.ndarray:
 
 
 def upsample(grid: np.ndarray, height: int, width: int, rows: slice = slice(None),
-             taps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+             taps: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None) -> np.ndarray:
     """The grid upsampled to height x width (only the output ``rows``, when given): by Keys'
     cubic convolution, or by ``taps`` (rows', columns'; ``learned_taps``).  An axis whose size
     does not change is taken as is (its taps are 1, 0, 0, 0: the same values)."""
@@ -171,13 +171,8 @@ def upsample_learned(grid: np.ndarray, height: int, width: int, rows: slice, row
     ``rows`` only): the rows by their composed taps (``row_taps``, ``learned_taps``), then the
     columns step by step (``x2_steps``, cheaper than gathering the composed taps).  An axis whose
     size does not change is taken as is."""
-    g = np.asarray(grid)
-    if g.shape[0] == height:
-        t = g[rows].astype(np.float64)
-    else:
-        ri, rw = row_taps[0][rows], row_taps[1][rows]
-        t = _taps(lambda k: g[ri[:, k]], rw[:, None, :])
-    return t if g.shape[1] == width else x2_steps(t, width, filters)
+    t = upsample(grid, height, np.shape(grid)[1], rows, (row_taps, None))  # the rows only
+    return t if t.shape[1] == width else x2_steps(t, width, filters)
 
 
 def _taps(take, weights: np.ndarray) -> np.ndarray:
