@@ -43,28 +43,43 @@ static long decode_symbol(Decoder *d, const uint64_t *cdf, long k) {
 
 static int64_t clamp(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+/* The ARM on the context a[0..dims[0]) (times 2^12), in place: a[0], a[1] the mean and log-scale. */
+static void arm_forward(int64_t *a, long layers, const int64_t *weights, const int64_t *biases, const int64_t *dims) {
+    int64_t b[MAX_WIDTH];
+    for (long i = 0; i < layers; i++) {
+        const int64_t *wi = weights + i * MAX_WIDTH * MAX_WIDTH;
+        for (long j = 0; j < dims[i + 1]; j++) {
+            int64_t acc = 0;
+            for (long k = 0; k < dims[i]; k++) acc += wi[j * MAX_WIDTH + k] * a[k];
+            int64_t v = (acc >> FRAC) + biases[i * MAX_WIDTH + j];  /* >> of int64: floor */
+            b[j] = i < layers - 1 ? clamp(v, 0, (int64_t)1 << 30) : v;
+        }
+        for (long j = 0; j < dims[i + 1]; j++) a[j] = b[j];
+    }
+}
+
 static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *offsets, long layers,
                        const int64_t *weights, const int64_t *biases, const int64_t *dims,
                        const uint64_t *cdf, long cols, long reach, int64_t max_latent, int64_t *out) {
     const long stride = w + 2 * PAD;
     const int64_t one = (int64_t)1 << FRAC;
-    int64_t a[MAX_WIDTH], b[MAX_WIDTH];
+    int64_t a[MAX_WIDTH], zero[MAX_WIDTH] = {0};
+    arm_forward(zero, layers, weights, biases, dims);  /* a context of zeros, the commonest, computed once */
     for (long t = 0; t < alpha * (h - 1) + w; t++) {
         long r_lo = t - w + 1 <= 0 ? 0 : (t - w + 1 + alpha - 1) / alpha;
         long r_hi = t / alpha < h - 1 ? t / alpha : h - 1;
         for (long r = r_lo; r <= r_hi; r++) {
             long c = t - alpha * r;
-            for (long k = 0; k < dims[0]; k++)
+            int64_t any = 0;
+            for (long k = 0; k < dims[0]; k++) {
                 a[k] = out[(PAD + r + offsets[2 * k]) * stride + PAD + c + offsets[2 * k + 1]] * one;
-            for (long i = 0; i < layers; i++) {
-                const int64_t *wi = weights + i * MAX_WIDTH * MAX_WIDTH;
-                for (long j = 0; j < dims[i + 1]; j++) {
-                    int64_t acc = 0;
-                    for (long k = 0; k < dims[i]; k++) acc += wi[j * MAX_WIDTH + k] * a[k];
-                    int64_t v = (acc >> FRAC) + biases[i * MAX_WIDTH + j];  /* >> of int64: floor */
-                    b[j] = i < layers - 1 ? clamp(v, 0, (int64_t)1 << 30) : v;
-                }
-                for (long j = 0; j < dims[i + 1]; j++) a[j] = b[j];
+                any |= a[k];
+            }
+            if (any) {
+                arm_forward(a, layers, weights, biases, dims);
+            } else {
+                a[0] = zero[0];
+                a[1] = zero[1];
             }
             int64_t mean = clamp(a[0], -max_latent * one, max_latent * one);
             int64_t base = mean >> FRAC;

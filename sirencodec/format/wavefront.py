@@ -7,9 +7,10 @@ sequential loop over the latents.  Driven from numpy (one vectorised step per wa
 symbols through constriction: ``arm._decode_wavefronts``, what a machine without the built
 extension runs) it costs ~85 us per wavefront -- 0.55 s for a 768 x 512 image, and a minute
 and more for a crafted 1 x 65535 file whose wavefronts hold one latent each.  The loop in C
-costs what the latents cost (their ARM's multiply-adds and a binary search each), whatever the
-grid's shape, and loads in a millisecond (a JIT compiler such as numba takes ~0.35 s to start
-in every process, longer than a small file's whole decode).
+costs what the latents cost (their ARM's multiply-adds, done once per grid for every latent
+whose context is all zeros, and a binary search each), whatever the grid's shape, and loads in
+a millisecond (a JIT compiler such as numba takes ~0.35 s to start in every process, longer
+than a small file's whole decode).
 
 Everything in it is integer arithmetic: the probability tables are built beforehand in numpy
 (``arm.cdf_tables``) with the encoder's own IEEE operations, so the decoder reproduces the

@@ -41,6 +41,20 @@ def test_grids_round_trip_exactly(context):
     assert nbytes > 0 and max(reaches) > 0
 
 
+@pytest.mark.parametrize("context", [1, 8, 16])
+def test_sparse_grids_round_trip_exactly(context):
+    """Mostly zero latents, as coarse grids are: most contexts are all zeros, and the decoders
+    must give them the ARM's output for a zero input (its biases carried through the layers),
+    next to nonzero neighbours in every position of the context."""
+    rng = np.random.default_rng(100 + context)
+    iarm = random_arm(rng, context)
+    shapes = [(40, 37), (20, 19), (1, 12), (12, 1)]
+    grids = [np.where(rng.random(s) < 0.06, rng.integers(-4, 5, s), 0).astype(np.int64) for s in shapes]
+    assert sum(np.count_nonzero(g) for g in grids) > 20
+    _, reaches = round_trip(grids, iarm)
+    assert max(reaches) > 0
+
+
 def test_a_grid_on_its_predicted_floor_has_reach_zero_and_no_symbols():
     zero = arm.integer_arm([np.zeros((2, 8))], [np.array([0.25, -3.0])])  # mean 0.25: floor 0
     g = np.zeros((6, 7), dtype=np.int64)
