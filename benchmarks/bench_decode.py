@@ -66,7 +66,9 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
 
 
 ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level[, learned upsampling])
-    "default (syn 16; ARM 8: 8-8)": ((16,), 8, (8, 8), ()),
+    # the first is the ratios' base; Keys' filters unless learned upsampling is named
+    "default (syn 16; ARM 8: 8-8; learned upsampling)": ((16,), 8, (8, 8), (), True),
+    "syn 16; ARM 8: 8-8 (--effort fast)": ((16,), 8, (8, 8), ()),
     "ARM 12: 12-12": ((16,), 12, (12, 12), ()),
     "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
     "syn 32": ((32,), 8, (8, 8), ()),
@@ -74,11 +76,11 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "syn 16-16": ((16, 16), 8, (8, 8), ()),
     "syn 24-24": ((24, 24), 8, (8, 8), ()),
     "syn 40-16": ((40, 16), 8, (8, 8), ()),
-    "syn 40; ARM 16: 16-16": ((40,), 16, (16, 16), ()),
-    "default, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
-    "default, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
+    "syn 40; ARM 16: 16-16 (--effort max)": ((40,), 16, (16, 16), ()),
+    "syn 16; ARM 8: 8-8, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
+    "syn 16; ARM 8: 8-8, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
+    "default, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2), True),
     "syn 40; ARM 16: 16-16, 2 grids at levels 1-6": ((40,), 16, (16, 16), (1, 2, 2, 2, 2, 2, 2)),
-    "default, learned upsampling": ((16,), 8, (8, 8), (), True),
     "syn 40; ARM 16: 16-16, learned upsampling": ((40,), 16, (16, 16), (), True),
 }
 

@@ -38,7 +38,7 @@ QAT_LR = (1e-4, 7.5e-5, 5.5e-5)
 """The thesis's QAT learning rates."""
 
 QUICK_LATENT_STEPS = 2000
-"""The quick sweep's latent training steps (``make demo``'s; srnenc's default is 12,000)."""
+"""The quick sweep's latent training steps (``make demo``'s; srnenc's default is ``LatentConfig().steps``)."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from ..metrics import DISTORTIONS
 @dataclass(frozen=True)
 class LatentConfig:
     lam: float = 1e-3  # loss = MSE + lam * bpp
-    steps: int = 12000
-    hard_fraction: float = 0.1
+    steps: int = 11400  # learned upsampling's steps cost 1.05x Keys' filters': the encode time of 12,000 of theirs
+    hard_fraction: float = 0.04  # the last 456 steps on rounded latents (docs/results/levers/README.md)
     lr: float = 1e-2
     hard_lr: float = 1e-4
     levels: int = 7  # at most; fewer when the image is small (levels_for)
@@ -30,15 +30,15 @@ class LatentConfig:
     seed: int = 0
     distortion: str = "rgb"  # what training minimises (metrics.DISTORTIONS): RGB MSE, or YCbCr 6:1:1
     colour: str = "rgb"  # the synthesis' output planes on a colour image (COLOURS)
-    upsampling: str = "bicubic"  # how grids reach the image's size (UPSAMPLINGS)
+    upsampling: str = "learned"  # how grids reach the image's size (UPSAMPLINGS)
     noise: str = "uniform"  # the soft stage's quantization noise (NOISES)
 
 
 UPSAMPLINGS = ("bicubic", "learned")
 """``bicubic``: each grid straight to the image by Keys' cubic convolution (format versions 4
-and 5); ``learned``: by successive x2 steps, each level's symmetric 8-tap filter trained with
-the network from Keys' taps and stored as residuals from them (version 6; its BD-rate:
-docs/results/levers/README.md)."""
+and 5); ``learned`` (the default network's): by successive x2 steps, each level's symmetric
+8-tap filter trained with the network from Keys' taps and stored as residuals from them
+(version 6; its BD-rate: docs/results/levers/README.md)."""
 
 
 NOISES = ("uniform", "gaussian")
@@ -90,17 +90,20 @@ def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
     return levels
 
 
-_MAX = LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,))
+_MAX = LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,),
+                   upsampling="bicubic")
 EFFORTS: dict[str, LatentConfig] = {
-    "fast": LatentConfig(steps=4000),
+    "fast": LatentConfig(steps=4000, hard_fraction=0.1, upsampling="bicubic"),
     "default": LatentConfig(),
     "max": _MAX,
     "best": _MAX,
 }
-"""srnenc's ``--effort`` levels: the network and training each encodes with. ``max`` trains
-twice as long with the rounded-latent stage held to 480 steps (longer ones lose rate); ``best``
-trains ``max``'s network once per variant of ``CHOICES`` and keeps each image's best file
-(``choice``). Encode time, BD-rate and decode cost of each level:
+"""srnenc's ``--effort`` levels: the network and training each encodes with. ``fast`` trains
+the default's shape a third as long, with Keys' filters and a 400-step rounded-latent stage
+(the level as measured; learned filters in so short a training are not); ``max`` trains a
+larger network about twice as long with that stage held to 480 steps (longer ones lose rate)
+and Keys' filters (learned ones add nothing there); ``best`` trains ``max``'s network once
+per variant of ``CHOICES`` and keeps each image's best file (``choice``). Encode time, BD-rate and decode cost of each level:
 docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
 

@@ -1,6 +1,7 @@
 """Rate control of latent-grid networks (sirencodec.latent.ratecontrol) and srnenc's choice of network:
 real files, small images, few training steps."""
 
+import dataclasses
 import json
 import math
 
@@ -35,11 +36,14 @@ def tiny(h=24, w=32):
     return np.clip(128 + 60 * np.sin(x / 3.0) * np.cos(y / 4.0) + 40 * (x > w // 2), 0, 255).astype(np.uint8)
 
 
-QUICK = LatentConfig(steps=500)
+# Rate control's mechanics on small crops in a few hundred steps: Keys' filters and a 10 % hard
+# stage, whose short trainings follow lam closely; the default network's learned filters and
+# 456-step hard stage are tuned for its full 11,400 steps (docs/results/levers/README.md).
+QUICK = LatentConfig(steps=500, hard_fraction=0.1, upsampling="bicubic")
 
 
 def test_quality_levels_are_monotone_in_bytes_and_psnr():
-    results = [lr.encode_quality(tiny(), q, LatentConfig(steps=400), "cpu") for q in (1, 4, 8)]
+    results = [lr.encode_quality(tiny(), q, dataclasses.replace(QUICK, steps=400), "cpu") for q in (1, 4, 8)]
     sizes = [len(r.data) for r in results]
     quality = [r.report["psnr"] for r in results]
     assert sizes == sorted(sizes) and len(set(sizes)) == 3, sizes
@@ -119,7 +123,7 @@ def test_rgb_latent_round_trip():
     result = encode_latent(rgb, LatentConfig(steps=300, lam=1e-3), "cpu")
     decoded = decode(result.data)
     assert decoded.shape == rgb.shape and np.array_equal(decoded, result.decoded)
-    assert result.report["channels"] == 3 and result.data[3] == 4
+    assert result.report["channels"] == 3 and result.data[3] == 6
     flat = np.broadcast_to(rgb.reshape(-1, 3).mean(0).round().astype(np.uint8), rgb.shape)
     assert result.report["psnr"] > psnr(rgb, flat) + 6
 
@@ -135,7 +139,7 @@ def test_cli_default_network_is_latent_and_siren_options_pick_a_siren(tmp_path):
     r = run([src, "-o", out, "--latent-steps", "40", "--json"])
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
-    assert out.read_bytes()[3] == 4 and report["kind"] == "latent" and report["quality"] == DEFAULT_QUALITY
+    assert out.read_bytes()[3] == 6 and report["kind"] == "latent" and report["quality"] == DEFAULT_QUALITY
     r = run([src, "-o", out, "--preset", "test", "--json"])
     assert r.exit_code == 0, r.output
     assert out.read_bytes()[3] == 3 and "hidden_width" in json.loads(r.output)
