@@ -13,7 +13,7 @@ from .metrics import psnr
 from .progress import ProgressBars
 from .ratecontrol import DEFAULT_QUALITY
 
-DEMO_STEPS = 2000  # about a sixth of srnenc's LatentConfig().steps (the quick sweep's, bench.sweeps.QUICK_LATENT_STEPS)
+DEMO_STEPS = 2000  # about a sixth of srnenc's LatentConfig().steps; bench.sweeps.QUICK_LATENT_STEPS too
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -52,7 +52,7 @@ def test_encode_writes_the_file_srnenc_writes(tmp_path, args, options):
     assert result.data == data
     assert np.array_equal(result.decoded, sirencodec.decode(data))
     assert result.report["kind"] == ("siren" if "preset" in options else "latent")
-    assert data[3] == (3 if "preset" in options else 6)  # SIREN: version 3; latent grids with learned filters: 6
+    assert data[3] == (3 if "preset" in options else 6)  # SIREN: 3; latent grids, learned filters: 6
 
 
 def test_every_siren_option_of_srnenc_is_a_keyword():

@@ -17,7 +17,7 @@ from ..metrics import DISTORTIONS
 @dataclass(frozen=True)
 class LatentConfig:
     lam: float = 1e-3  # loss = MSE + lam * bpp
-    steps: int = 11400  # learned upsampling's steps cost 1.05x Keys' filters': the encode time of 12,000 of theirs
+    steps: int = 11400  # learned filters' steps cost 1.05x Keys' ones: the time of 12,000 of those
     hard_fraction: float = 0.04  # the last 456 steps on rounded latents (docs/results/levers/README.md)
     lr: float = 1e-2
     hard_lr: float = 1e-4
@@ -103,8 +103,8 @@ the default's shape a third as long, with Keys' filters and a 400-step rounded-l
 (the level as measured; learned filters in so short a training are not); ``max`` trains a
 larger network about twice as long with that stage held to 480 steps (longer ones lose rate)
 and Keys' filters (learned ones add nothing there); ``best`` trains ``max``'s network once
-per variant of ``CHOICES`` and keeps each image's best file (``choice``). Encode time, BD-rate and decode cost of each level:
-docs/results/levers/README.md."""
+per variant of ``CHOICES`` and keeps each image's best file (``choice``). Encode time,
+BD-rate and decode cost of each level: docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
 
 CHOICES: dict[str, tuple[Mapping[str, Any], ...]] = {

@@ -256,7 +256,7 @@ def test_latent_grid_settings(gray_png: Path, tmp_path: Path):
     assert main(argv) == 0
     (row,) = _rows(out)
     data = (out / row["file"]).read_bytes()
-    assert data[3] == 6 and int(row["bytes"]) == len(data)  # a version 6 (latent grids, learned upsampling) file
+    assert data[3] == 6 and int(row["bytes"]) == len(data)  # latent grids, learned upsampling: version 6
     assert row["codec"] == "latent" and row["file"].startswith("tiny/latent/")
     assert row["preset"] == "latent" and float(row["lam"]) == 0.002 and int(row["steps"]) == 40
     out2 = tmp_path / "bench2"
