@@ -9,11 +9,12 @@ from pathlib import Path
 from .decoder import decode
 from .encoder import encode
 from .imageio import atomic_write, load_image, save_image
+from .latent.config import QUICK_STEPS
 from .metrics import psnr
 from .progress import ProgressBars
 from .ratecontrol import DEFAULT_QUALITY
 
-DEMO_STEPS = 2000  # about a sixth of srnenc's LatentConfig().steps; bench.sweeps.QUICK_LATENT_STEPS too
+DEMO_STEPS = QUICK_STEPS
 ROOT = Path(__file__).resolve().parent.parent
 
 

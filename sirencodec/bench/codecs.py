@@ -305,7 +305,7 @@ RATE_SETTINGS: dict[str, tuple[type, ...]] = {
 a fixed network."""
 
 
-_LATENT_RATE_KEYS = ("quality", "target_bpp", "target_psnr", "lam", "effort")
+_LATENT_RATES = ("quality", "target_bpp", "target_psnr", "lam")  # one at most; with "effort", srnenc's own options
 
 
 class LatentCodec(SrnCodec):
@@ -319,17 +319,17 @@ class LatentCodec(SrnCodec):
             if key not in LATENT_SETTINGS:
                 raise InputError(f"unknown latent setting {key!r}; valid: {', '.join(LATENT_SETTINGS)}")
             out[key] = _coerce(key, value, LATENT_SETTINGS[key])
-        if sum(k in out for k in _LATENT_RATE_KEYS if k != "effort") > 1:
+        if sum(k in out for k in _LATENT_RATES) > 1:
             raise InputError("a latent setting takes one of quality, target_bpp, target_psnr, lam")
         from sirencodec.latent.config import effort_config  # the network's fields and ranges, before anything runs
 
-        effort_config(out.get("effort"), {k: v for k, v in out.items() if k not in _LATENT_RATE_KEYS})
+        effort_config(out.get("effort"), {k: v for k, v in out.items() if k not in (*_LATENT_RATES, "effort")})
         return out
 
     def options(self, setting: Setting) -> dict[str, Any]:
         """srnenc's options (``sirencodec.encode``'s keywords) for ``setting``."""
         norm = self.normalize(setting)
-        rate = {k: norm.pop(k) for k in _LATENT_RATE_KEYS if k in norm}
+        rate = {k: norm.pop(k) for k in (*_LATENT_RATES, "effort") if k in norm}
         return {**rate, "latent_options": norm, "network": LATENT, "device": self.device}
 
     def columns(self, setting: Setting) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sirencodec.errors import InputError
+from sirencodec.latent.config import QUICK_STEPS
 
 from .codecs import ANCHORS, LATENT, SIREN
 
@@ -37,8 +38,8 @@ QAT_RANGE_UPDATE = (2, 5, 10, 25)
 QAT_LR = (1e-4, 7.5e-5, 5.5e-5)
 """The thesis's QAT learning rates."""
 
-QUICK_LATENT_STEPS = 2000
-"""The quick sweep's latent training steps (``make demo``'s; srnenc's default is ``LatentConfig().steps``)."""
+QUICK_LATENT_STEPS = QUICK_STEPS
+"""The quick sweep's latent training steps (``make demo``'s)."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,11 @@ class LatentConfig:
     noise: str = "uniform"  # the soft stage's quantization noise (NOISES)
 
 
+QUICK_STEPS = 2000
+"""The latent network's training steps in ``make demo`` and srnbench's quick sweep: about a sixth
+of the default's, a minute or two of a CPU for a 256 x 256 crop."""
+
+
 UPSAMPLINGS = ("bicubic", "learned")
 """``bicubic``: each grid straight to the image by Keys' cubic convolution (format versions 4
 and 5); ``learned`` (the default network's): by successive x2 steps, each level's symmetric
