@@ -5,8 +5,10 @@
 * SIREN: the real pipeline on the 256x256 cameraman crop with a (64 wide, 5 hidden) network,
   full batch, N steps per stage: steps/s per stage (each stage's wall time includes its final
   full-image evaluation);
-* latent grids: the default network, N training steps, on the same crop and on a 768x512 RGB
-  image (the bundled colour crop upscaled): steps/s of the whole training.
+* latent grids: the default network, N soft-stage training steps, on the same crop and on a
+  768x512 RGB image (the bundled colour crop upscaled): steps/s of the whole training; on the
+  CPU with eager steps and with compiled ones (``fit_latent``'s ``compiled``; the compilation
+  itself is in the warm-up, whose time is printed).
 
 Each is run once first as a warm-up; on the CPU and, when present, on CUDA.
 """
@@ -14,6 +16,8 @@ Each is run once first as a warm-up; on the CPU and, when present, on CUDA.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +26,8 @@ from PIL import Image
 
 import sirencodec
 from sirencodec.imageio import load_image
+from sirencodec.latent.config import effort_config
+from sirencodec.latent.fit import fit_latent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,9 +39,13 @@ def siren(image: np.ndarray, device: str, steps: int) -> dict[str, float]:
     return {stage: steps / report["seconds"][stage] for stage in ("fit", "prune", "qat")}
 
 
-def latent(image: np.ndarray, device: str, steps: int) -> float:
-    sirencodec.encode(image, lam=1e-3, latent_steps=5, device=device)
-    return steps / sirencodec.encode(image, lam=1e-3, latent_steps=steps, device=device).report["seconds"]["fit"]
+def latent(image: np.ndarray, device: str, steps: int, compiled: bool | None) -> tuple[float, float]:
+    """(steps/s, the warm-up's seconds)."""
+    config = effort_config("default", {"steps": steps, "hard_fraction": 0.0})
+    start = time.perf_counter()
+    fit_latent(image, dataclasses.replace(config, steps=5), device, compiled=compiled)
+    warm = time.perf_counter() - start
+    return steps / fit_latent(image, config, device, compiled=compiled).seconds, warm
 
 
 def main() -> None:
@@ -54,8 +64,11 @@ def main() -> None:
         print(f"{device}: SIREN (64, 5) on 256x256 gray, full batch, {args.steps} steps per stage: "
               + ", ".join(f"{k} {v:.1f} steps/s" for k, v in rates.items()))
         for name, image in (("256x256 gray", gray), ("768x512 RGB", colour)):
-            print(f"{device}: latent default network on {name}, {args.steps} steps: "
-                  f"{latent(image, device, args.steps):.1f} steps/s")
+            for compiled in (False, True) if device == "cpu" else (None,):
+                rate, warm = latent(image, device, args.steps, compiled)
+                engine = {False: " eager", True: " compiled", None: ""}[compiled]
+                print(f"{device}: latent default network on {name},{engine} {args.steps} steps: "
+                      f"{rate:.1f} steps/s (warm-up {warm:.1f} s)")
 
 
 if __name__ == "__main__":

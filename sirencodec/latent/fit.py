@@ -43,6 +43,8 @@ from .model import LatentModel, soft_round
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
 NOISE_STD0, NOISE_STD1 = 0.25, 0.1  # noise="gaussian": its standard deviation, annealed linearly over the soft stage
 LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
+COMPILE = True  # on a CPU, compile the soft stage's loss (torch.compile) when it pays ...
+COMPILE_MIN_WORK = 4000 * 256 * 256  # ... from this many soft steps x networks x pixels (CHANGELOG#latent-17)
 CUDA_GRAPHS = True  # on a GPU, replay each stage's step as a CUDA graph (benchmarks/device_run.py: graphs against eager steps)
 
 
@@ -108,28 +110,25 @@ class _Noise:
         return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
 
 
-def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
-          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
-          sigma: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """One Adam step on the sum over networks of D + lam * bpp, D the MSE or, with the model's
-    ``mix`` (``metrics.distortion_mix``), the summed mean squares of the mixed planes: soft
-    rounding at ``temp`` plus noise from ``noise`` (uniform, or Gaussian of standard deviation
-    ``sigma``), or rounded latents (straight-through) when ``temp`` is None. ``lr`` None: the optimizer's own (a device tensor, ``_DeviceSteps``). Returns each
-    network's (D, rate proxy bpp), detached [B] tensors."""
+def _loss(model: LatentModel, target: torch.Tensor, lams: float | torch.Tensor,
+          temp: float | torch.Tensor | None, draws: list[torch.Tensor] | None, gaussian: bool = False,
+          sigma: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The sum over networks of D + lam * bpp, D the MSE or, with the model's ``mix``
+    (``metrics.distortion_mix``), the summed mean squares of the mixed planes: soft rounding at
+    ``temp`` plus the noise ``draws`` (uniform in [0, 1), or standard normal scaled by
+    ``sigma``; ``_Noise.draw``), or rounded latents (straight-through) when ``temp`` is None.
+    Returns (loss, each network's D, each network's rate proxy bpp)."""
     if temp is not None:
-        if noise.gaussian:
-            noisy = [soft_round(y, temp) + sigma * n for y, n in zip(model.latents, noise.draw())]
+        if gaussian:
+            noisy = [soft_round(y, temp) + sigma * n for y, n in zip(model.latents, draws)]
         else:
-            noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, noise.draw())]
+            noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, draws)]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
         bits = model.rate_bits(noisy, noisy)
     else:
         rounded = [y + (torch.round(y) - y).detach() for y in model.latents]
         image = model.synthesize(rounded)
         bits = model.rate_bits(rounded, rounded)
-    if lr is not None:
-        for g in opt.param_groups:
-            g["lr"] = lr
     if model.mix is not None:
         mse = torch.einsum("ij,bjhw->bihw", model.mix, image - target).square().mean(dim=(2, 3)).sum(1)
     elif model.batch == 1:  # a network alone: the loss as one scalar
@@ -137,9 +136,23 @@ def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, 
     else:
         mse = torch.mean((image - target) ** 2, dim=(1, 2, 3))
     bpp = bits / (model.size[0] * model.size[1])
-    loss = (mse + lams * bpp).sum()
+    return (mse + lams * bpp).sum(), mse, bpp
+
+
+def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
+          lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
+          sigma: float | torch.Tensor | None = None, loss: Callable = _loss) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Adam step on ``_loss`` (computed by ``loss``: ``_loss`` itself or its compiled
+    form), the soft stage's noise drawn from ``noise``; ``lr`` None: the optimizer's own (a
+    device tensor, ``_DeviceSteps``). Returns each network's (D, rate proxy bpp), detached [B]
+    tensors."""
+    draws = noise.draw() if temp is not None else None
+    total, mse, bpp = loss(model, target, lams, temp, draws, noise is not None and noise.gaussian, sigma)
+    if lr is not None:
+        for g in opt.param_groups:
+            g["lr"] = lr
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    total.backward()
     opt.step()
     return mse.detach(), bpp.detach()
 
@@ -173,6 +186,50 @@ class _HostSteps:
             if state:
                 out.opt.state[new] = {k: v.index_select(0, index).clone() if v.dim() and v.shape[0] == self.model.batch
                                       else v.clone() for k, v in state.items()}
+        return out
+
+
+class _CompiledSteps(_HostSteps):
+    """The CPU's steps with the soft stage's loss compiled by ``torch.compile`` (its forward
+    and backward fused into a few generated loops instead of a few hundred small operations;
+    the step's time: docs/results/CHANGELOG.md#latent-17). Its scalars (temperature, noise
+    scale, lams) are tensors, so that one compiled graph serves every step. The hard stage, a
+    few hundred steps, runs eagerly. A compilation that fails (no C++ compiler, say) falls back
+    to eager steps, and ``engine`` says why."""
+
+    engine = "compiled"
+
+    def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float):
+        super().__init__(model, target, noise, lr)
+        self.temp = torch.tensor(1.0)
+        self.sigma = torch.tensor(1.0)
+        self.lam_tensor = torch.zeros(model.batch)
+        self.loss: Callable | None = torch.compile(_loss, dynamic=False)
+        self.compiled = False  # whether a step has run compiled
+
+    def set_lams(self, lams: list[float]) -> None:
+        super().set_lams(lams)
+        self.lam_tensor = torch.tensor(lams, dtype=torch.float32)
+
+    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if temp is None or self.loss is None:
+            return super().step(lr, temp, sigma)
+        self.temp.fill_(temp)
+        if sigma is not None:
+            self.sigma.fill_(sigma)
+        states = None if self.compiled else [g.get_state() for g in self.noise.gens]  # (the first step compiles)
+        try:
+            out = _step(self.model, self.opt, self.target, self.lam_tensor, lr, self.temp, self.noise,
+                        self.sigma if sigma is not None else None, self.loss)
+        except Exception as exc:  # noqa: BLE001 - a compilation that fails: the same step, eagerly, from here on
+            if states is None:
+                raise
+            for g, state in zip(self.noise.gens, states):
+                g.set_state(state)
+            self.loss = None
+            self.engine = f"eager (compilation failed: {type(exc).__name__}: {str(exc).splitlines()[0]})"
+            return super().step(lr, temp, sigma)
+        self.compiled = True
         return out
 
 
@@ -254,23 +311,27 @@ def _check_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig]) 
 
 def fit_latent(pixels: np.ndarray, cfg: LatentConfig, device: str = "cpu",
                progress: Progress | None = None, progress_every: int = 200,
-               control: Control | None = None) -> LatentFit:
+               control: Control | None = None, compiled: bool | None = None) -> LatentFit:
     """Train a latent model to ``pixels`` (uint8 [H, W] or [H, W, C]) and round its latents.
-    ``control`` (rate control) may move lam during the soft stage (CONTROL_POINTS times)."""
-    return fit_latent_batch([pixels], [cfg], device, progress, progress_every, [control])[0]
+    ``control`` (rate control) may move lam during the soft stage (CONTROL_POINTS times);
+    ``compiled`` as ``fit_latent_batch``'s."""
+    return fit_latent_batch([pixels], [cfg], device, progress, progress_every, [control], compiled=compiled)[0]
 
 
 def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfig], device: str = "cpu",
                      progress: Progress | None = None, progress_every: int = 200,
                      controls: Sequence[Control | None] | None = None,
-                     graphs: bool | None = None, choose: Choose | None = None) -> list[LatentFit]:
+                     graphs: bool | None = None, choose: Choose | None = None,
+                     compiled: bool | None = None) -> list[LatentFit]:
     """Train one latent model per image (uint8, all of one shape) in one batch: ``configs[b]``
     for image b, differing only in ``lam`` and ``seed``. Each network writes the file it would
     write trained alone, up to floating-point order; a batch of one is that network alone.
     ``controls[b]`` (rate control) may move network b's lam during the soft stage
     (CONTROL_POINTS times). The step loop reads nothing back from the device except at
     control and progress points; ``progress`` gets the PSNR of the batch's mean MSE. On a GPU
-    each stage's step is a CUDA graph (``graphs``; default ``CUDA_GRAPHS``). ``choose``, asked
+    each stage's step is a CUDA graph (``graphs``; default ``CUDA_GRAPHS``); on a CPU the soft
+    stage's loss is compiled (``compiled``; default: when the stage is long enough to pay for
+    its compilation, ``COMPILE_MIN_WORK``). ``choose``, asked
     at the first control point with every network's snapshot and lam, names the networks that
     go on (rate control's parallel starts); only theirs are returned."""
     _check_batch(images, configs)
@@ -282,13 +343,15 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
     b, c, h, w = target.shape
     model = LatentModel(h, w, cfg, c, seeds).to(device)
     noise = _Noise(model, seeds, dev, gaussian=cfg.noise == "gaussian")
+    soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
     if dev.type == "cuda":
         options = {"graphs": CUDA_GRAPHS if graphs is None else graphs}
         steps = _DeviceSteps(model, target, noise, cfg.lr, **options)
     else:
         options = {}
-        steps = _HostSteps(model, target, noise, cfg.lr)
-    soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
+        if compiled is None:
+            compiled = COMPILE and soft_steps * b * h * w >= COMPILE_MIN_WORK
+        steps = (_CompiledSteps if compiled else _HostSteps)(model, target, noise, cfg.lr)
     first = round(CONTROL_START * soft_steps)
     every = max(1, (soft_steps - first) // CONTROL_POINTS)
     controls = [None] * b if controls is None else list(controls)
