@@ -227,7 +227,8 @@ class _CompiledSteps(_HostSteps):
             for g, state in zip(self.noise.gens, states):
                 g.set_state(state)
             self.loss = None
-            self.engine = f"eager (compilation failed: {type(exc).__name__}: {str(exc).splitlines()[0]})"
+            first_line = (str(exc).splitlines() or [""])[0]
+            self.engine = f"eager (compilation failed: {type(exc).__name__}: {first_line})"
             return super().step(lr, temp, sigma)
         self.compiled = True
         return out
