@@ -6,9 +6,10 @@
   full batch, N steps per stage: steps/s per stage (each stage's wall time includes its final
   full-image evaluation);
 * latent grids: the default network, N soft-stage training steps, on the same crop and on a
-  768x512 RGB image (the bundled colour crop upscaled): steps/s of the whole training; on the
-  CPU with eager steps and with compiled ones (``fit_latent``'s ``compiled``; the compilation
-  itself is in the warm-up, whose time is printed).
+  768x512 RGB image (the bundled colour crop upscaled), and ``--effort max``'s network on the
+  crop: steps/s of the whole training; on the CPU with eager steps and with compiled ones
+  (``fit_latent``'s ``compiled``; the compilation itself is in the warm-up, whose time is
+  printed).
 
 Each is run once first as a warm-up; on the CPU and, when present, on CUDA.
 """
@@ -39,9 +40,10 @@ def siren(image: np.ndarray, device: str, steps: int) -> dict[str, float]:
     return {stage: steps / report["seconds"][stage] for stage in ("fit", "prune", "qat")}
 
 
-def latent(image: np.ndarray, device: str, steps: int, compiled: bool | None) -> tuple[float, float]:
-    """(steps/s, the warm-up's seconds)."""
-    config = effort_config("default", {"steps": steps, "hard_fraction": 0.0})
+def latent(image: np.ndarray, device: str, steps: int, compiled: bool | None,
+           effort: str = "default") -> tuple[float, float]:
+    """(steps/s, the warm-up's seconds) of ``effort``'s network."""
+    config = effort_config(effort, {"steps": steps, "hard_fraction": 0.0})
     start = time.perf_counter()
     fit_latent(image, dataclasses.replace(config, steps=5), device, compiled=compiled)
     warm = time.perf_counter() - start
@@ -63,11 +65,12 @@ def main() -> None:
         rates = siren(gray, device, args.steps)
         print(f"{device}: SIREN (64, 5) on 256x256 gray, full batch, {args.steps} steps per stage: "
               + ", ".join(f"{k} {v:.1f} steps/s" for k, v in rates.items()))
-        for name, image in (("256x256 gray", gray), ("768x512 RGB", colour)):
+        for effort, name, image in (("default", "256x256 gray", gray), ("default", "768x512 RGB", colour),
+                                    ("max", "256x256 gray", gray)):
             for compiled in (False, True) if device == "cpu" else (None,):
-                rate, warm = latent(image, device, args.steps, compiled)
+                rate, warm = latent(image, device, args.steps, compiled, effort)
                 engine = {False: " eager", True: " compiled", None: ""}[compiled]
-                print(f"{device}: latent default network on {name},{engine} {args.steps} steps: "
+                print(f"{device}: latent {effort} network on {name},{engine} {args.steps} steps: "
                       f"{rate:.1f} steps/s (warm-up {warm:.1f} s)")
 
 
