@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import signal
 import sys
 import threading
@@ -47,8 +48,35 @@ class Terminated(BaseException):
         self.signum = signum
 
 
+RESIGNAL_S = 1.0  # a termination signal whose exception was swallowed is delivered again after this long
+_resignal: threading.Timer | None = None
+
+
 def _terminate(signum, frame):
+    """Raise Terminated where the program is. Python swallows an exception raised inside a
+    finalizer or weakref callback (torch's compiler runs some), so the signal is also sent
+    again after RESIGNAL_S seconds until ``handle_errors`` has caught its exception."""
+    global _resignal
+    if _resignal is None:
+        _resignal = threading.Timer(RESIGNAL_S, _send_again, (signum,))
+        _resignal.daemon = True
+        _resignal.start()
     raise Terminated(signum)
+
+
+def _send_again(signum: int) -> None:
+    global _resignal
+    _resignal = None
+    os.kill(os.getpid(), signum)
+
+
+def _unraisable(previous):
+    """sys.unraisablehook that drops a swallowed Terminated (it is raised again) and passes
+    anything else to ``previous``."""
+    def hook(unraisable):
+        if not isinstance(unraisable.exc_value, Terminated):
+            previous(unraisable)
+    return hook
 
 
 def handle_errors(prog: str):
@@ -59,9 +87,10 @@ def handle_errors(prog: str):
         @functools.wraps(fn)
         def inner(*args, **kwargs):
             handled = (signal.SIGTERM, signal.SIGHUP)
-            previous = {}
+            previous, hook = {}, sys.unraisablehook
             if threading.current_thread() is threading.main_thread():
                 previous = {s: signal.signal(s, _terminate) for s in handled}
+                sys.unraisablehook = _unraisable(hook)
             try:
                 return fn(*args, **kwargs)
             except SrnError as exc:
@@ -69,12 +98,15 @@ def handle_errors(prog: str):
             except KeyboardInterrupt:
                 fail(prog, "interrupted", 130)
             except Terminated as exc:
+                if _resignal is not None:
+                    _resignal.cancel()
                 fail(prog, f"terminated by {signal.Signals(exc.signum).name}", 128 + exc.signum)
             except MemoryError:
                 fail(prog, "out of memory", 1)
             finally:
                 for s, handler in previous.items():
                     signal.signal(s, handler)
+                sys.unraisablehook = hook
         return inner
 
     return wrap

@@ -163,6 +163,34 @@ def test_sigterm_during_training(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
 
 
+def test_sigterm_swallowed_in_a_finalizer_still_terminates():
+    """A termination signal whose exception Python swallows (raised inside a finalizer, as in
+    torch's compiler's weakref callbacks) is delivered again: the program still ends with its
+    one line and exit code, and prints nothing about the swallowed exception."""
+    code = """
+import os, signal, time
+from sirencodec.cli.common import handle_errors
+
+class Finalized:
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)  # the handler runs in here, and its exception is swallowed
+
+@handle_errors("prog")
+def work():
+    Finalized()
+    time.sleep(10)
+    print("not terminated")
+
+work()
+"""
+    start = time.perf_counter()
+    r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 128 + signal.SIGTERM and r.stderr.strip() == "prog: error: terminated by SIGTERM", r.stderr
+    assert r.stdout == "" and time.perf_counter() - start < 8
+
+
 def test_json_is_strict_for_an_exact_decode(tmp_path):
     """A 1 x 1 image decodes exactly: its PSNR is infinite, which JSON writes as null."""
     src = tmp_path / "one.png"
