@@ -11,14 +11,7 @@ import torch
 import sirencodec.latent.fit as fit
 from sirencodec.latent.config import LatentConfig
 from sirencodec.latent.fit import fit_latent_batch
-
-
-def _image(h: int, w: int, seed: int, channels: int = 1) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w]
-    planes = [128 + 90 * np.sin(x / (3 + c + seed) + rng.uniform(0, 3)) * np.cos(y / 4) for c in range(channels)]
-    img = np.clip(np.stack(planes, -1) + rng.normal(0, 6, (h, w, channels)), 0, 255).astype(np.uint8)
-    return img[..., 0] if channels == 1 else img
+from tests.latent.test_batch import _image
 
 
 def _same_networks(a, b, latents: int = 2, atol: float = 1e-3) -> None:
