@@ -64,6 +64,13 @@ def _terminate(signum, frame):
     raise Terminated(signum)
 
 
+def _cancel_resignal() -> None:
+    global _resignal
+    if _resignal is not None:
+        _resignal.cancel()
+        _resignal = None
+
+
 def _send_again(signum: int) -> None:
     global _resignal
     _resignal = None
@@ -98,8 +105,7 @@ def handle_errors(prog: str):
             except KeyboardInterrupt:
                 fail(prog, "interrupted", 130)
             except Terminated as exc:
-                if _resignal is not None:
-                    _resignal.cancel()
+                _cancel_resignal()
                 fail(prog, f"terminated by {signal.Signals(exc.signum).name}", 128 + exc.signum)
             except MemoryError:
                 fail(prog, "out of memory", 1)
