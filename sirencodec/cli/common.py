@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 import click
 
@@ -55,13 +56,23 @@ _resignal: threading.Timer | None = None
 def _terminate(signum, frame):
     """Raise Terminated where the program is. Python swallows an exception raised inside a
     finalizer or weakref callback (torch's compiler runs some), so the signal is also sent
-    again after RESIGNAL_S seconds until ``handle_errors`` has caught its exception."""
+    again after RESIGNAL_S seconds until ``handle_errors`` has caught its exception. Warnings
+    are silenced from here on: the program's last words are its one-line message, not what
+    torch reports about the computation the signal broke off."""
     global _resignal
+    warnings.simplefilter("ignore")
     if _resignal is None:
         _resignal = threading.Timer(RESIGNAL_S, _send_again, (signum,))
         _resignal.daemon = True
         _resignal.start()
     raise Terminated(signum)
+
+
+def _interrupt(signum, frame):
+    """Ctrl-C: KeyboardInterrupt, as Python's own handler raises it, with warnings silenced
+    as for a termination signal."""
+    warnings.simplefilter("ignore")
+    raise KeyboardInterrupt
 
 
 def _cancel_resignal() -> None:
@@ -88,18 +99,22 @@ def _unraisable(previous):
 
 def handle_errors(prog: str):
     """Map the package's errors, interrupts and termination signals to a one-line message
-    and an exit code (2 for bad input, 130 for Ctrl-C, 128 + N for signal N)."""
+    and an exit code (2 for bad input, 130 for Ctrl-C, 128 + N for signal N). A signal the
+    process was started ignoring (``nohup`` ignores SIGHUP) stays ignored."""
 
     def wrap(fn):
         @functools.wraps(fn)
         def inner(*args, **kwargs):
-            handled = (signal.SIGTERM, signal.SIGHUP)
+            ours = {signal.SIGTERM: (signal.SIG_DFL, _terminate), signal.SIGHUP: (signal.SIG_DFL, _terminate),
+                    signal.SIGINT: (signal.default_int_handler, _interrupt)}
             previous, hook = {}, sys.unraisablehook
             if threading.current_thread() is threading.main_thread():
-                previous = {s: signal.signal(s, _terminate) for s in handled}
+                previous = {s: signal.signal(s, new) for s, (default, new) in ours.items()
+                            if signal.getsignal(s) is default}
                 sys.unraisablehook = _unraisable(hook)
             try:
-                return fn(*args, **kwargs)
+                with warnings.catch_warnings():
+                    return fn(*args, **kwargs)
             except SrnError as exc:
                 fail(prog, str(exc))
             except KeyboardInterrupt:

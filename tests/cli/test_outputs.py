@@ -191,6 +191,63 @@ work()
     assert r.stdout == "" and time.perf_counter() - start < 8
 
 
+@pytest.mark.parametrize("signum, line, code", [(signal.SIGTERM, "terminated by SIGTERM", 143),
+                                                 (signal.SIGINT, "interrupted", 130)])
+def test_a_signal_in_an_anomaly_checked_backward_prints_only_its_line(signum, line, code):
+    """torch's compiler traces the backward pass with anomaly detection on, which reports an
+    exception raised inside it as a warning with a stack trace. A signal that lands there still
+    ends the program with its one line."""
+    src = f"""
+import os, signal, time, warnings
+import torch
+from sirencodec.cli.common import handle_errors
+signal.signal(signal.SIGINT, signal.default_int_handler)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+warnings.filterwarnings("ignore", "Anomaly Detection has been enabled")
+
+class Signalled(torch.autograd.Function):
+    forward = staticmethod(lambda ctx, x: x * 2)
+
+    @staticmethod
+    def backward(ctx, g):
+        os.kill(os.getpid(), {int(signum)})
+        time.sleep(10)
+        return g * 2
+
+@handle_errors("prog")
+def work():
+    with torch.autograd.detect_anomaly(check_nan=False):
+        x = torch.ones(3, requires_grad=True)
+        Signalled.apply(x).view(-1).sum().backward()
+    print("not stopped")
+
+work()
+"""
+    r = subprocess.run([PY, "-c", src], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (r.returncode, r.stderr, r.stdout) == (code, f"prog: error: {line}\n", "")
+
+
+def test_a_signal_the_process_ignores_stays_ignored():
+    """Under nohup, SIGHUP is ignored from the start; the command must not undo that."""
+    src = """
+import os, signal, time
+from sirencodec.cli.common import handle_errors
+signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+@handle_errors("prog")
+def work():
+    os.kill(os.getpid(), signal.SIGHUP)
+    time.sleep(0.5)
+    print("finished")
+
+work()
+"""
+    r = subprocess.run([PY, "-c", src], capture_output=True, text=True, timeout=60,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (r.returncode, r.stdout, r.stderr) == (0, "finished\n", "")
+
+
 def test_json_is_strict_for_an_exact_decode(tmp_path):
     """A 1 x 1 image decodes exactly: its PSNR is infinite, which JSON writes as null."""
     src = tmp_path / "one.png"
