@@ -1,6 +1,6 @@
 """An independent reader of `.srn` files, written from `format_spec.md` alone.
 
-This module re-implements the file format (versions 1-6) from the text of the spec only: it
+This module re-implements the file format (versions 1-7) from the text of the spec only: it
 imports nothing from `sirencodec` and uses nothing but the standard library (struct, zlib,
 math, bisect).  The tests (`tests/format/test_reference_reader.py`) decode the same files with
 it and with the main decoder and compare every integer, which checks the spec and the main
@@ -12,8 +12,8 @@ Usage::
     from reference.srn_reader import read
     info = read(open("image.srn", "rb").read())   # a dict of plain Python values
     info["layers"][0]["q"]                         # the kept weight integers, row-major
-    info["grids"]                                  # versions 4-6: the latent grids (lists of rows)
-    info["upsampling"]                             # version 6: the learned filters' record and taps
+    info["grids"]                                  # versions 4-7: the latent grids (lists of rows)
+    info["upsampling"]                             # versions 6, 7: the learned filters' record and taps
 
     render(info)                                   # optional: the pixels (rows of [C] ints)
 
@@ -277,7 +277,7 @@ def _check_size_magic_version_crc(data: bytes) -> int:
     if len(data) < 4 or data[:3] != b"SRN":
         raise SrnFormatError("bad magic")
     version = data[3]
-    if version not in (1, 2, 3, 4, 5, 6):
+    if version not in (1, 2, 3, 4, 5, 6, 7):
         raise SrnFormatError(f"unsupported version {version}")
     if len(data) < 8:
         raise SrnFormatError("truncated file")
@@ -291,7 +291,7 @@ def read(data: bytes) -> dict:
     """Parse and entropy-decode a whole `.srn` file; return a dict of plain Python values."""
     version = _check_size_magic_version_crc(data)
     data = bytes(data)
-    if version in (4, 5, 6):
+    if version in (4, 5, 6, 7):
         return _read_latent(data, version)
     return _read_siren(data, version)
 
@@ -536,7 +536,7 @@ def _read_latent(data: bytes, version: int) -> dict:
     if kind != 1:
         raise SrnFormatError("unknown network kind")
     levels = r.u8()
-    if version in (5, 6):
+    if version in (5, 6, 7):
         if not 1 <= levels <= 32:
             raise SrnFormatError("bad number of grids")
         grid_levels = [r.u8() for _ in range(levels)]
@@ -549,6 +549,9 @@ def _read_latent(data: bytes, version: int) -> dict:
     context = r.u8()
     if not 1 <= context <= 16:
         raise SrnFormatError("bad context")
+    channel = r.u8() if version == 7 else 0
+    if channel > 3:
+        raise SrnFormatError("bad channel inputs")
     n_syn = r.u8()
     if not 1 <= n_syn <= 4:
         raise SrnFormatError("bad synthesis depth")
@@ -566,7 +569,7 @@ def _read_latent(data: bytes, version: int) -> dict:
         raise SrnFormatError("bad ARM width")
 
     sdims = [levels, *syn_widths, channels]
-    adims = [context, *arm_widths, 2]
+    adims = [context + channel, *arm_widths, 2]
     specs = [("synthesis", (o, i)) for i, o in zip(sdims[:-1], sdims[1:])]
     if conv:
         specs.append(("conv", (channels, 9 * channels)))
@@ -595,7 +598,7 @@ def _read_latent(data: bytes, version: int) -> dict:
                            step=step, bias_step=bias_step, step_exponent=k, bias_step_exponent=kb,
                            param=param, zero_point=1 << (bits - 1)))
     upsampling = None
-    if version == 6:
+    if version in (6, 7):
         record_offset = r.pos
         filters, bits, model = r.u8(), r.u8(), r.u8()
         if filters < 1 or filters != max(grid_levels):
@@ -642,16 +645,16 @@ def _read_latent(data: bytes, version: int) -> dict:
                                for t in range(4)] for s in range(upsampling["filters"])]
 
     arm = [layer for layer in layers if layer["kind"] == "arm"]
-    grids = _decode_latents(latents_payload, shapes, reaches, context, arm)
+    grids = _decode_latents(latents_payload, shapes, reaches, context, arm, grid_levels, channel)
     return dict(version=version, kind="latent", width=width, height=height, channels=channels, levels=levels,
                 grid_levels=grid_levels,
-                context=context, synthesis_widths=syn_widths, conv=bool(conv), arm_widths=arm_widths,
+                context=context, channel=channel, synthesis_widths=syn_widths, conv=bool(conv), arm_widths=arm_widths,
                 layers=layers, upsampling=upsampling, reaches=reaches, grids=grids,
                 weights_len=len(weights_payload), weights_len_offset=weights_len_offset,
                 latents_len=len(latents_payload), latents_len_offset=latents_len_offset)
 
 
-def _decode_latents(payload, shapes, reaches, context, arm):
+def _decode_latents(payload, shapes, reaches, context, arm, grid_levels, channel):
     # The ARM in fixed point: weights (q - Z) * 2^(12 - k), biases (qb - Z) * 2^(12 - kb).
     net = []
     for layer in arm:
@@ -666,7 +669,9 @@ def _decode_latents(payload, shapes, reaches, context, arm):
     alpha = _alpha(context)
     dec = RangeDecoder(payload)
     grids = []
-    for (h, w), reach in zip(shapes, reaches):
+    for i, ((h, w), reach) in enumerate(zip(shapes, reaches)):
+        # channel inputs: the grids before i at its level, the nearest first
+        same = [grids[j] for j in range(i - 1, -1, -1) if grid_levels[j] == grid_levels[i]][:channel]
         g = [[0] * w for _ in range(h)]
         for t in range(alpha * (h - 1) + w):
             for r in range(h):
@@ -677,6 +682,8 @@ def _decode_latents(payload, shapes, reaches, context, arm):
                 for dy, dx in offsets:
                     rr, cc = r + dy, c + dx
                     a.append(g[rr][cc] << 12 if 0 <= rr < h and 0 <= cc < w else 0)
+                for j in range(channel):
+                    a.append(same[j][r][c] << 12 if j < len(same) else 0)
                 for li, (wm, bv) in enumerate(net):
                     a = [(sum(wi * ai for wi, ai in zip(row, a)) >> 12) + bj for row, bj in zip(wm, bv)]
                     if li + 1 < len(net):

@@ -160,6 +160,7 @@ def _inspect_latent(parsed: ParsedLatent, data: bytes) -> dict:
         "levels": len(net.grids),
         "grid_levels": list(net.grid_levels),
         "context": net.context,
+        "channel_context": net.channel_context,
         "synthesis": [ly.weight.shape[0] for ly in net.synthesis],
         "conv": net.conv is not None,
         "arm": [ly.weight.shape[0] for ly in net.arm],

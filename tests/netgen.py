@@ -80,11 +80,12 @@ def assert_same_network(a: QuantizedNetwork, b: QuantizedNetwork) -> None:
 
 def random_latent_network(rng: np.random.Generator, *, width=13, height=9, channels=1, levels=4,
                           synthesis=(5,), conv=True, context=8, arm=(4,), bits=7, latent_scale=1.5,
-                          grid_levels=None, upsampling_bits=None):
+                          grid_levels=None, upsampling_bits=None, channel_context=0):
     """A valid LatentNetwork: Laplace latents, weights around the zero point, power-of-two ARM
     steps; the output layer is biased to mid-gray so the image is not clipped.  ``grid_levels``
     (each grid's level, a version 5 network) replaces ``levels`` grids at levels 0 .. levels-1.
-    ``upsampling_bits``: learned x2 filters (a version 6 network), residuals of that many bits."""
+    ``upsampling_bits``: learned x2 filters (a version 6 network), residuals of that many bits;
+    with ``channel_context`` too, an ARM that also reads that many co-located latents (version 7)."""
     from sirencodec.format import latent_v4
 
     zero = 1 << (bits - 1)
@@ -107,7 +108,7 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
     code = QuantizedTensor(qb, last.bias_code.mask, bits, last.bias_code.scale, zero)
     synth[-1] = QuantizedLayer(last.weight, code.dequantize()[0], "quantized", code)
     conv_layer = layer(channels, 9 * channels, False, zero / 8) if conv else None
-    adims = [context, *arm, 2]
+    adims = [context + channel_context, *arm, 2]
     arm_layers = [layer(o, i, True, zero / 16) for o, i in zip(adims[1:], adims[:-1])]
     stored = None if grid_levels is None else tuple(grid_levels)
     upsampling = None
@@ -117,4 +118,5 @@ def random_latent_network(rng: np.random.Generator, *, width=13, height=9, chann
         q = np.clip(np.round(rng.laplace(z, max(1.0, z / 8), (steps, latent_v4.UPSAMPLING_TAPS))), 0, 2 * z - 1)
         upsampling = QuantizedTensor(q.astype(np.int32), np.ones(q.shape, dtype=bool), upsampling_bits,
                                      float(np.float16(rng.uniform(0.001, 0.02))), z)
-    return latent_v4.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers, stored, upsampling)
+    return latent_v4.LatentNetwork(width, height, channels, grids, synth, conv_layer, arm_layers, stored, upsampling,
+                                   channel_context)

@@ -309,7 +309,7 @@ _LATENT_RATES = ("quality", "target_bpp", "target_psnr", "lam")  # one at most; 
 
 
 class LatentCodec(SrnCodec):
-    """The latent-grid network (format versions 4 to 6), srnenc's default codec."""
+    """The latent-grid network (format versions 4 to 7), srnenc's default codec."""
 
     name = LATENT
 

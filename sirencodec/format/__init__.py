@@ -3,7 +3,7 @@ and a writer to turn a description into a file.  numpy and constriction only (no
 
 * ``container`` - what every version shares: magic, version, CRC, bounds-checked reading;
 * ``siren_v3`` - SIREN files (versions 1-3): ``QuantizedNetwork``, its writer and reader;
-* ``latent_v4`` - latent-grid files (versions 4 and 5): ``LatentNetwork``, its writer and reader;
+* ``latent_v4`` - latent-grid files (versions 4 to 7): ``LatentNetwork``, its writer and reader;
 * ``tensors`` - the stored tensors (``QuantizedTensor``, ``QuantizedLayer``);
 * ``entropy`` - range coding of masks and integer weights; ``arm`` - of latent grids, with the
   integer autoregressive model; ``seeded`` - the seeded values version 3 codes residuals from.
@@ -22,6 +22,7 @@ from . import latent_v4, siren_v3
 from .container import (
     FORMAT_VERSION,
     LATENT_LEVELS_VERSION,
+    LATENT_CHANNEL_VERSION,
     LATENT_UPSAMPLING_VERSION,
     LATENT_VERSION,
     LATENT_VERSIONS,
@@ -37,7 +38,7 @@ from .tensors import QuantizedLayer, QuantizedTensor
 __all__ = [
     "pack", "unpack", "pack_latent", "check_file", "QuantizedNetwork", "LatentNetwork", "QuantizedLayer",
     "QuantizedTensor", "Parsed", "ParsedLatent", "MAGIC", "FORMAT_VERSION", "SIREN_VERSION", "LATENT_VERSION",
-    "LATENT_LEVELS_VERSION", "LATENT_UPSAMPLING_VERSION", "READ_VERSIONS",
+    "LATENT_LEVELS_VERSION", "LATENT_UPSAMPLING_VERSION", "LATENT_CHANNEL_VERSION", "READ_VERSIONS",
 ]
 
 _HEADER_BYTES = {**{v: siren_v3.HEADER.size for v in (1, 2, 3)}, **{v: latent_v4.HEADER.size for v in LATENT_VERSIONS}}

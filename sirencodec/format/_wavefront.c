@@ -58,9 +58,12 @@ static void arm_forward(int64_t *a, long layers, const int64_t *weights, const i
     }
 }
 
+/* One grid: its K = dims[0] - J spatial neighbours at offsets, then the co-located latents of the
+ * J grids channel[0..J) (padded like out; NULL reads 0). */
 static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *offsets, long layers,
                        const int64_t *weights, const int64_t *biases, const int64_t *dims,
-                       const uint64_t *cdf, long cols, long reach, int64_t max_latent, int64_t *out) {
+                       const uint64_t *cdf, long cols, long reach, int64_t max_latent, int64_t *out,
+                       long n_channel, int64_t *const *channel) {
     const long stride = w + 2 * PAD;
     const int64_t one = (int64_t)1 << FRAC;
     int64_t a[MAX_WIDTH], zero[MAX_WIDTH] = {0};
@@ -71,9 +74,14 @@ static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *of
         for (long r = r_lo; r <= r_hi; r++) {
             long c = t - alpha * r;
             int64_t any = 0;
-            for (long k = 0; k < dims[0]; k++) {
+            const long n_spatial = dims[0] - n_channel;
+            for (long k = 0; k < n_spatial; k++) {
                 a[k] = out[(PAD + r + offsets[2 * k]) * stride + PAD + c + offsets[2 * k + 1]] * one;
                 any |= a[k];
+            }
+            for (long j = 0; j < n_channel; j++) {
+                a[n_spatial + j] = channel[j] ? channel[j][(PAD + r) * stride + PAD + c] * one : 0;
+                any |= a[n_spatial + j];
             }
             if (any) {
                 arm_forward(a, layers, weights, biases, dims);
@@ -99,37 +107,47 @@ static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *of
     return OK;
 }
 
-/* decode_grids(words, shapes, reaches, alpha, offsets, weights, biases, dims, tables, max_latent, outs)
+/* decode_grids(words, shapes, reaches, alpha, offsets, weights, biases, dims, tables, max_latent, outs, sources)
  *   words    uint32 [n] (host order)          shapes   int64 [L, 2]      reaches int64 [L]
  *   alpha    the wavefront slope
  *   offsets  int64 [K, 2]                     weights  int64 [layers, 32, 32]
- *   biases   int64 [layers, 32]               dims     int64 [layers + 1]
+ *   biases   int64 [layers, 32]               dims     int64 [layers + 1], dims[0] = K + J
  *   tables   list of L uint64 [72 * 16, 2R + 2] (any array where R = 0)
  *   outs     list of L writable int64 [h + 3, w + 6], zero
+ *   sources  int64 [L, J]: grid l's channel inputs are the co-located latents of these earlier
+ *            grids of its shape, -1 for an input that reads 0
  * Returns OK, INVALID_STREAM or LATENT_RANGE.  The buffers' shapes are the caller's contract
  * (wavefront.py checks them). */
 static PyObject *decode_grids(PyObject *self, PyObject *args) {
-    Py_buffer words, shapes, reaches, offsets, weights, biases, dims;
+    Py_buffer words, shapes, reaches, offsets, weights, biases, dims, sources;
     PyObject *tables, *outs;
     long long max_latent;
     long alpha;
-    if (!PyArg_ParseTuple(args, "y*y*y*ly*y*y*y*O!LO!", &words, &shapes, &reaches, &alpha, &offsets, &weights,
-                          &biases, &dims, &PyList_Type, &tables, &max_latent, &PyList_Type, &outs))
+    if (!PyArg_ParseTuple(args, "y*y*y*ly*y*y*y*O!LO!y*", &words, &shapes, &reaches, &alpha, &offsets, &weights,
+                          &biases, &dims, &PyList_Type, &tables, &max_latent, &PyList_Type, &outs, &sources))
         return NULL;
     Decoder d = {(const uint32_t *)words.buf, words.len / 4, 0, 0, UINT64_MAX, 0};
     uint64_t hi = next_word(&d), lo = next_word(&d);
     d.point = (hi << 32) | lo;
     long levels = (long)(reaches.len / 8), layers = (long)(dims.len / 8) - 1;
-    const int64_t *shape = shapes.buf, *reach = reaches.buf;
+    long n_channel = levels ? (long)(sources.len / 8) / levels : 0;
+    const int64_t *shape = shapes.buf, *reach = reaches.buf, *source = sources.buf;
+    int64_t *channel[MAX_WIDTH] = {NULL};
     int status = OK;
     PyObject *result = NULL;
     Py_buffer *cdf = PyMem_Calloc(levels, sizeof(Py_buffer)), *out = PyMem_Calloc(levels, sizeof(Py_buffer));
     long got = 0;
     if (!cdf || !out) { PyErr_NoMemory(); goto done; }
-    if (PyList_GET_SIZE(tables) != levels || PyList_GET_SIZE(outs) != levels) {
-        PyErr_SetString(PyExc_ValueError, "one table and one output per grid");
+    if (PyList_GET_SIZE(tables) != levels || PyList_GET_SIZE(outs) != levels || n_channel * levels * 8 != sources.len
+        || n_channel >= MAX_WIDTH) {
+        PyErr_SetString(PyExc_ValueError, "one table, one output and J sources per grid");
         goto done;
     }
+    for (long i = 0; i < levels * n_channel; i++)
+        if (source[i] < -1 || source[i] >= i / n_channel) {  /* an earlier grid, or -1 */
+            PyErr_SetString(PyExc_ValueError, "a grid's channel source must be an earlier grid");
+            goto done;
+        }
     for (; got < levels; got++) {
         if (PyObject_GetBuffer(PyList_GET_ITEM(tables, got), &cdf[got], PyBUF_SIMPLE) < 0) goto done;
         if (PyObject_GetBuffer(PyList_GET_ITEM(outs, got), &out[got], PyBUF_WRITABLE) < 0) {
@@ -138,11 +156,16 @@ static PyObject *decode_grids(PyObject *self, PyObject *args) {
         }
     }
     Py_BEGIN_ALLOW_THREADS
-    for (long l = 0; l < levels && status == OK; l++)
+    for (long l = 0; l < levels && status == OK; l++) {
+        for (long j = 0; j < n_channel; j++) {
+            int64_t src = source[l * n_channel + j];
+            channel[j] = src < 0 ? NULL : (int64_t *)out[src].buf;
+        }
         status = decode_grid(&d, (long)shape[2 * l], (long)shape[2 * l + 1], alpha, offsets.buf, layers,
                              weights.buf, biases.buf, dims.buf, cdf[l].buf,
                              reach[l] ? (long)(2 * reach[l] + 2) : 0, (long)reach[l], (int64_t)max_latent,
-                             out[l].buf);
+                             out[l].buf, n_channel, channel);
+    }
     Py_END_ALLOW_THREADS
     result = PyLong_FromLong(status);
 done:
@@ -154,6 +177,7 @@ done:
     PyMem_Free(out);
     PyBuffer_Release(&words); PyBuffer_Release(&shapes); PyBuffer_Release(&reaches);
     PyBuffer_Release(&offsets); PyBuffer_Release(&weights); PyBuffer_Release(&biases); PyBuffer_Release(&dims);
+    PyBuffer_Release(&sources);
     return result;
 }
 

@@ -4,7 +4,8 @@ the reader decodes with the compiled loop of ``wavefront`` (C).
 
 A latent grid is a 2-D array of integers.  Each latent is coded with a discrete Laplace whose
 mean and scale a small ReLU MLP (the ARM) predicts from ``context`` causal neighbours in the
-same grid (zero outside it).  The encoder trains that MLP in floating point
+same grid (zero outside it) and, with ``channel`` inputs, the co-located latents of the grids
+decoded before it at its level (``channel_sources``).  The encoder trains that MLP in floating point
 (``sirencodec.latent.fit``); for coding, it runs here in **int64 fixed point**: weights are
 integers on a ``2**-FRAC_BITS`` grid, every layer is ``floor(a @ W / 2**FRAC_BITS) + b``, and
 the outputs select a row of a fixed table of probability rows built only from IEEE
@@ -34,6 +35,7 @@ from .entropy import Categorical, bytes_to_words, words_to_bytes
 OFFSETS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-1, -2), (-1, 2),
            (-2, -1), (-2, 1), (-2, -2), (-2, 2), (0, -3), (-3, 0), (-1, -3), (-1, 3))
 MAX_CONTEXT = len(OFFSETS)
+MAX_CHANNEL = 3  # co-located latents of earlier grids at the same level an ARM may read
 
 FRAC_BITS = 12  # fixed point of the integer ARM: value v is stored as v * 2**FRAC_BITS
 ONE = 1 << FRAC_BITS
@@ -92,21 +94,26 @@ def wave_alpha(context: int) -> int:
 @dataclass(frozen=True)
 class IntegerArm:
     """The ARM in fixed point: per layer an int64 weight [out, in] and bias [out], already
-    multiplied by ``ONE``.  The last layer has two outputs: the mean and ln(scale)."""
+    multiplied by ``ONE``.  The last layer has two outputs: the mean and ln(scale).  Its inputs
+    are ``context`` spatial neighbours, then ``channel`` co-located latents of earlier grids."""
 
     weights: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray, ...]
+    channel: int = 0
 
     @property
     def context(self) -> int:
-        return int(self.weights[0].shape[1])
+        """The spatial neighbours it reads."""
+        return int(self.weights[0].shape[1]) - self.channel
 
     def validate(self) -> None:
         if not 1 <= len(self.weights) <= MAX_ARM_LAYERS or len(self.biases) != len(self.weights):
             raise FormatError(f"ARM must have 1..{MAX_ARM_LAYERS} layers")
+        if not 0 <= self.channel <= MAX_CHANNEL:
+            raise FormatError(f"ARM channel inputs {self.channel} outside 0..{MAX_CHANNEL}")
         if not 1 <= self.context <= MAX_CONTEXT:
             raise FormatError(f"ARM context {self.context} outside 1..{MAX_CONTEXT}")
-        prev = self.context
+        prev = self.context + self.channel
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             last = i == len(self.weights) - 1
             if w.ndim != 2 or w.shape[1] != prev or b.shape != (w.shape[0],):
@@ -119,7 +126,7 @@ class IntegerArm:
 
     def predict(self, ctx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(floor of the mean, its fraction in 1/MEAN_STEPS, scale-table row) of each latent
-        from its context ``ctx`` (int [n, context])."""
+        from its context ``ctx`` (int [n, context + channel])."""
         a = np.asarray(ctx, dtype=np.int64) * ONE
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
@@ -134,13 +141,29 @@ class IntegerArm:
         return base, frac, np.clip(row, 0, SCALE_TABLE - 1)
 
 
-def contexts(grid: np.ndarray, context: int) -> np.ndarray:
-    """int64 [h * w, context]: every latent's causal neighbours (zero outside the grid)."""
+def contexts(grid: np.ndarray, context: int, channel: list[np.ndarray | None] = ()) -> np.ndarray:
+    """int64 [h * w, context + len(channel)]: every latent's causal neighbours (zero outside the
+    grid), then its co-located latent in each grid of ``channel`` (zero for None)."""
     h, w = grid.shape
     pad = 3
     gp = np.pad(np.asarray(grid, dtype=np.int64), ((pad, 0), (pad, pad)))
-    return np.stack([gp[pad + dy: pad + dy + h, pad + dx: pad + dx + w].reshape(-1)
-                     for dy, dx in OFFSETS[:context]], 1)
+    columns = [gp[pad + dy: pad + dy + h, pad + dx: pad + dx + w].reshape(-1) for dy, dx in OFFSETS[:context]]
+    columns += [np.zeros(h * w, np.int64) if g is None else np.asarray(g, np.int64).reshape(-1) for g in channel]
+    return np.stack(columns, 1)
+
+
+def channel_sources(levels, channel: int) -> np.ndarray:
+    """int64 [L, channel]: for grid i (at level ``levels[i]``), the grids before it at its level,
+    nearest first, -1 where there are fewer than ``channel`` of them."""
+    out = np.full((len(levels), channel), -1, np.int64)
+    for i, level in enumerate(levels):
+        before = [j for j in range(i - 1, -1, -1) if levels[j] == level][:channel]
+        out[i, :len(before)] = before
+    return out
+
+
+def _channel_grids(grids: list[np.ndarray], i: int, sources: np.ndarray) -> list[np.ndarray | None]:
+    return [None if j < 0 else grids[j] for j in sources[i]]
 
 
 def wavefront_order(h: int, w: int, alpha: int) -> np.ndarray:
@@ -183,12 +206,15 @@ _LATENT_PAYLOADS: dict[bytes, tuple[bytes, list[int]]] = {}
 _LATENT_PAYLOADS_KEPT = 4
 
 
-def encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int = 3) -> tuple[bytes, list[int]]:
+def encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int = 3,
+                   levels=None) -> tuple[bytes, list[int]]:
     """The latents payload (big-endian words, trailing bytes dropped while the zero-padded
     stream still decodes to the same grids; at most ``trim_tries`` of them) and each grid's reach.
+    ``levels``: each grid's level (None: all different), for the ARM's channel inputs.
     Raises ValueError for latents the format cannot code. (A pure function of its arguments'
     contents; the last few results are kept.)"""
-    digest = hashlib.sha256(repr((trim_tries, [np.shape(g) for g in grids],
+    levels = tuple(range(len(grids))) if levels is None else tuple(int(v) for v in levels)
+    digest = hashlib.sha256(repr((trim_tries, levels, arm.channel, [np.shape(g) for g in grids],
                                   [(w.shape, b.shape) for w, b in zip(arm.weights, arm.biases)])).encode())
     for part in (*grids, *arm.weights, *arm.biases):
         digest.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
@@ -196,21 +222,21 @@ def encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int = 3
     if key not in _LATENT_PAYLOADS:
         if len(_LATENT_PAYLOADS) >= _LATENT_PAYLOADS_KEPT:
             _LATENT_PAYLOADS.pop(next(iter(_LATENT_PAYLOADS)))
-        _LATENT_PAYLOADS[key] = _encode_latents(grids, arm, trim_tries)
+        _LATENT_PAYLOADS[key] = _encode_latents(grids, arm, trim_tries, levels)
     payload, reaches = _LATENT_PAYLOADS[key]
     return payload, list(reaches)
 
 
-def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -> tuple[bytes, list[int]]:
+def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int, levels) -> tuple[bytes, list[int]]:
     enc = constriction.stream.queue.RangeEncoder()
-    reaches = encode_grids(grids, arm, enc)
+    reaches = encode_grids(grids, arm, enc, levels)
     payload = words_to_bytes(enc.get_compressed())
     shapes = [np.shape(g) for g in grids]
     for _ in range(trim_tries):
         if not payload:
             break
         try:
-            back = decode_latents(payload[:-1], shapes, reaches, arm)
+            back = decode_latents(payload[:-1], shapes, reaches, arm, levels=levels)
         except FormatError:
             break
         if not all(np.array_equal(a, b) for a, b in zip(back, grids)):
@@ -220,19 +246,20 @@ def _encode_latents(grids: list[np.ndarray], arm: IntegerArm, trim_tries: int) -
 
 
 def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[int], arm: IntegerArm,
-                   compiled: bool = True) -> list[np.ndarray]:
+                   compiled: bool = True, levels=None) -> list[np.ndarray]:
     """Inverse of ``encode_latents``: every grid's latents from the payload; FormatError on a
     bad stream.  Decoded by the compiled loop of ``wavefront`` (C), or with ``compiled=False``
     -- and where the extension was not built -- by a numpy loop over the wavefronts that gives
     the same grids, slower."""
     if any(not 0 <= reach <= MAX_REACH for reach in reaches):
         raise FormatError(f"latent reach outside 0..{MAX_REACH}")
+    sources = channel_sources(range(len(shapes)) if levels is None else levels, arm.channel)
     try:
         if not compiled:
             raise ImportError
         from . import wavefront
     except ImportError:
-        return _decode_wavefronts(payload, shapes, reaches, arm)
+        return _decode_wavefronts(payload, shapes, reaches, arm, sources)
     tables: dict[int, np.ndarray] = {}
     for reach in reaches:
         if reach and reach not in tables:
@@ -240,7 +267,7 @@ def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[
     status, grids = wavefront.decode_grids(
         bytes_to_words(payload), shapes, reaches, wave_alpha(arm.context),
         np.array(OFFSETS[:arm.context], dtype=np.int64), list(arm.weights), list(arm.biases),
-        [tables.get(reach, _NO_TABLE) for reach in reaches], MAX_LATENT)
+        [tables.get(reach, _NO_TABLE) for reach in reaches], MAX_LATENT, sources)
     if status == wavefront.INVALID_STREAM:
         raise FormatError("entropy-coded latents are invalid (corrupt stream)")
     if status == wavefront.LATENT_RANGE:
@@ -248,21 +275,23 @@ def decode_latents(payload: bytes, shapes: list[tuple[int, int]], reaches: list[
     return [g.copy() for g in grids]
 
 
-def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm) -> list[np.ndarray]:
+def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm, sources: np.ndarray) -> list[np.ndarray]:
     """decode_latents without the compiled loop: one vectorised ARM step per wavefront, the symbols through
     constriction's RangeDecoder (the same coder as ``wavefront``'s)."""
     decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(payload))
     alpha = wave_alpha(arm.context)
     pad = 3
-    out = []
+    out, padded = [], []
     try:
-        for (h, w), reach in zip(shapes, reaches):
+        for i, ((h, w), reach) in enumerate(zip(shapes, reaches)):
             gp = np.zeros((h + pad, w + 2 * pad), dtype=np.int64)
+            channel = [None if j < 0 else padded[j] for j in sources[i]]
             rows = _Rows(reach) if reach else None
             for t in range(alpha * (h - 1) + w):
                 r = np.arange(max(0, -(-(t - w + 1) // alpha)), min(h - 1, t // alpha) + 1, dtype=np.int64)
                 c = t - alpha * r
-                ctx = np.stack([gp[pad + r + dy, pad + c + dx] for dy, dx in OFFSETS[:arm.context]], 1)
+                ctx = np.stack([gp[pad + r + dy, pad + c + dx] for dy, dx in OFFSETS[:arm.context]]
+                               + [np.zeros(r.size, np.int64) if g is None else g[pad + r, pad + c] for g in channel], 1)
                 base, frac, row = arm.predict(ctx)
                 values = base
                 if reach:
@@ -271,6 +300,7 @@ def _decode_wavefronts(payload: bytes, shapes, reaches, arm: IntegerArm) -> list
                 if np.abs(values).max(initial=0) > MAX_LATENT:
                     raise FormatError("latent out of range (corrupt stream)")
                 gp[pad + r, pad + c] = values
+            padded.append(gp)
             out.append(gp[pad:, pad:pad + w].copy())
     except FormatError:
         raise
@@ -297,19 +327,21 @@ def cdf_tables(reach: int) -> np.ndarray:
     return cdf
 
 
-def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder) -> list[int]:
+def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder, levels=None) -> list[int]:
     """Append every grid's latents to ``encoder`` (a constriction RangeEncoder), grid after
-    grid in wavefront order; returns each grid's reach (stored in the file)."""
+    grid in wavefront order; returns each grid's reach (stored in the file). ``levels``: each
+    grid's level (None: all different), for the ARM's channel inputs."""
     reaches = []
     alpha = wave_alpha(arm.context)
-    for grid in grids:
+    sources = channel_sources(range(len(grids)) if levels is None else levels, arm.channel)
+    for i, grid in enumerate(grids):
         grid = np.asarray(grid, dtype=np.int64)
         if grid.size == 0:
             reaches.append(0)
             continue
         if np.abs(grid).max() > MAX_LATENT:
             raise ValueError(f"latent beyond +-{MAX_LATENT}")
-        base, frac, row = arm.predict(contexts(grid, arm.context))
+        base, frac, row = arm.predict(contexts(grid, arm.context, _channel_grids(grids, i, sources)))
         d = grid.reshape(-1) - base
         reach = int(np.abs(d).max())
         if reach > MAX_REACH:
@@ -325,13 +357,14 @@ def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder) -> list[int]
     return reaches
 
 
-def arm_ideal_bits(grid: np.ndarray, arm: IntegerArm) -> float:
-    """Ideal code length (bits) of one grid under the integer ARM: what the range coder
-    spends, to within a few bytes per file."""
+def arm_ideal_bits(grid: np.ndarray, arm: IntegerArm, channel: list[np.ndarray | None] = ()) -> float:
+    """Ideal code length (bits) of one grid under the integer ARM (``channel``: the grids its
+    channel inputs read, as ``contexts`` takes them): what the range coder spends, to within a
+    few bytes per file."""
     grid = np.asarray(grid, dtype=np.int64)
     if grid.size == 0:
         return 0.0
-    base, frac, row = arm.predict(contexts(grid, arm.context))
+    base, frac, row = arm.predict(contexts(grid, arm.context, list(channel) or [None] * arm.channel))
     d = grid.reshape(-1) - base
     reach = int(np.abs(d).max())
     if reach == 0:
@@ -341,9 +374,9 @@ def arm_ideal_bits(grid: np.ndarray, arm: IntegerArm) -> float:
     return float(-np.log2(p).sum())
 
 
-def integer_arm(weights: list[np.ndarray], biases: list[np.ndarray]) -> IntegerArm:
+def integer_arm(weights: list[np.ndarray], biases: list[np.ndarray], channel: int = 0) -> IntegerArm:
     """Round float ARM parameters to the fixed-point grid (the encoder's fallback when its
     weights are not already on it)."""
     return IntegerArm(tuple(np.round(np.asarray(w, np.float64) * ONE).astype(np.int64) for w in weights),
-                      tuple(np.round(np.asarray(b, np.float64) * ONE).astype(np.int64) for b in biases))
+                      tuple(np.round(np.asarray(b, np.float64) * ONE).astype(np.int64) for b in biases), channel)
 

@@ -5,7 +5,7 @@
 A reader checks the envelope (size cap, magic, version, minimum length, CRC) before it parses
 anything; ``Reader`` then reads the body with every read bounds-checked, so a truncated or
 crafted file raises :class:`FormatError` and nothing else.  The bodies are written and read by
-``siren_v3`` (versions 1-3) and ``latent_v4`` (versions 4, 5 and 6).
+``siren_v3`` (versions 1-3) and ``latent_v4`` (versions 4 to 7).
 """
 
 from __future__ import annotations
@@ -21,14 +21,16 @@ MAGIC = b"SRN"
 # A file carries the lowest version that describes it (format_spec.md section 9): SIREN files
 # are written as version 3 (2 added quantized biases, 3 seeded residuals), latent-grid files as 4,
 # as 5 when their grids are not one per level (5 lists each grid's level), and as 6 when they
-# learn their upsampling filters (6 adds them to version 5's layout).
+# learn their upsampling filters (6 adds them to version 5's layout), and as 7 when their ARM
+# also reads co-located latents of other grids (7 adds that count to version 6's layout).
 SIREN_VERSION = 3
 LATENT_VERSION = 4
 LATENT_LEVELS_VERSION = 5
 LATENT_UPSAMPLING_VERSION = 6
-LATENT_VERSIONS = (LATENT_VERSION, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION)
-FORMAT_VERSION = LATENT_UPSAMPLING_VERSION  # the newest
-READ_VERSIONS = (1, 2, 3, 4, 5, 6)
+LATENT_CHANNEL_VERSION = 7
+LATENT_VERSIONS = (LATENT_VERSION, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION, LATENT_CHANNEL_VERSION)
+FORMAT_VERSION = LATENT_CHANNEL_VERSION  # the newest
+READ_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 CRC_BYTES = 4
 
 

@@ -1,4 +1,4 @@
-"""Latent-grid files (format versions 4, 5 and 6): the network they describe, its writer and its
+"""Latent-grid files (format versions 4 to 7): the network they describe, its writer and its
 reader.
 
 This module mirrors ``format_spec.md`` section 10; keep them in step (a change of the bytes
@@ -11,7 +11,9 @@ The network: L integer latent grids, grid i at level l_i, i.e. ceil(H / 2^l_i) x
 ceil(W / 2^l_i).  Version 4 has one grid per level, levels 0 .. L-1 in order; version 5 lists
 each grid's level in the shape record, so that a level may have several grids or none
 (Cool-chic's feature channels per resolution); version 6 adds learned upsampling filters, one
-symmetric 8-tap x2 filter per level stored as its residual from Keys' cubic one.  Then a per-pixel synthesis and an optional residual 3 x 3
+symmetric 8-tap x2 filter per level stored as its residual from Keys' cubic one; version 7
+lets the ARM read, besides a latent's spatial neighbours, the co-located latents of the grids
+before it at its level.  Then a per-pixel synthesis and an optional residual 3 x 3
 convolution (their math: ``sirencodec.latent.synthesis``), and the autoregressive model (ARM)
 that codes the latents (``arm``).  Every layer's parameters are quantized around the zero point
 2^(bits - 1); the ARM's steps are powers of two so that its integers are exact in fixed point.
@@ -29,8 +31,8 @@ from ..errors import FormatError
 from ..limits import MAX_BITS, MIN_BITS, check_cost, check_dimensions
 from . import arm as sarm
 from . import entropy
-from .container import (CRC_BYTES, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION, LATENT_VERSION, MAGIC, Reader,
-                        varint, with_crc)
+from .container import (CRC_BYTES, LATENT_CHANNEL_VERSION, LATENT_LEVELS_VERSION, LATENT_UPSAMPLING_VERSION,
+                        LATENT_VERSION, MAGIC, Reader, varint, with_crc)
 from .tensors import QuantizedLayer, QuantizedTensor
 
 MAX_SYNTH_WIDTH = 64
@@ -56,7 +58,7 @@ def max_levels(height: int, width: int) -> int:
 
 @dataclass(frozen=True, eq=False)
 class LatentNetwork:
-    """Everything a latent-grid `.srn` file holds (format versions 4, 5 and 6).
+    """Everything a latent-grid `.srn` file holds (format versions 4 to 7).
 
     ``synthesis``: per-pixel layers, weights [out, in] (the first reads one value per grid,
     the last gives ``channels`` values); ``conv``: the residual 3 x 3 convolution as weights
@@ -67,7 +69,10 @@ class LatentNetwork:
     (version 6): the learned x2 filters, [P, UPSAMPLING_TAPS] integers, row s - 1 the residuals
     from Keys' cubic taps of the step from level s to level s - 1, P the coarsest grid's level
     (``latent.synthesis.upsampling_filters`` gives the taps); None: every grid is upsampled by
-    Keys' cubic convolution straight to the image (versions 4 and 5)."""
+    Keys' cubic convolution straight to the image (versions 4 and 5).  ``channel_context``
+    (version 7, with learned upsampling): the ARM's last inputs, after its spatial neighbours,
+    are the co-located latents of up to this many grids before a grid at its level
+    (``arm.channel_sources``)."""
 
     width: int
     height: int
@@ -78,10 +83,12 @@ class LatentNetwork:
     arm: list[QuantizedLayer] = field(default_factory=list)
     levels: tuple[int, ...] | None = None  # each grid's level; None: 0 .. len(grids) - 1
     upsampling: QuantizedTensor | None = None
+    channel_context: int = 0
 
     @property
     def context(self) -> int:
-        return self.arm[0].weight.shape[1]
+        """The spatial neighbours the ARM reads (its inputs less the channel ones)."""
+        return self.arm[0].weight.shape[1] - self.channel_context
 
     @property
     def grid_levels(self) -> tuple[int, ...]:
@@ -89,8 +96,10 @@ class LatentNetwork:
 
     @property
     def version(self) -> int:
-        """The lowest version that describes the network: 6 when it learns its upsampling, else
-        4 when its grids are levels 0 .. L-1, else 5."""
+        """The lowest version that describes the network: 7 when its ARM reads other grids, 6
+        when it learns its upsampling, else 4 when its grids are levels 0 .. L-1, else 5."""
+        if self.channel_context:
+            return LATENT_CHANNEL_VERSION
         if self.upsampling is not None:
             return LATENT_UPSAMPLING_VERSION
         return LATENT_VERSION if self.grid_levels == tuple(range(len(self.grid_levels))) else LATENT_LEVELS_VERSION
@@ -118,6 +127,10 @@ class LatentNetwork:
         _check_chain("ARM", self.arm, None, 2, sarm.MAX_ARM_LAYERS, sarm.MAX_ARM_WIDTH)
         if not 1 <= self.context <= sarm.MAX_CONTEXT:
             raise FormatError(f"ARM context {self.context} outside 1..{sarm.MAX_CONTEXT}")
+        if not 0 <= self.channel_context <= sarm.MAX_CHANNEL:
+            raise FormatError(f"ARM channel inputs {self.channel_context} outside 0..{sarm.MAX_CHANNEL}")
+        if self.channel_context and self.upsampling is None:
+            raise FormatError("an ARM that reads other grids needs learned upsampling (version 7 extends 6)")
         layers = [("synthesis", ly) for ly in self.synthesis] + [("convolution", self.conv)] * (self.conv is not None)
         for what, layer in layers + [("ARM", ly) for ly in self.arm]:
             for t in (layer.weight, layer.bias_code):
@@ -155,7 +168,7 @@ class LatentNetwork:
             shift = sarm.FRAC_BITS + int(np.frexp(t.scale)[1]) - 1
             return (t.q.astype(np.int64) - t.zero_point) << shift
         return sarm.IntegerArm(tuple(fixed(ly.weight) for ly in self.arm),
-                               tuple(fixed(ly.bias_code)[0] for ly in self.arm))
+                               tuple(fixed(ly.bias_code)[0] for ly in self.arm), self.channel_context)
 
 
 def check_levels(levels: Sequence[int], width: int, height: int) -> None:
@@ -247,7 +260,7 @@ class ParsedLatent:
     fixed_bytes: int  # header, shape record, reaches, both payload length fields
     weights_payload_bytes: int
     latents_payload_bytes: int
-    upsampling_record: LatentRecord | None = None  # version 6: the learned filters' record
+    upsampling_record: LatentRecord | None = None  # versions 6 and 7: the learned filters' record
 
 
 def latent_layers(net: LatentNetwork) -> list[tuple[QuantizedLayer, bool]]:
@@ -267,7 +280,7 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
     out += bytes([len(net.grids)])
     if net.version != LATENT_VERSION:
         out += bytes(net.grid_levels)
-    out += bytes([net.context, len(net.synthesis)])
+    out += bytes([net.context] + [net.channel_context] * (net.version == LATENT_CHANNEL_VERSION) + [len(net.synthesis)])
     out += bytes(ly.weight.shape[0] for ly in net.synthesis[:-1])
     out += bytes([net.conv is not None, len(net.arm)])
     out += bytes(ly.weight.shape[0] for ly in net.arm[:-1])
@@ -292,7 +305,7 @@ def pack(net: LatentNetwork, trim_tries: int = TRIM_TRIES) -> bytes:
             out += struct.pack("<e", model.param)
         symbols.append(entropy.LayerSymbols(np.ones(t.shape, dtype=bool), values, model))
     try:
-        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries)
+        latents, reaches = sarm.encode_latents(net.grids, net.integer_arm(), trim_tries, net.grid_levels)
     except ValueError as exc:
         raise FormatError(f"latents cannot be coded: {exc}") from None
     check_cost(net.decode_cost(net.grid_levels, reaches), "this latent network's file")  # never write what a reader refuses
@@ -310,7 +323,7 @@ def _step_bytes(scale: float, pow2: bool) -> bytes:
 
 
 def unpack(data: bytes) -> ParsedLatent:
-    """Parse and decode a version 4, 5 or 6 file whose envelope (``container.check_envelope``)
+    """Parse and decode a version 4 to 7 file whose envelope (``container.check_envelope``)
     has been checked.  Raises FormatError on any defect."""
     r = Reader(data, len(data) - CRC_BYTES)
     _, version, width, height, channels, kind = r.unpack(HEADER.format, "header")
@@ -326,9 +339,13 @@ def unpack(data: bytes) -> ParsedLatent:
                               f"(1..{max_levels(height, width)})")
         levels = tuple(range(n_grids))
     check_levels(levels, width, height)
-    context, n_synth = r.unpack("<BB", "shape record")
+    (context,) = r.unpack("<B", "shape record")
     if not 1 <= context <= sarm.MAX_CONTEXT:
         raise FormatError(f"ARM context {context} outside 1..{sarm.MAX_CONTEXT}")
+    channel = r.unpack("<B", "shape record")[0] if version == LATENT_CHANNEL_VERSION else 0
+    if not 0 <= channel <= sarm.MAX_CHANNEL:
+        raise FormatError(f"ARM channel inputs {channel} outside 0..{sarm.MAX_CHANNEL}")
+    (n_synth,) = r.unpack("<B", "shape record")
     if not 1 <= n_synth <= MAX_SYNTH_LAYERS:
         raise FormatError(f"{n_synth} synthesis layers (1..{MAX_SYNTH_LAYERS})")
     synth_widths = list(r.take(n_synth - 1, "shape record"))
@@ -346,10 +363,11 @@ def unpack(data: bytes) -> ParsedLatent:
     shapes = [(o, i, False) for o, i in zip(dims[1:], dims[:-1])]
     if has_conv:
         shapes.append((channels, 9 * channels, False))
-    adims = [context, *arm_widths, 2]
+    adims = [context + channel, *arm_widths, 2]
     shapes += [(o, i, True) for o, i in zip(adims[1:], adims[:-1])]
     records = [_read_latent_record(r, i, (o, inp), pow2) for i, (o, inp, pow2) in enumerate(shapes)]
-    up_record = _read_upsampling_record(r, max(levels)) if version == LATENT_UPSAMPLING_VERSION else None
+    learned = version in (LATENT_UPSAMPLING_VERSION, LATENT_CHANNEL_VERSION)
+    up_record = _read_upsampling_record(r, max(levels)) if learned else None
     reaches = list(r.take(n_grids, "latent reaches"))
     weights = r.payload("weights payload")
     latents = r.payload("latents payload")
@@ -379,11 +397,11 @@ def unpack(data: bytes) -> ParsedLatent:
     synthesis, conv, arm_layers = layers[:n_synth], layers[n_synth] if has_conv else None, layers[n_synth + has_conv:]
     shapes = grid_shapes(height, width, levels)
     stored = None if version == LATENT_VERSION else levels
-    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers, stored, upsampling)
+    shell = LatentNetwork(width, height, channels, [], synthesis, conv, arm_layers, stored, upsampling, channel)
     shell.validate_layers(levels)  # chains, steps and limits, before any latent is allocated
     check_cost(shell.decode_cost(levels, reaches), f"the {width}x{height} latent file")
-    grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm())
-    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers, stored, upsampling)
+    grids = sarm.decode_latents(latents, shapes, reaches, shell.integer_arm(), levels=levels)
+    net = LatentNetwork(width, height, channels, grids, synthesis, conv, arm_layers, stored, upsampling, channel)
     fixed = (len(data) - CRC_BYTES - sum(rec.bytes for rec in records) - (up_record.bytes if up_record else 0)
              - len(weights) - len(latents))
     return ParsedLatent(net, records, reaches, len(data), fixed, len(weights), len(latents), up_record)
@@ -401,7 +419,7 @@ def _read_model(r: Reader, what: str, bits: int, kind: int) -> entropy.WeightMod
 
 
 def _read_upsampling_record(r: Reader, steps: int) -> LatentRecord:
-    """Version 6's upsampling record: u8 P (the coarsest grid's level, at least 1), u8 bits,
+    """Versions 6 and 7's upsampling record: u8 P (the coarsest grid's level, at least 1), u8 bits,
     u8 model, f16 step, f16 parameter unless the model is uniform."""
     what = "upsampling record"
     start = r.pos

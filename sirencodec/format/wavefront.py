@@ -32,11 +32,14 @@ MAX_WIDTH = 32  # the ARM's widest layer (arm.MAX_ARM_WIDTH)
 
 def decode_grids(words: np.ndarray, shapes: list[tuple[int, int]], reaches: list[int], alpha: int,
                  offsets: np.ndarray, weights: list[np.ndarray], biases: list[np.ndarray],
-                 tables: list[np.ndarray], max_latent: int) -> tuple[int, list[np.ndarray]]:
+                 tables: list[np.ndarray], max_latent: int,
+                 sources: np.ndarray | None = None) -> tuple[int, list[np.ndarray]]:
     """(status, grids): every grid decoded in turn from one stream of ``words`` (uint32, host
     order).  ``offsets`` int64 [K, 2]; the ARM's integer ``weights`` [out, in] and ``biases``
-    [out] (times 2**12); ``tables[l]`` uint64 [72 * 16, 2R + 2] for a grid of reach R > 0.
-    Status OK, INVALID_STREAM or LATENT_RANGE (then the grids are incomplete)."""
+    [out] (times 2**12), whose K + J inputs are the K neighbours, then the co-located latents
+    of the grids ``sources[l]`` (int [L, J]: earlier grids of grid l's shape, -1 for an input
+    that reads 0; None: J = 0); ``tables[l]`` uint64 [72 * 16, 2R + 2] for a grid of reach
+    R > 0.  Status OK, INVALID_STREAM or LATENT_RANGE (then the grids are incomplete)."""
     layers = len(weights)
     w_all = np.zeros((layers, MAX_WIDTH, MAX_WIDTH), dtype=np.int64)
     b_all = np.zeros((layers, MAX_WIDTH), dtype=np.int64)
@@ -45,9 +48,17 @@ def decode_grids(words: np.ndarray, shapes: list[tuple[int, int]], reaches: list
             raise ValueError("ARM layer shapes out of range")
         w_all[i, :w.shape[0], :w.shape[1]] = w
         b_all[i, :b.shape[0]] = b
-    dims = np.array([offsets.shape[0]] + [w.shape[0] for w in weights], dtype=np.int64)
-    if offsets.shape != (dims[0], 2) or np.abs(offsets).max(initial=0) > PAD or dims[-1] != 2:
+    sources = np.zeros((len(shapes), 0), np.int64) if sources is None else np.asarray(sources, np.int64)
+    if sources.ndim != 2 or sources.shape[0] != len(shapes):
+        raise ValueError("one row of channel sources per grid")
+    for l, row in enumerate(sources):
+        if any(not -1 <= s < l or (s >= 0 and tuple(shapes[s]) != tuple(shapes[l])) for s in row):
+            raise ValueError("a grid's channel source must be an earlier grid of its shape")
+    dims = np.array([offsets.shape[0] + sources.shape[1]] + [w.shape[0] for w in weights], dtype=np.int64)
+    if offsets.shape[1:] != (2,) or np.abs(offsets).max(initial=0) > PAD or dims[-1] != 2 or dims[0] > MAX_WIDTH:
         raise ValueError("context offsets or ARM outputs out of range")
+    if weights[0].shape[1] != dims[0]:
+        raise ValueError("the ARM's inputs are not the neighbours and channel sources")
     outs, cdfs = [], []
     for (h, w), reach, table in zip(shapes, reaches, tables):
         if reach and table.shape != (72 * 16, 2 * reach + 2):
@@ -57,5 +68,5 @@ def decode_grids(words: np.ndarray, shapes: list[tuple[int, int]], reaches: list
     status = _decode_grids(np.ascontiguousarray(words, dtype=np.uint32),
                            np.array(shapes, dtype=np.int64).reshape(-1, 2), np.array(reaches, dtype=np.int64),
                            int(alpha), np.ascontiguousarray(offsets, dtype=np.int64), w_all, b_all, dims,
-                           cdfs, int(max_latent), outs)
+                           cdfs, int(max_latent), outs, np.ascontiguousarray(sources.reshape(-1)))
     return status, [o[PAD:, PAD:PAD + w] for o, (_, w) in zip(outs, shapes)]

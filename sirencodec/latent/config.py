@@ -27,6 +27,7 @@ class LatentConfig:
     conv: bool = True
     context: int = 8
     arm_hidden: tuple[int, ...] = (8, 8)
+    channel_context: int = 0  # the ARM also reads the co-located latents of this many grids before a grid at its level
     seed: int = 0
     distortion: str = "rgb"  # what training minimises (metrics.DISTORTIONS): RGB MSE, or YCbCr 6:1:1
     colour: str = "rgb"  # the synthesis' output planes on a colour image (COLOURS)
@@ -121,7 +122,7 @@ and two latent grids at each level but the finest; each choice's BD-rate on Koda
 docs/results/levers/README.md."""
 
 TUNABLE = ("steps", "hard_fraction", "lr", "hard_lr", "levels", "latent_channels", "hidden", "conv", "context",
-           "arm_hidden", "seed", "distortion", "colour", "upsampling", "noise")
+           "arm_hidden", "channel_context", "seed", "distortion", "colour", "upsampling", "noise")
 """The fields a caller may set besides the rate weight (``encoder.plan``'s ``latent_options``)."""
 
 
@@ -157,6 +158,10 @@ def check_config(cfg: LatentConfig) -> LatentConfig:
     problems = []
     if not 1 <= cfg.context <= sarm.MAX_CONTEXT:
         problems.append(f"context must be 1..{sarm.MAX_CONTEXT}, got {cfg.context}")
+    if not 0 <= cfg.channel_context <= sarm.MAX_CHANNEL:
+        problems.append(f"channel_context must be 0..{sarm.MAX_CHANNEL}, got {cfg.channel_context}")
+    if cfg.channel_context and cfg.upsampling != "learned":
+        problems.append("channel_context needs upsampling=learned (its files extend version 6's)")
     if len(cfg.arm_hidden) > sarm.MAX_ARM_LAYERS - 1 or not all(1 <= w <= sarm.MAX_ARM_WIDTH for w in cfg.arm_hidden):
         problems.append(f"arm_hidden must be at most {sarm.MAX_ARM_LAYERS - 1} widths of 1..{sarm.MAX_ARM_WIDTH}, "
                         f"got {cfg.arm_hidden}")

@@ -105,7 +105,7 @@ def check_network_fits(image: np.ndarray, config: LatentConfig) -> None:
     levels = grid_levels(h, w, config)
     chroma_grids(levels, config, channels)  # (InputError if a split synthesis has no chroma grid)
     synth = [len(levels), *config.hidden, channels]
-    arm_dims = [config.context, *config.arm_hidden, 2]
+    arm_dims = [config.context + config.channel_context, *config.arm_hidden, 2]
     cost = latent_v4.decode_cost(w, h, channels, levels, list(zip(synth[1:], synth[:-1])), config.conv,
                                  list(zip(arm_dims[1:], arm_dims[:-1])), [sarm.MAX_REACH] * len(levels),
                                  config.upsampling == "learned" and max(levels) > 0)

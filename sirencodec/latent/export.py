@@ -7,6 +7,7 @@ its integers are exact in the decoder's fixed point (``format.arm``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -77,8 +78,18 @@ def export(fit: LatentFit, bits: int | Sequence[int] = 8) -> LatentNetwork:
     upsampling = None
     if m.up_residual is not None:
         upsampling = _quantize(np_(m.up_residual[0]), widths[len(params)], False)
+    arm_layers = layers[n_syn + (conv is not None):]
+    channel = m.channel_context
+    if channel and (upsampling is None or (sarm.channel_sources(m.grid_levels, channel) < 0).all()):
+        # No grid shares its level (its channel inputs are all zero), or no upsampling record
+        # to extend: the ARM without those inputs predicts the same and fits an older version.
+        first = arm_layers[0]
+        t = first.weight
+        kept = QuantizedTensor(t.q[:, :-channel].copy(), t.mask[:, :-channel].copy(), t.bits, t.scale, t.zero_point)
+        arm_layers = [dataclasses.replace(first, weight=kept)] + arm_layers[1:]
+        channel = 0
     return LatentNetwork(w, h, m.channels, [g.copy() for g in fit.grids], layers[:n_syn], conv,
-                         layers[n_syn + (conv is not None):], tuple(m.grid_levels), upsampling)
+                         arm_layers, tuple(m.grid_levels), upsampling, channel)
 
 
 def choose_bits(fit: LatentFit, pixels: np.ndarray, lam: float, writer: Callable[[LatentNetwork], bytes],

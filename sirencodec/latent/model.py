@@ -35,18 +35,23 @@ def soft_round(y: torch.Tensor, temp: float | torch.Tensor) -> torch.Tensor:
     return m + 0.5 * torch.tanh((y - m) / temp) / norm
 
 
-def context_index(shapes: Sequence[tuple[int, int]], context: int) -> torch.Tensor:
-    """int32 [context * N]: where each latent's ``context`` causal neighbours (``arm.OFFSETS``)
-    lie in the grids of ``shapes``, each zero-padded by 3 above, left and right, flattened and
-    laid end to end; row k of the [context, N] view holds every latent's k-th neighbour.
+def context_index(shapes: Sequence[tuple[int, int]], context: int, sources: np.ndarray | None = None) -> torch.Tensor:
+    """int32 [(context + J) * N]: where each latent's ``context`` causal neighbours
+    (``arm.OFFSETS``) lie in the grids of ``shapes``, each zero-padded by 3 above, left and
+    right, flattened and laid end to end, then its co-located latents in the grids ``sources[i]``
+    (int [L, J], ``arm.channel_sources``; -1 reads a padding zero); row k of the
+    [context + J, N] view holds every latent's k-th input.
     (int32: half the memory of int64 at the same speed; the padded grids of the largest image,
     8192 x 8192, hold under 2**27 values.)"""
-    parts, offset = [], 0
-    for h, w in shapes:
+    sources = np.zeros((len(shapes), 0), np.int64) if sources is None else sources
+    starts = np.cumsum([0] + [(h + 3) * (w + 6) for h, w in shapes])
+    parts = []
+    for i, (h, w) in enumerate(shapes):
         rows, cols = torch.arange(3, h + 3)[:, None], torch.arange(3, w + 3)[None, :]
-        parts.append(torch.stack([((rows + dy) * (w + 6) + cols + dx).reshape(-1)
-                                  for dy, dx in sarm.OFFSETS[:context]]) + offset)
-        offset += (h + 3) * (w + 6)
+        spatial = [((rows + dy) * (w + 6) + cols + dx).reshape(-1) + int(starts[i]) for dy, dx in sarm.OFFSETS[:context]]
+        channel = [(rows * (w + 6) + cols).reshape(-1) + int(starts[j]) if j >= 0 else torch.full((h * w,), int(starts[i]))
+                   for j in sources[i]]
+        parts.append(torch.stack(spatial + channel))
     return torch.cat(parts, 1).reshape(-1).to(torch.int32)
 
 
@@ -112,7 +117,7 @@ class LatentModel(nn.Module):
                 self.register_buffer(f"up_rows{level}", torch.from_numpy(upsample_matrix(h, height)).float())
                 self.register_buffer(f"up_cols{level}", torch.from_numpy(upsample_matrix(w, width)).float())
         syn_dims = [len(self.shapes), *cfg.hidden, channels]
-        arm_dims = [cfg.context, *cfg.arm_hidden, 2]
+        arm_dims = [cfg.context + cfg.channel_context, *cfg.arm_hidden, 2]
         # Each network's initial weights are nn.Linear's (and nn.Conv2d's draws, though the
         # convolution starts at zero), drawn in file order after torch.manual_seed(its seed);
         # the generator's state after them is where the network's training noise starts.
@@ -140,7 +145,8 @@ class LatentModel(nn.Module):
             self.conv_weight = self.conv_bias = None
         # The learned filters' residuals from Keys' taps: [B, steps, 4], row s - 1 step s's.
         self.up_residual = nn.Parameter(torch.zeros(self.batch, self.steps, 4)) if self.steps else None
-        self.context = cfg.context
+        self.context = cfg.context + cfg.channel_context  # the ARM's inputs
+        self.channel_context = cfg.channel_context
         self.distortion = cfg.distortion  # (export.choose_bits measures files by it)
         mix = distortion_mix(cfg.distortion, channels)  # training's, on the planes: None for the plain MSE
         self.register_buffer("mix", None if mix is None else torch.from_numpy(mix).float())
@@ -154,7 +160,8 @@ class LatentModel(nn.Module):
             if masks and cfg.conv:  # the convolution, too, mixes luma with luma and chroma with chroma
                 chroma = torch.tensor([False, True, True])
                 self.register_buffer("conv_mask", (chroma[:, None] == chroma[None, :]).float()[:, :, None, None])
-        self.register_buffer("context_index", context_index(self.shapes, cfg.context), persistent=False)
+        sources = sarm.channel_sources(self.grid_levels, cfg.channel_context)
+        self.register_buffer("context_index", context_index(self.shapes, cfg.context, sources), persistent=False)
 
     def layer_params(self, b: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Network ``b``'s layers in file order (synthesis, convolution, ARM) as (weight
@@ -186,6 +193,7 @@ class LatentModel(nn.Module):
         out = LatentModel.__new__(LatentModel)
         nn.Module.__init__(out)
         out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
+        out.channel_context = self.channel_context
         out.grid_levels, out.distortion, out.ycbcr = self.grid_levels, self.distortion, self.ycbcr
         out.steps = self.steps
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]

@@ -10,21 +10,21 @@ from sirencodec.format import arm
 from sirencodec.format.entropy import words_to_bytes
 
 
-def random_arm(rng, context=8, width=8):
-    shapes = [(width, context), (width, width), (2, width)]
+def random_arm(rng, context=8, width=8, channel=0):
+    shapes = [(width, context + channel), (width, width), (2, width)]
     weights = [rng.normal(0, 0.4, s) for s in shapes]
     biases = [rng.normal(0, 0.1, s[0]) for s in shapes]
     biases[-1][1] = 0.3  # ln(scale) near 0: unit-ish scales
-    return arm.integer_arm(weights, biases)
+    return arm.integer_arm(weights, biases, channel)
 
 
-def round_trip(grids, iarm):
+def round_trip(grids, iarm, levels=None):
     """Encode with constriction; decode with the compiled decoder and with the numpy one."""
     enc = constriction.stream.queue.RangeEncoder()
-    reaches = arm.encode_grids(grids, iarm, enc)
+    reaches = arm.encode_grids(grids, iarm, enc, levels)
     words = enc.get_compressed()
     for compiled in (True, False):
-        back = arm.decode_latents(words_to_bytes(words), [g.shape for g in grids], reaches, iarm, compiled)
+        back = arm.decode_latents(words_to_bytes(words), [g.shape for g in grids], reaches, iarm, compiled, levels)
         for g, b in zip(grids, back):
             assert np.array_equal(g, b)
     return 4 * len(words), reaches
@@ -53,6 +53,38 @@ def test_sparse_grids_round_trip_exactly(context):
     assert sum(np.count_nonzero(g) for g in grids) > 20
     _, reaches = round_trip(grids, iarm)
     assert max(reaches) > 0
+
+
+@pytest.mark.parametrize("channel", [1, 2, 3])
+def test_grids_with_channel_inputs_round_trip_exactly(channel):
+    """An ARM that also reads co-located latents of earlier grids at the same level: the compiled
+    and the numpy decoder read the stream back, dense and sparse."""
+    rng = np.random.default_rng(200 + channel)
+    iarm = random_arm(rng, 8, channel=channel)
+    iarm.validate()
+    levels = (0, 1, 1, 2, 1, 2, 3)
+    shapes = [(21, 18), (11, 9), (11, 9), (6, 5), (11, 9), (6, 5), (3, 3)]
+    shared = rng.laplace(0, 1.5, (11, 9))
+    grids = [np.round(shared + rng.laplace(0, 0.5, s) if s == (11, 9) else rng.laplace(0, 1.5, s)).astype(np.int64)
+             for s in shapes]
+    nbytes, reaches = round_trip(grids, iarm, levels)
+    assert nbytes > 0 and min(reaches) > 0
+    sparse = [np.where(rng.random(s) < 0.08, g, 0) for s, g in zip(shapes, grids)]
+    round_trip(sparse, iarm, levels)
+
+
+def test_wavefront_refuses_channel_sources_it_cannot_read():
+    """A channel source must be an earlier grid of the same shape (the decoder reads it at the
+    same position); anything else is a caller's error, not a read out of bounds."""
+    wavefront = pytest.importorskip("sirencodec.format.wavefront")
+    iarm = random_arm(np.random.default_rng(3), 4, channel=1)
+    offsets = np.array(arm.OFFSETS[:4], np.int64)
+    shapes = [(4, 4), (4, 4), (2, 2)]
+    for sources in ([[-1], [1], [-1]], [[-1], [2], [-1]], [[-1], [0], [1]], [[-2], [-1], [-1]], [[-1], [-1]]):
+        with pytest.raises(ValueError):
+            wavefront.decode_grids(np.zeros(4, np.uint32), shapes, [0, 0, 0], 2, offsets, list(iarm.weights),
+                                   list(iarm.biases), [np.zeros(0, np.uint64)] * 3, arm.MAX_LATENT,
+                                   np.array(sources, np.int64))
 
 
 def test_a_grid_on_its_predicted_floor_has_reach_zero_and_no_symbols():
@@ -163,6 +195,8 @@ def test_validate_rejects_malformed_arms():
         arm.IntegerArm((np.zeros((8, 17), np.int64),) + good.weights[1:], good.biases),
         arm.IntegerArm(good.weights, good.biases[:-1] + (np.zeros(5, np.int64),)),
         arm.IntegerArm((good.weights[0] * 0 + (1 << 28),) + good.weights[1:], good.biases),
+        arm.IntegerArm(good.weights, good.biases, arm.MAX_CHANNEL + 1),
+        arm.IntegerArm(good.weights, good.biases, 8),  # no spatial neighbour left
     ]
     for b in bad:
         with pytest.raises(FormatError):

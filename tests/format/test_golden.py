@@ -19,7 +19,8 @@ V1 = ["small_rgb", "wide_gray"]  # written by the version 1 writer; must still d
 V4 = ["latent_gray", "latent_rgb"]  # format version 4: latent-grid networks
 V5 = ["latent_levels_rgb"]  # format version 5: latent grids with each grid's level stored
 V6 = ["latent_upsampling_gray"]  # format version 6: learned upsampling filters
-NAMES = V6 + V5 + V4 + V3 + V2 + V1
+V7 = ["latent_channel_rgb"]  # format version 7: an ARM that also reads other grids' co-located latents
+NAMES = V7 + V6 + V5 + V4 + V3 + V2 + V1
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -41,12 +42,12 @@ def test_golden_vector_is_rewritten_byte_identically(name):
     assert sirencodec.pack(sirencodec.unpack(data).network) == data
 
 
-@pytest.mark.parametrize("name", V4 + V5 + V6)
+@pytest.mark.parametrize("name", V4 + V5 + V6 + V7)
 def test_latent_vector_is_rewritten_byte_identically(name):
     from sirencodec.format import pack_latent
 
     data = (GOLDEN / f"{name}.srn").read_bytes()
-    assert data[3] == (6 if name in V6 else 5 if name in V5 else 4)
+    assert data[3] == (7 if name in V7 else 6 if name in V6 else 5 if name in V5 else 4)
     parsed = sirencodec.unpack(data)
     assert len(parsed.network.grids) > 1 and any(np.count_nonzero(g) for g in parsed.network.grids)
     assert pack_latent(parsed.network) == data
@@ -100,3 +101,21 @@ def test_latent_vector_matches_spec_hex_dump():
     """Section 10's worked example shows the first 64 bytes of latent_gray.srn."""
     data = (GOLDEN / "latent_gray.srn").read_bytes()
     assert spec_hex_dumps()[1] == data[:64].hex()
+
+
+def test_every_line_of_the_latent_hex_dumps_is_its_file():
+    """Sections 10's worked examples of versions 5, 6 and 7 show some lines of their files:
+    each line is the file's 16 bytes at its offset."""
+    spec = (ROOT / "format_spec.md").read_text()
+    checked = set()
+    for name in ("latent_levels_rgb", "latent_upsampling_gray", "latent_channel_rgb"):
+        data = (GOLDEN / f"{name}.srn").read_bytes()
+        example = spec.split(f"`tests/format/golden/{name}.srn`", 1)[1].split("**Worked example", 1)[0]
+        lines = [ln for ln in example.splitlines() if ln.startswith("    0000")]
+        assert lines
+        for line in lines:
+            offset, hexes = line.split(":", 1)
+            start = int(offset, 16)
+            assert hexes[:40].replace(" ", "") == data[start:start + 16].hex(), (name, offset)
+        checked.add(name)
+    assert len(checked) == 3

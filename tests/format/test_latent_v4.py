@@ -1,4 +1,4 @@
-"""Format versions 4 and 5 (latent-grid networks): exact round trips, byte-identical rewrites,
+"""Format versions 4 to 7 (latent-grid networks): exact round trips, byte-identical rewrites,
 the lowest version that describes a network, a byte breakdown that sums to the file, and
 damaged files refused with FormatError only."""
 
@@ -89,6 +89,70 @@ def test_version_5_shape_record_is_checked():
         with pytest.raises(FormatError):
             latent_v4.pack(latent_v4.LatentNetwork(net.width, net.height, 1, net.grids, net.synthesis, net.conv,
                                                    net.arm, levels))
+
+
+def _copying_arm(net, j: int, channel: int):
+    """``net`` with an ARM that predicts each latent as its j-th channel input exactly (weight 1
+    on it, nothing else, the smallest scale)."""
+    from sirencodec.format import QuantizedLayer, QuantizedTensor
+
+    def layer(w, b):  # steps 2^-4: the integers are 16 * value around the zero point 2^7
+        qt = QuantizedTensor((128 + 16 * w).astype(np.int32), np.ones(w.shape, bool), 8, 2.0**-4, 128)
+        code = QuantizedTensor((128 + 16 * b[None]).astype(np.int32), np.ones((1, len(b)), bool), 8, 2.0**-4, 128)
+        return QuantizedLayer(qt, code.dequantize()[0], "quantized", code)
+
+    w = np.zeros((2, net.context + channel))
+    w[0, net.context + j - 1] = 1
+    return latent_v4.LatentNetwork(net.width, net.height, net.channels, net.grids, net.synthesis, net.conv,
+                                   [layer(w, np.array([0.0, -7.0]))], net.levels, net.upsampling, channel)
+
+
+def test_version_7_arm_reads_the_grids_before_at_its_level_nearest_first():
+    """Channel input j of a latent is the co-located latent of the j-th nearest grid before it at
+    its level (format_spec.md section 10). An ARM that copies input j predicts exactly the
+    grids that repeat that one, whose reach (the file's byte for each grid) is then 0."""
+    base = random_latent_network(np.random.default_rng(70), width=12, height=8, grid_levels=(0, 1, 1, 1, 2),
+                                 upsampling_bits=6, latent_scale=3.0)
+    a, b = base.grids[1], base.grids[2]
+    assert not np.array_equal(a, b) and np.count_nonzero(a) and np.count_nonzero(b)
+    for j, grids, copies in ((1, [a, a, a], [2, 3]),  # each level-1 grid repeats the one just before it
+                             (2, [a, b, a], [3])):  # the third repeats the first, two before it
+        net = _copying_arm(base, j, 2)
+        net = latent_v4.LatentNetwork(net.width, net.height, 1, [base.grids[0], *grids, base.grids[4]], net.synthesis,
+                                      net.conv, net.arm, net.levels, net.upsampling, 2)
+        data = latent_v4.pack(net)
+        assert data[3] == 7
+        parsed = latent_v4.unpack(data)
+        assert [i for i, r in enumerate(parsed.reaches) if r == 0] == copies
+        assert all(np.array_equal(g, want) for g, want in zip(parsed.network.grids, net.grids))
+    # Grid 0 and grid 4 have no grid before them at their level: their channel inputs are 0,
+    # the prediction 0, and their reach their largest latent.
+    assert parsed.reaches[0] == np.abs(base.grids[0]).max() and parsed.reaches[4] == np.abs(base.grids[4]).max()
+
+
+def test_version_7_shape_record_is_checked():
+    """J (the byte after K) is 0..3; a version 7 file with J = 0 reads as the version 6 network
+    it describes; the writer writes the lowest version and refuses what the reader would."""
+    net = random_latent_network(np.random.default_rng(71), width=12, height=8, grid_levels=(0, 1, 1, 2),
+                                upsampling_bits=6, channel_context=1)
+    data = latent_v4.pack(net)
+    k = latent_v4.HEADER.size + 1 + len(net.grids)  # K, then J
+    assert (data[3], data[k], data[k + 1]) == (7, 8, 1)
+    for value in (4, 255):
+        with pytest.raises(FormatError, match="channel inputs"):
+            sirencodec.decode(refresh_crc(data[:k + 1] + bytes([value]) + data[k + 2:]))
+    v6 = random_latent_network(np.random.default_rng(72), width=12, height=8, grid_levels=(0, 1, 1, 2),
+                               upsampling_bits=6)
+    six = latent_v4.pack(v6)
+    assert six[3] == 6
+    seven = refresh_crc(six[:3] + bytes([7]) + six[4:k + 1] + bytes([0]) + six[k + 1:])
+    assert latent_v4.pack(latent_v4.unpack(seven).network) == six
+    assert np.array_equal(sirencodec.decode(seven), sirencodec.decode(six))
+    for bad in (dict(channel_context=4), dict(upsampling=None)):
+        fields = {f: getattr(net, f) for f in ("width", "height", "channels", "grids", "synthesis", "conv", "arm",
+                                               "levels", "upsampling", "channel_context")}
+        with pytest.raises(FormatError):
+            latent_v4.pack(latent_v4.LatentNetwork(**{**fields, **bad}))
 
 
 def test_inspect_breakdown_sums_to_the_file():

@@ -99,6 +99,7 @@ def compare_latent(data: bytes, ref: dict | None = None, parsed=None) -> dict:
     assert (ref["width"], ref["height"], ref["channels"]) == (net.width, net.height, net.channels)
     assert ref["reaches"] == list(parsed.reaches)
     assert ref["grid_levels"] == list(net.grid_levels)
+    assert (ref["context"], ref["channel"]) == (net.context, net.channel_context)
     assert len(ref["grids"]) == len(net.grids)
     for gr, gm in zip(ref["grids"], net.grids):
         assert np.array_equal(np.array(gr, dtype=np.int64).reshape(gm.shape), gm)
@@ -126,7 +127,7 @@ def compare_latent(data: bytes, ref: dict | None = None, parsed=None) -> dict:
 
 
 def compare(data: bytes, ref: dict | None = None, parsed=None) -> dict:
-    return (compare_latent if data[3] in (4, 5, 6) else compare_siren)(data, ref, parsed)
+    return (compare_latent if data[3] in (4, 5, 6, 7) else compare_siren)(data, ref, parsed)
 
 
 def same_verdict(data: bytes) -> bool:
@@ -191,6 +192,14 @@ def test_worked_examples():
     assert (v6["weights_len"], v6["weights_len_offset"]) == (76, 0x44)
     assert [round(t, 5) for t in up["taps"][0]] == [-0.05007, 0.26172, 0.93857, -0.15022]
     assert [p[0] for p in R.render(v6)[0]] == [255, 255, 0, 25, 49, 255, 255, 161, 0, 8, 197, 141, 0]
+    v7 = R.read((GOLDEN / "latent_channel_rgb.srn").read_bytes())
+    assert (v7["version"], v7["context"], v7["channel"]) == (7, 8, 2)
+    assert v7["grid_levels"] == [0, 1, 1, 1, 2, 2] and v7["reaches"] == [8, 5, 8, 5, 3, 7]
+    assert [ly["shape"] for ly in v7["layers"] if ly["kind"] == "arm"] == [(4, 10), (2, 4)]
+    assert (v7["upsampling"]["record_offset"], v7["upsampling"]["filters"], v7["upsampling"]["model"]) == (0x3C, 2, 2)
+    assert (v7["weights_len"], v7["weights_len_offset"], v7["latents_len"], v7["latents_len_offset"]) == (160, 0x49,
+                                                                                                         72, 0xEB)
+    assert R.render(v7)[0][:3] == [[0, 255, 255], [144, 255, 255], [255, 255, 255]]
 
 
 # --- 2. random files ----------------------------------------------------------------------
@@ -352,6 +361,13 @@ LATENT_CASES = {
     "v6-k16-rgb": dict(context=16, grid_levels=(0, 1, 1, 3), channels=3, width=12, height=10, arm=(4,),
                        upsampling_bits=12),
     "v6-k4-coarse-only": dict(context=4, grid_levels=(2,), width=9, height=6, upsampling_bits=2),
+    # version 7: the ARM also reads co-located latents of earlier grids at a grid's level
+    "v7-k8-j1": dict(context=8, grid_levels=(0, 1, 1, 2, 2), width=11, height=9, upsampling_bits=6,
+                     channel_context=1, latent_scale=2.0),
+    "v7-k16-j3-rgb": dict(context=16, grid_levels=(1, 0, 1, 1, 1, 2), channels=3, width=12, height=10,
+                          arm=(6,), upsampling_bits=8, channel_context=3),
+    "v7-k1-j2-lone": dict(context=1, grid_levels=(0, 1, 2, 2), width=8, height=8, upsampling_bits=4,
+                          channel_context=2, bias_step=True),
     "v6-k8-one-row": dict(context=8, grid_levels=(0, 1, 3), width=14, height=1, upsampling_bits=8),
 }
 
@@ -391,7 +407,8 @@ def latent_file(name: str) -> bytes:
 def test_random_latent_matches(name):
     data = latent_file(name)
     case = LATENT_CASES[name]
-    assert data[3] == (6 if "upsampling_bits" in case else 5 if "grid_levels" in case else 4)
+    assert data[3] == (7 if case.get("channel_context") else 6 if "upsampling_bits" in case
+                       else 5 if "grid_levels" in case else 4)
     ref = compare_latent(data)
     if LATENT_CASES[name].get("bias_step"):
         arm = [ly for ly in ref["layers"] if ly["kind"] == "arm"]
@@ -415,7 +432,8 @@ def test_random_latent_cases_cover_the_format():
     models = {ly["model"] for r in refs for ly in r["layers"]}
     assert models == {0, 1, 2}
     assert any(r["levels"] == R._max_levels(r["width"], r["height"]) for r in refs)
-    assert {r["version"] for r in refs} == {4, 5, 6}
+    assert {r["version"] for r in refs} == {4, 5, 6, 7}
+    assert {r["channel"] for r in refs} == {0, 1, 2, 3}
     assert any(r["grid_levels"][0] > 0 for r in refs)  # a level-0 grid is optional in version 5
     assert any(lv == R._max_levels(r["width"], r["height"]) - 1 for r in refs for lv in r["grid_levels"])
 
@@ -532,8 +550,8 @@ def _payload_mutations(payload: bytes, rng):
 
 def _latent_samples():
     return ([(GOLDEN / f"{n}.srn").read_bytes()
-             for n in ("latent_gray", "latent_rgb", "latent_levels_rgb", "latent_upsampling_gray")]
-            + [latent_file(n) for n in ("k4", "k16-bias-step", "k2-quiet", "v6-k16-rgb")])
+             for n in ("latent_gray", "latent_rgb", "latent_levels_rgb", "latent_upsampling_gray", "latent_channel_rgb")]
+            + [latent_file(n) for n in ("k4", "k16-bias-step", "k2-quiet", "v6-k16-rgb", "v7-k16-j3-rgb")])
 
 
 def test_damaged_latents_payload_same_verdict():

@@ -124,6 +124,27 @@ def test_context_index_gathers_the_causal_neighbours():
     assert np.array_equal(got.T, np.array(want))
 
 
+def test_context_index_gathers_the_channel_inputs():
+    """With channel inputs, the rows after the neighbours hold each latent's co-located latent in
+    the j-th nearest grid before it at its level, 0 where there is none (format_spec.md section 10)."""
+    import torch
+    from sirencodec.format import arm as sarm
+    from sirencodec.latent.model import context_index
+    rng = np.random.default_rng(1)
+    levels = (0, 1, 1, 1, 2)
+    shapes = [(6, 7), (3, 4), (3, 4), (3, 4), (2, 2)]
+    grids = [rng.integers(-9, 10, s) for s in shapes]
+    flat = torch.cat([torch.nn.functional.pad(torch.from_numpy(g), (3, 3, 3, 0)).reshape(-1) for g in grids])
+    got = flat.index_select(0, context_index(shapes, 4, sarm.channel_sources(levels, 2))).reshape(6, -1).numpy()
+    before = {0: [], 1: [], 2: [1], 3: [2, 1], 4: []}  # grid: the grids before it at its level, nearest first
+    want = []
+    for i, g in enumerate(grids):
+        for r in range(g.shape[0]):
+            for c in range(g.shape[1]):
+                want.append([grids[before[i][j]][r, c] if j < len(before[i]) else 0 for j in range(2)])
+    assert np.array_equal(got[4:].T, np.array(want))
+
+
 def test_effort_levels_and_their_order():
     """--effort picks a level of latent.config.EFFORTS; fast trains less than default, max more;
     --latent-steps and --seed still replace the level's own."""
@@ -148,7 +169,7 @@ def test_effort_levels_and_their_order():
 @pytest.mark.parametrize("field, ok, bad", [
     # format_spec.md section 10: K 1..16, ARM hidden widths 1..32 (at most 4 layers), synthesis
     # hidden widths 1..64 (at most 4 layers).
-    ("context", 16, 17), ("context", 1, 0),
+    ("context", 16, 17), ("context", 1, 0), ("channel_context", 3, 4), ("channel_context", 0, -1),
     ("arm_hidden", (32, 32, 32), (33,)), ("arm_hidden", (), (8, 8, 8, 8)),
     ("hidden", (64, 64, 64), (65,)), ("hidden", (), (8, 8, 8, 8)),
     ("levels", 1, 0), ("steps", 1, 0), ("hard_fraction", 0.0, 1.0),
@@ -178,6 +199,25 @@ def test_latent_channels_give_several_grids_per_level():
     assert result.report["psnr"] == pytest.approx(psnr(photo(16, 20), sirencodec.decode(data)))
     with pytest.raises(InputError, match="no latent grid"):
         sirencodec.encode(photo(1, 1), lam=0.01, latent_steps=2, latent_options={"latent_channels": "0/1"})
+
+
+def test_channel_context_reaches_the_file():
+    """channel_context=1 with two grids at levels 1 and 2 trains an ARM with one more input and
+    writes a version 7 file; with one grid per level that input is always 0, and the file is the
+    version 6 one of an ARM without it. Bicubic upsampling cannot carry it."""
+    image = photo(16, 20)
+    result = sirencodec.encode(image, lam=0.01, latent_steps=30,
+                               latent_options={"latent_channels": "1/2/2", "channel_context": 1})
+    data = bytes(result.data)
+    net = sirencodec.unpack(data).network
+    assert (data[3], net.channel_context, net.context) == (7, 1, 8)
+    assert net.arm[0].weight.shape[1] == 9
+    assert result.report["psnr"] == pytest.approx(psnr(image, sirencodec.decode(data)))
+    alone = bytes(sirencodec.encode(image, lam=0.01, latent_steps=30, latent_options={"channel_context": 1}).data)
+    net = sirencodec.unpack(alone).network
+    assert (alone[3], net.channel_context, net.arm[0].weight.shape[1]) == (6, 0, 8)
+    with pytest.raises(InputError, match="channel_context"):
+        sirencodec.encode(image, lam=0.01, latent_steps=2, latent_options={"channel_context": 1, "upsampling": "bicubic"})
 
 
 def test_latent_options_reach_the_file():

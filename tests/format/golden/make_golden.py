@@ -53,8 +53,15 @@ LATENT_VECTORS = {
     # 1..3 (an 13x10 gray image; grids at levels 0, 1, 1, 3), 6-bit residuals from Keys' taps.
     "latent_upsampling_gray": dict(width=13, height=10, channels=1, grid_levels=(0, 1, 1, 3), synthesis=(5,),
                                    conv=True, context=8, arm=(4,), bits=8, latent_scale=2.0, upsampling_bits=6),
+    # Format version 7 (the spec's fourth worked example): an ARM of 8 neighbours that also reads
+    # the co-located latents of the two grids before a grid at its level (a 10x8 RGB image;
+    # one grid at level 0, three at level 1, two at level 2).
+    "latent_channel_rgb": dict(width=10, height=8, channels=3, grid_levels=(0, 1, 1, 1, 2, 2), synthesis=(5,),
+                               conv=True, context=8, arm=(4,), bits=8, latent_scale=2.0, upsampling_bits=6,
+                               channel_context=2),
 }
-LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042, "latent_levels_rgb": 2043, "latent_upsampling_gray": 2044}
+LATENT_SEEDS = {"latent_gray": 2041, "latent_rgb": 2042, "latent_levels_rgb": 2043, "latent_upsampling_gray": 2044,
+                "latent_channel_rgb": 2045}
 
 
 def main(only: tuple[str, ...] = ()) -> None:
