@@ -290,7 +290,7 @@ LATENT_SETTINGS: dict[str, tuple[type, ...]] = {
     "steps": (int,), "seed": (int,), "hard_fraction": (float,), "lr": (float,), "hard_lr": (float,),
     "levels": (int,), "latent_channels": (str,), "hidden": (str,), "conv": (bool,), "context": (int,),
     "arm_hidden": (str,), "distortion": (str,), "colour": (str,), "upsampling": (str,),
-    "noise": (str,),
+    "noise": (str,), "channel_context": (int,),
 }
 """Settings of the latent codec: srnenc's rate options (one of quality, target_bpp,
 target_psnr, lam), ``effort`` (srnenc's --effort), and the network's and training's

@@ -651,3 +651,11 @@ def test_thesis_grids_make_valid_siren_configs():
                 assert dt == point["agp_dt"] and t0 + n * dt <= config.prune_steps
             else:
                 assert config.range_update_every == point["range_update_every"] and config.qat_lr == point["qat_lr"]
+
+
+def test_every_tunable_latent_field_is_a_bench_setting():
+    """srnbench --settings takes every field srnenc's API lets a caller set."""
+    from sirencodec.bench.codecs import LATENT_SETTINGS
+    from sirencodec.latent.config import TUNABLE
+
+    assert set(TUNABLE) <= set(LATENT_SETTINGS)
