@@ -65,7 +65,8 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
     return src
 
 
-ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level[, learned upsampling])
+ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level[, learned
+    # upsampling[, the ARM's channel inputs]])
     # the first is the ratios' base; Keys' filters unless learned upsampling is named
     "default (syn 16; ARM 8: 8-8; learned upsampling)": ((16,), 8, (8, 8), (), True),
     "syn 16; ARM 8: 8-8 (--effort fast)": ((16,), 8, (8, 8), ()),
@@ -80,6 +81,8 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "syn 16; ARM 8: 8-8, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
     "syn 16; ARM 8: 8-8, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
     "default, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2), True),
+    "default, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True),
+    "default, 2 grids at levels 1-6, 1 channel input": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True, 1),
     "syn 40; ARM 16: 16-16, 2 grids at levels 1-6": ((40,), 16, (16, 16), (1, 2, 2, 2, 2, 2, 2)),
     "syn 40; ARM 16: 16-16, learned upsampling": ((40,), 16, (16, 16), (), True),
 }
@@ -110,8 +113,9 @@ def macs_per_pixel(net) -> float:
 
 
 def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, ...],
-             latent_channels: tuple[int, ...] = (), learned: bool = False, seed: int = 0):
-    """``net``'s grids under a synthesis of ``hidden`` widths and an ARM of ``context`` inputs and
+             latent_channels: tuple[int, ...] = (), learned: bool = False, channel: int = 0, seed: int = 0):
+    """``net``'s grids under a synthesis of ``hidden`` widths and an ARM of ``context`` neighbours
+    (and ``channel`` channel inputs, format version 7) and
     ``arm_hidden`` widths (``latent_channels[l]`` grids at level l, each a copy of the file's grid
     of that level; one where it lists none; ``learned``: learned x2 filters, small random
     residuals): small random synthesis weights (7 bits), and an ARM of zero weights
@@ -136,13 +140,13 @@ def reshaped(net, hidden: tuple[int, ...], context: int, arm_hidden: tuple[int, 
     per_level = list(latent_channels) + [1] * (max(first) + 1 - len(latent_channels))
     levels = tuple(level for level, n in enumerate(per_level[:max(first) + 1]) for _ in range(n))
     syn = [len(levels), *hidden, net.channels]
-    arm = [context, *arm_hidden, 2]
+    arm = [context + channel, *arm_hidden, 2]
     upsampling = None
     if learned:
         q = np.clip(np.round(rng.laplace(32, 4.0, (max(levels), 4))), 0, 63).astype(np.int32)
         upsampling = QuantizedTensor(q, np.ones(q.shape, bool), 6, float(np.float16(0.005)), 32)
     return dataclasses.replace(
-        net, upsampling=upsampling, grids=[first[level].copy() for level in levels], levels=levels,
+        net, upsampling=upsampling, channel_context=channel, grids=[first[level].copy() for level in levels], levels=levels,
         synthesis=[layer(o, i, float(np.float16(0.01))) for i, o in zip(syn, syn[1:])],
         conv=layer(net.channels, 9 * net.channels, float(np.float16(0.01))) if net.conv is not None else None,
         arm=[layer(o, i, 2.0**-8, spread=0.0) for i, o in zip(arm[:-2], arm[1:-1])]

@@ -109,14 +109,14 @@ class Layout:
 
 
 def parse_layout(data: bytes) -> Layout | None:
-    """Field offsets of a well-formed version 1-5 file (format_spec.md sections 2, 4 and 10),
+    """Field offsets of a well-formed version 1-7 file (format_spec.md sections 2, 4 and 10),
     or None when the bytes do not parse.  Independent of the decoder: it only locates fields."""
     try:
         if data[:3] != b"SRN":
             return None
         if data[3] in (1, 2, 3):
             return _layout_v3(data)
-        if data[3] in (4, 5):
+        if data[3] in (4, 5, 6, 7):
             return _layout_v4(data)
     except (IndexError, struct.error, ValueError):
         pass
@@ -177,17 +177,23 @@ def _layout_v3(data: bytes) -> Layout:
 
 
 def _layout_v4(data: bytes) -> Layout:
-    """Versions 4 and 5 (5: each grid's level after the grid count)."""
+    """Versions 4 to 7 (5-7: each grid's level after the grid count; 7: the channel inputs after
+    the context; 6 and 7: the upsampling record after the layer records)."""
     fields = [Field("version", 3, 1, "u8"), Field("width", 4, 2, "u16"), Field("height", 6, 2, "u16"),
               Field("channels", 8, 1, "u8"), Field("kind", 9, 1, "u8"), Field("levels", 10, 1, "u8")]
     levels = data[10]
     pos = 11
-    if data[3] == 5:
+    if data[3] >= 5:
         fields += [Field(f"grid_level{i}", pos + i, 1, "u8") for i in range(levels)]
         pos += levels
-    fields += [Field("context", pos, 1, "u8"), Field("synth_layers", pos + 1, 1, "u8")]
-    n_synth = data[pos + 1]
-    pos += 2
+    fields.append(Field("context", pos, 1, "u8"))
+    pos += 1
+    if data[3] == 7:
+        fields.append(Field("channel_inputs", pos, 1, "u8"))
+        pos += 1
+    fields.append(Field("synth_layers", pos, 1, "u8"))
+    n_synth = data[pos]
+    pos += 1
     for j in range(n_synth - 1):
         fields.append(Field(f"synth_width{j}", pos + j, 1, "u8"))
     pos += n_synth - 1
@@ -208,6 +214,14 @@ def _layout_v4(data: bytes) -> Layout:
         pos += 2 * step[0]
         if model:
             fields.append(Field(p + "param", pos, 2, "f16"))
+            pos += 2
+    if data[3] >= 6:
+        model = data[pos + 2]
+        fields += [Field("filters", pos, 1, "u8"), Field("upsampling.bits", pos + 1, 1, "u8"),
+                   Field("upsampling.model", pos + 2, 1, "u8"), Field("upsampling.step", pos + 3, 2, "f16")]
+        pos += 5
+        if model:
+            fields.append(Field("upsampling.param", pos, 2, "f16"))
             pos += 2
     for level in range(levels):
         fields.append(Field(f"reach{level}", pos + level, 1, "u8"))

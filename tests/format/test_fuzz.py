@@ -93,6 +93,13 @@ def test_layout_of_the_worked_examples():
     assert lay.version == 5 and [fields[f"grid_level{k}"].offset for k in range(5)] == [0x0B, 0x0C, 0x0D, 0x0E, 0x0F]
     assert [v5[fields[f"reach{k}"].offset] for k in range(5)] == [8, 11, 8, 6, 4]
     assert lay.payloads[0].len_offset == 0x3F and lay.payloads[1].end == len(v5) - 4
+    v7 = (GOLDEN / "latent_channel_rgb.srn").read_bytes()  # section 10's version 7 example
+    lay = fz.parse_layout(v7)
+    fields = {f.name: f for f in lay.fields}
+    assert lay.version == 7 and (fields["context"].offset, fields["channel_inputs"].offset) == (0x11, 0x12)
+    assert (fields["filters"].offset, fields["upsampling.param"].offset) == (0x3C, 0x41)
+    assert [v7[fields[f"reach{k}"].offset] for k in range(6)] == [8, 5, 8, 5, 3, 7]
+    assert lay.payloads[0].len_offset == 0x49 and lay.payloads[1].len_offset == 0xEB
 
 
 def test_crc_recomputation_and_truncation(corpus):
