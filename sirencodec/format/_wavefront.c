@@ -66,6 +66,7 @@ static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *of
                        long n_channel, int64_t *const *channel) {
     const long stride = w + 2 * PAD;
     const int64_t one = (int64_t)1 << FRAC;
+    const long n_spatial = dims[0] - n_channel;
     int64_t a[MAX_WIDTH], zero[MAX_WIDTH] = {0};
     arm_forward(zero, layers, weights, biases, dims);  /* a context of zeros, the commonest, computed once */
     for (long t = 0; t < alpha * (h - 1) + w; t++) {
@@ -74,7 +75,6 @@ static int decode_grid(Decoder *d, long h, long w, long alpha, const int64_t *of
         for (long r = r_lo; r <= r_hi; r++) {
             long c = t - alpha * r;
             int64_t any = 0;
-            const long n_spatial = dims[0] - n_channel;
             for (long k = 0; k < n_spatial; k++) {
                 a[k] = out[(PAD + r + offsets[2 * k]) * stride + PAD + c + offsets[2 * k + 1]] * one;
                 any |= a[k];

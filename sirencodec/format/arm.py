@@ -162,10 +162,6 @@ def channel_sources(levels, channel: int) -> np.ndarray:
     return out
 
 
-def _channel_grids(grids: list[np.ndarray], i: int, sources: np.ndarray) -> list[np.ndarray | None]:
-    return [None if j < 0 else grids[j] for j in sources[i]]
-
-
 def wavefront_order(h: int, w: int, alpha: int) -> np.ndarray:
     """Flat indices of an h x w grid in decoding order: wavefront, then row."""
     r, c = np.divmod(np.arange(h * w, dtype=np.int64), w)
@@ -341,7 +337,7 @@ def encode_grids(grids: list[np.ndarray], arm: IntegerArm, encoder, levels=None)
             continue
         if np.abs(grid).max() > MAX_LATENT:
             raise ValueError(f"latent beyond +-{MAX_LATENT}")
-        base, frac, row = arm.predict(contexts(grid, arm.context, _channel_grids(grids, i, sources)))
+        base, frac, row = arm.predict(contexts(grid, arm.context, [None if j < 0 else grids[j] for j in sources[i]]))
         d = grid.reshape(-1) - base
         reach = int(np.abs(d).max())
         if reach > MAX_REACH:

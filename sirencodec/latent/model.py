@@ -145,7 +145,7 @@ class LatentModel(nn.Module):
             self.conv_weight = self.conv_bias = None
         # The learned filters' residuals from Keys' taps: [B, steps, 4], row s - 1 step s's.
         self.up_residual = nn.Parameter(torch.zeros(self.batch, self.steps, 4)) if self.steps else None
-        self.context = cfg.context + cfg.channel_context  # the ARM's inputs
+        self.arm_inputs = cfg.context + cfg.channel_context  # spatial neighbours, then channel inputs
         self.channel_context = cfg.channel_context
         self.distortion = cfg.distortion  # (export.choose_bits measures files by it)
         mix = distortion_mix(cfg.distortion, channels)  # training's, on the planes: None for the plain MSE
@@ -192,8 +192,8 @@ class LatentModel(nn.Module):
         their parameters (the upsampling and context buffers are shared)."""
         out = LatentModel.__new__(LatentModel)
         nn.Module.__init__(out)
-        out.size, out.channels, out.shapes, out.context = self.size, self.channels, self.shapes, self.context
-        out.channel_context = self.channel_context
+        out.size, out.channels, out.shapes = self.size, self.channels, self.shapes
+        out.arm_inputs, out.channel_context = self.arm_inputs, self.channel_context
         out.grid_levels, out.distortion, out.ycbcr = self.grid_levels, self.distortion, self.ycbcr
         out.steps = self.steps
         out.batch, out.noise_states = len(keep), [self.noise_states[b] for b in keep]
@@ -290,9 +290,9 @@ class LatentModel(nn.Module):
         ys = self._params(ys)
         flat = torch.cat([torch.nn.functional.pad(y, (3, 3, 3, 0)).flatten(-2) for y in ys], -1)
         if one:
-            a = flat.index_select(0, self.context_index).reshape(self.context, -1)
+            a = flat.index_select(0, self.context_index).reshape(self.arm_inputs, -1)
         else:
-            a = flat.reshape(-1).index_select(0, self._batch_index(flat.shape[1])).reshape(self.batch, self.context, -1)
+            a = flat.reshape(-1).index_select(0, self._batch_index(flat.shape[1])).reshape(self.batch, self.arm_inputs, -1)
         weights, biases = self._params(self.arm_weights), self._params(self.arm_biases)
         for i, (w, bias) in enumerate(zip(weights, biases)):
             a = torch.addmm(bias[:, None], w, a) if one else torch.baddbmm(bias[:, :, None], w, a)
