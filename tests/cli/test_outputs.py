@@ -143,8 +143,10 @@ def main():
 
 main()
 """
+    # (the signal's default disposition in the child, whatever the test runner inherited: nohup ignores SIGHUP)
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=False,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+                       env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
     assert r.returncode == 128 + signum, r.stderr
     assert r.stderr.strip() == f"srnenc: error: terminated by {signal.Signals(signum).name}"
     assert list(tmp_path.iterdir()) == []
