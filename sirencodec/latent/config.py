@@ -17,8 +17,8 @@ from ..metrics import DISTORTIONS
 @dataclass(frozen=True)
 class LatentConfig:
     lam: float = 1e-3  # loss = MSE + lam * bpp
-    steps: int = 11400  # learned filters' steps cost 1.05x Keys' ones: the time of 12,000 of those
-    hard_fraction: float = 0.04  # the last 456 steps on rounded latents (docs/results/levers/README.md)
+    steps: int = 17100  # compiled soft steps: about the time of 12,000 eager ones (docs/results/levers/README.md)
+    hard_fraction: float = 0.02667  # the last 456 steps on rounded latents (docs/results/levers/README.md)
     lr: float = 1e-2
     hard_lr: float = 1e-4
     levels: int = 7  # at most; fewer when the image is small (levels_for)
@@ -36,7 +36,7 @@ class LatentConfig:
 
 
 QUICK_STEPS = 2000
-"""The latent network's training steps in ``make demo`` and srnbench's quick sweep: about a sixth
+"""The latent network's training steps in ``make demo`` and srnbench's quick sweep: about an eighth
 of the default's, a minute or two of a CPU for a 256 x 256 crop."""
 
 
