@@ -69,9 +69,11 @@ def probe(run: Path, originals: dict[str, np.ndarray], codec: str) -> int:
         data = (run / row["file"]).read_bytes()
         decoded = decode(data)
         if decoded.shape != original.shape:
-            raise SystemExit(f"chroma420: error: {row['file']} is not a colour image of {row['image']}'s size")
+            raise SystemExit(f"chroma420: error: {row['file']} is not a colour image of "
+                             f"{row['image']}'s size")
         out = subsample_420(decoded)
-        print(json.dumps({"image": row["image"], "setting": row["setting"], "bpp": 8 * len(data) / out.shape[0] / out.shape[1],
+        bpp = 8 * len(data) / (out.shape[0] * out.shape[1])
+        print(json.dumps({"image": row["image"], "setting": row["setting"], "bpp": bpp,
                           "psnr": psnr(original, out), "psnr_ycbcr": psnr_ycbcr(original, out),
                           "psnr_444": psnr(original, decoded)}))
     return 0
@@ -88,7 +90,8 @@ def main() -> int:
     if args.ceiling:
         for name, image in originals.items():
             out = subsample_420(image)
-            print(f"{name}: 4:2:0 round trip {psnr(image, out):.2f} dB RGB PSNR, {psnr_ycbcr(image, out):.2f} dB YCbCr")
+            print(f"{name}: 4:2:0 round trip {psnr(image, out):.2f} dB RGB PSNR, "
+                  f"{psnr_ycbcr(image, out):.2f} dB YCbCr")
         return 0
     if args.run is None:
         parser.error("a run folder is needed without --ceiling")

@@ -56,7 +56,8 @@ def _run(args, **kw):
 def test_probe_points_are_the_files_rate_and_the_subsampled_decode(tmp_path):
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:24, 0:20]
-    image = np.stack([120 + 80 * np.sin(x / 3), 100 + 60 * np.cos(y / 4), 90 + 40 * np.sin((x + y) / 5)], axis=-1)
+    planes = [120 + 80 * np.sin(x / 3), 100 + 60 * np.cos(y / 4), 90 + 40 * np.sin((x + y) / 5)]
+    image = np.stack(planes, axis=-1)
     image = np.clip(image + rng.normal(0, 4, image.shape), 0, 255).astype(np.uint8)
     (tmp_path / "orig").mkdir()
     Image.fromarray(image).save(tmp_path / "orig" / "tiny.png")

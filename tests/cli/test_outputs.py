@@ -143,7 +143,7 @@ def main():
 
 main()
 """
-    # (the signal's default disposition in the child, whatever the test runner inherited: nohup ignores SIGHUP)
+    # (the signal's default disposition in the child, whatever the runner inherited: nohup ignores SIGHUP)
     r = subprocess.run([PY, "-c", code], capture_output=True, text=True, timeout=60, check=False,
                        env={**os.environ, "PYTHONPATH": str(ROOT)},
                        preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
