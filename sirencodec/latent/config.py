@@ -17,8 +17,8 @@ from ..metrics import DISTORTIONS
 @dataclass(frozen=True)
 class LatentConfig:
     lam: float = 1e-3  # loss = MSE + lam * bpp
-    steps: int = 17100  # compiled; its RD gain and encode time: docs/results/CHANGELOG.md#latent-19
-    hard_fraction: float = 0.02667  # the last 456 steps on rounded latents (docs/results/levers/README.md)
+    steps: int = 12000  # compiled; sized to the encode time --effort started from: docs/results/CHANGELOG.md#latent-20
+    hard_fraction: float = 0.038  # the last 456 steps on rounded latents (docs/results/levers/README.md)
     lr: float = 1e-2
     hard_lr: float = 1e-4
     levels: int = 7  # at most; fewer when the image is small (levels_for)

@@ -570,7 +570,7 @@ def test_latent_points_train_together(tmp_path: Path):
         paths.append(tmp_path / f"im{seed}.png")
         Image.fromarray(_image(seed=seed)).save(paths[-1])
     codecs, _ = make_codecs(["latent"], device="cpu")
-    # Keys' filters and a 10 % hard stage: 30 steps of them follow lam (the default's are tuned for 17,100)
+    # Keys' filters and a 10 % hard stage: 30 steps of them follow lam (the default's are tuned for 12,000)
     sweeps = {"latent": parse_settings("lam=0.004,steps=30,hard_fraction=0.1,upsampling=bicubic;"
                                        "lam=0.0005,steps=30,hard_fraction=0.1,upsampling=bicubic")}
     lines: list[str] = []

@@ -38,7 +38,7 @@ def tiny(h=24, w=32):
 
 # Rate control's mechanics on small crops in a few hundred steps: Keys' filters and a 10 % hard
 # stage, whose short trainings follow lam closely; the default network's learned filters and
-# 456-step hard stage are tuned for its full 17,100 steps (docs/results/levers/README.md).
+# 456-step hard stage are tuned for its full 12,000 steps (docs/results/levers/README.md).
 QUICK = LatentConfig(steps=500, hard_fraction=0.1, upsampling="bicubic")
 
 
