@@ -36,7 +36,7 @@ class LatentConfig:
 
 
 QUICK_STEPS = 2000
-"""The latent network's training steps in ``make demo`` and srnbench's quick sweep: about an eighth
+"""The latent network's training steps in ``make demo`` and srnbench's quick sweep: about a sixth
 of the default's, a minute or two of a CPU for a 256 x 256 crop."""
 
 
