@@ -143,7 +143,10 @@ def effort_config(effort: str | None = None, options: Mapping[str, Any] | None =
 
 
 def _widths(key: str, value: Any) -> tuple[int, ...]:
-    """``(16, 16)``, ``[16, 16]``, ``"16/16"`` or ``"16,16"`` -> (16, 16); ``""`` or ``()`` -> ()."""
+    """``(16, 16)``, ``[16, 16]``, ``"16/16"`` or ``"16,16"`` -> (16, 16); ``24`` -> (24,); ``""`` or
+    ``()`` -> ()."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
     try:
         parts = value.replace(",", "/").split("/") if isinstance(value, str) else list(value)
         return tuple(int(v) for v in parts if str(v).strip() != "")

@@ -184,6 +184,17 @@ def test_latent_options_are_checked_against_the_format(field, ok, bad):
         plan(latent_options={field: bad})
 
 
+def test_a_single_width_may_be_given_as_a_number():
+    """hidden=24 is the one-layer (24,), as "24" and [24] are; a boolean is not a width."""
+    from sirencodec.encoder import plan
+
+    for value in (24, "24", [24], (24,)):
+        assert plan(latent_options={"hidden": value}).config.hidden == (24,)
+    assert plan(latent_options={"arm_hidden": 12}).config.arm_hidden == (12,)
+    with pytest.raises(InputError, match="hidden"):
+        plan(latent_options={"hidden": True})
+
+
 def test_latent_channels_give_several_grids_per_level():
     """latent_channels=1/2 on a 20 x 16 image (levels 0..5: 16x20, 8x10, 4x5, 2x3, 1x2, 1x1): one
     grid at level 0, two at level 1, one at each level the option does not list; the file is
