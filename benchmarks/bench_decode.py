@@ -72,6 +72,8 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "syn 16; ARM 8: 8-8 (--effort fast)": ((16,), 8, (8, 8), ()),
     "ARM 12: 12-12": ((16,), 12, (12, 12), ()),
     "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
+    "default with ARM 16: 8-8": ((16,), 16, (8, 8), (), True),
+    "default with syn 24 and ARM 16: 8-8": ((24,), 16, (8, 8), (), True),
     "syn 32": ((32,), 8, (8, 8), ()),
     "syn 40": ((40,), 8, (8, 8), ()),
     "syn 16-16": ((16, 16), 8, (8, 8), ()),
