@@ -68,12 +68,12 @@ def bench_file(name: str, data: bytes, tmp: Path, runs: int, process_runs: int) 
 ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden widths, grids per level[, learned
     # upsampling[, the ARM's channel inputs]])
     # the first is the ratios' base; Keys' filters unless learned upsampling is named
-    "default (syn 16; ARM 8: 8-8; learned upsampling)": ((16,), 8, (8, 8), (), True),
+    "default (syn 24; ARM 16: 8-8; learned upsampling)": ((24,), 16, (8, 8), (), True),
+    "syn 16; ARM 8: 8-8; learned upsampling": ((16,), 8, (8, 8), (), True),
+    "syn 16; ARM 16: 8-8; learned upsampling": ((16,), 16, (8, 8), (), True),
     "syn 16; ARM 8: 8-8 (--effort fast)": ((16,), 8, (8, 8), ()),
     "ARM 12: 12-12": ((16,), 12, (12, 12), ()),
     "ARM 16: 16-16": ((16,), 16, (16, 16), ()),
-    "default with ARM 16: 8-8": ((16,), 16, (8, 8), (), True),
-    "default with syn 24 and ARM 16: 8-8": ((24,), 16, (8, 8), (), True),
     "syn 32": ((32,), 8, (8, 8), ()),
     "syn 40": ((40,), 8, (8, 8), ()),
     "syn 16-16": ((16, 16), 8, (8, 8), ()),
@@ -82,11 +82,15 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "syn 40; ARM 16: 16-16 (--effort max)": ((40,), 16, (16, 16), ()),
     "syn 16; ARM 8: 8-8, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
     "syn 16; ARM 8: 8-8, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
-    "default, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2), True),
-    "default, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True),
-    "default, 2 grids at levels 1-6, 1 channel input": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True, 1),
+    "syn 16; ARM 8: 8-8; learned upsampling, 2 grids at levels 2-6":
+        ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2), True),
+    "syn 16; ARM 8: 8-8; learned upsampling, 2 grids at levels 1-6":
+        ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True),
+    "syn 16; ARM 8: 8-8; learned upsampling, 2 grids at levels 1-6, 1 channel input":
+        ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2), True, 1),
     "syn 40; ARM 16: 16-16, 2 grids at levels 1-6": ((40,), 16, (16, 16), (1, 2, 2, 2, 2, 2, 2)),
     "syn 40; ARM 16: 16-16, learned upsampling": ((40,), 16, (16, 16), (), True),
+    "default, 2 grids at levels 1-6": ((24,), 16, (8, 8), (1, 2, 2, 2, 2, 2, 2), True),
 }
 
 

@@ -14,7 +14,7 @@ last bit may differ between machines).  So the decoder reproduces the encoder's 
 and the range coder round-trips on any machine.
 
 Decoding order: a latent's context must be decoded before it, so latents go in *wavefronts*
-``t = alpha * row + col`` (``alpha`` from the context, 3 for the default 8 neighbours); every
+``t = alpha * row + col`` (``alpha`` from the context: 3 for 8 neighbours, 4 for the default 16); every
 latent of one wavefront depends only on earlier wavefronts (the encoder, which knows every
 latent, predicts them all at once).  The encoder writes symbols in this order; the decoder
 walks it one latent at a time.

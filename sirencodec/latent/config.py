@@ -23,9 +23,9 @@ class LatentConfig:
     hard_lr: float = 1e-4
     levels: int = 7  # at most; fewer when the image is small (levels_for)
     latent_channels: tuple[int, ...] = ()  # grids per level, level 0 first; unlisted levels get 1
-    hidden: tuple[int, ...] = (16,)
+    hidden: tuple[int, ...] = (24,)  # synthesis widths (docs/results/levers/README.md)
     conv: bool = True
-    context: int = 8
+    context: int = 16  # causal neighbours the ARM reads (docs/results/levers/README.md)
     arm_hidden: tuple[int, ...] = (8, 8)
     channel_context: int = 0  # the ARM also reads the co-located latents of this many grids before a grid at its level
     seed: int = 0
@@ -99,14 +99,15 @@ def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
 _MAX = LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,),
                    upsampling="bicubic")
 EFFORTS: dict[str, LatentConfig] = {
-    "fast": LatentConfig(steps=4000, hard_fraction=0.1, upsampling="bicubic"),
+    "fast": LatentConfig(steps=4000, hard_fraction=0.1, upsampling="bicubic", context=8, hidden=(16,)),
     "default": LatentConfig(),
     "max": _MAX,
     "best": _MAX,
 }
 """srnenc's ``--effort`` levels: the network and training each encodes with. ``fast`` trains
-the default's shape a third as long, with Keys' filters and a 400-step rounded-latent stage
-(the level as measured; learned filters in so short a training are not); ``max`` trains a
+a narrower network (synthesis 16, ARM of 8 neighbours) a third as long, with Keys' filters and
+a 400-step rounded-latent stage (the level as measured; learned filters in so short a training
+are not); ``max`` trains a
 larger network about twice as long with that stage held to 480 steps (longer ones lose rate)
 and Keys' filters (learned ones add nothing there); ``best`` trains ``max``'s network once
 per variant of ``CHOICES`` and keeps each image's best file (``choice``). Encode time,

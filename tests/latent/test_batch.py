@@ -29,7 +29,7 @@ def _image(h: int, w: int, seed: int, channels: int = 1) -> np.ndarray:
 def test_batched_networks_are_the_networks_alone(channels):
     """Each network of a batch (its own image, lam and seed: its own noise and initial weights)
     ends where it ends alone, up to the float order of the batch's matrix products: weights
-    within 1e-3 (they move by about 0.1), every rounded latent the same."""
+    within 5e-3 (they move by about 0.1), every rounded latent the same."""
     images = [_image(24, 20, s, channels) for s in range(3)]
     configs = [LatentConfig(steps=150, lam=lam, seed=seed) for lam, seed in ((1e-4, 0), (3e-5, 5), (1e-5, 2))]
     batch = fit_latent_batch(images, configs)
@@ -40,8 +40,8 @@ def test_batched_networks_are_the_networks_alone(channels):
         for g, a in zip(got.grids, alone.grids):
             np.testing.assert_array_equal(g, a)
         for (gw, gb), (aw, ab) in zip(got.model.layer_params(), alone.model.layer_params()):
-            torch.testing.assert_close(gw, aw, rtol=0, atol=1e-3)
-            torch.testing.assert_close(gb, ab, rtol=0, atol=1e-3)
+            torch.testing.assert_close(gw, aw, rtol=0, atol=5e-3)
+            torch.testing.assert_close(gb, ab, rtol=0, atol=5e-3)
     # the networks differ from one another: the test would notice a batch that mixed them up
     assert not all(np.array_equal(a, b) for a, b in zip(batch[0].grids, batch[1].grids))
     assert not torch.equal(batch[0].model.layer_params()[0][0], batch[1].model.layer_params()[0][0])
@@ -128,7 +128,7 @@ def test_a_batch_narrowed_at_the_first_control_point_goes_on_as_the_networks_alo
         alone = fit_latent(images[index], configs[index])
         assert sum(int(np.count_nonzero(a != b)) for a, b in zip(got.grids, alone.grids)) <= 2
         for (gw, _), (aw, _) in zip(got.model.layer_params(), alone.model.layer_params()):
-            torch.testing.assert_close(gw, aw, rtol=0, atol=1e-3)
+            torch.testing.assert_close(gw, aw, rtol=0, atol=5e-3)
     one = fit_latent_batch(images, configs, choose=lambda snapshots, lams: [1])
     assert len(one) == 1 and one[0].model.batch == 1
     with pytest.raises(ValueError, match="choose must name"):

@@ -14,7 +14,7 @@ from sirencodec.latent.fit import fit_latent_batch
 from tests.latent.test_batch import _image
 
 
-def _same_networks(a, b, latents: int = 2, atol: float = 1e-3) -> None:
+def _same_networks(a, b, latents: int = 2, atol: float = 5e-3) -> None:
     for x, y in zip(a, b):
         assert sum(int(np.count_nonzero(g)) for g in x.grids) > 0  # latents to compare
         assert sum(int(np.count_nonzero(p != q)) for p, q in zip(x.grids, y.grids)) <= latents
@@ -29,7 +29,7 @@ def _same_networks(a, b, latents: int = 2, atol: float = 1e-3) -> None:
 ])
 def test_compiled_steps_train_as_eager_steps(images, lams):
     """Learned filters, uniform noise and a hard stage: every rounded latent the same but two,
-    weights within 1e-3 (they move by about 0.1)."""
+    weights within 5e-3 (they move by about 0.1)."""
     configs = [LatentConfig(steps=150, hard_fraction=0.1, lam=lam) for lam in lams]
     eager = fit_latent_batch(images, configs, compiled=False)
     compiled = fit_latent_batch(images, configs, compiled=True)

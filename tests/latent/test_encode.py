@@ -185,11 +185,11 @@ def test_latent_options_are_checked_against_the_format(field, ok, bad):
 
 
 def test_a_single_width_may_be_given_as_a_number():
-    """hidden=24 is the one-layer (24,), as "24" and [24] are; a boolean is not a width."""
+    """hidden=20 is the one-layer (20,), as "20" and [20] are; a boolean is not a width."""
     from sirencodec.encoder import plan
 
-    for value in (24, "24", [24], (24,)):
-        assert plan(latent_options={"hidden": value}).config.hidden == (24,)
+    for value in (20, "20", [20], (20,)):
+        assert plan(latent_options={"hidden": value}).config.hidden == (20,)
     assert plan(latent_options={"arm_hidden": 12}).config.arm_hidden == (12,)
     with pytest.raises(InputError, match="hidden"):
         plan(latent_options={"hidden": True})
@@ -221,12 +221,13 @@ def test_channel_context_reaches_the_file():
                                latent_options={"latent_channels": "1/2/2", "channel_context": 1})
     data = bytes(result.data)
     net = sirencodec.unpack(data).network
-    assert (data[3], net.channel_context, net.context) == (7, 1, 8)
-    assert net.arm[0].weight.shape[1] == 9
+    context = LatentConfig().context  # the default network's causal neighbours
+    assert (data[3], net.channel_context, net.context) == (7, 1, context)
+    assert net.arm[0].weight.shape[1] == context + 1
     assert result.report["psnr"] == pytest.approx(psnr(image, sirencodec.decode(data)))
     alone = bytes(sirencodec.encode(image, lam=0.01, latent_steps=30, latent_options={"channel_context": 1}).data)
     net = sirencodec.unpack(alone).network
-    assert (alone[3], net.channel_context, net.arm[0].weight.shape[1]) == (6, 0, 8)
+    assert (alone[3], net.channel_context, net.arm[0].weight.shape[1]) == (6, 0, context)
     with pytest.raises(InputError, match="channel_context"):
         sirencodec.encode(image, lam=0.01, latent_steps=2, latent_options={"channel_context": 1, "upsampling": "bicubic"})
 

@@ -36,10 +36,11 @@ def tiny(h=24, w=32):
     return np.clip(128 + 60 * np.sin(x / 3.0) * np.cos(y / 4.0) + 40 * (x > w // 2), 0, 255).astype(np.uint8)
 
 
-# Rate control's mechanics on small crops in a few hundred steps: Keys' filters and a 10 % hard
-# stage, whose short trainings follow lam closely; the default network's learned filters and
-# 456-step hard stage are tuned for its full 12,000 steps (docs/results/levers/README.md).
-QUICK = LatentConfig(steps=500, hard_fraction=0.1, upsampling="bicubic")
+# Rate control's mechanics on small crops in a few hundred steps: the narrower network of
+# --effort fast (synthesis 16, 8 neighbours), Keys' filters and a 10 % hard stage, whose short
+# trainings follow lam closely; the default network's width, learned filters and 456-step hard
+# stage are tuned for its full 12,000 steps (docs/results/levers/README.md).
+QUICK = LatentConfig(steps=500, hard_fraction=0.1, upsampling="bicubic", context=8, hidden=(16,))
 
 
 def test_quality_levels_are_monotone_in_bytes_and_psnr():
