@@ -20,9 +20,10 @@ MSE + lam * bpp (``fit``). So rate control here is control of ``lam``:
   hard-stage refinements (they add bytes at any ``lam`` tried: ``REFINE_ADDS``), each
   from the trained network, and the largest file within the budget wins; one still short gains
   weight precision (``fill_budget``); one over the budget gives up weight precision until it
-  fits (``fit_budget``, at most ``COARSEN_MAX_DB``); if nothing fits, training runs once more,
-  the start's aim corrected by how far this image's file moved from its first point. Never
-  above the budget: if nothing fits, an error.
+  fits (``fit_budget``, at most ``COARSEN_MAX_DB``); if nothing fits, training runs again (up
+  to ``TRAININGS`` in all), the start's aim corrected by how far this image's file moved from
+  its first point, at a ``lam`` no lower than the one the trained file's own bytes call for
+  (``RATE_SLOPE``). Never above the budget: if nothing fits, an error.
 * **Target PSNR** (one training run): a controller moves ``lam`` ``CONTROL_POINTS`` times
   during the soft stage, steering the PSNR the real decoder gets from the rounded model (at
   ``choose_bits``' widths, as the file will have), plus what a fixed-``lam`` training gains
@@ -87,6 +88,8 @@ START_AIM = 0.96
 POINT0_BYTES = 1.02
 START_TOLERANCE = 0.02
 MAX_STARTS = 4
+TRAININGS = 3  # whole trainings of --target-bpp when every file is over the budget (on small images
+# the first-point bytes of the default network predict its trained file's loosely)
 # Where a batch of networks costs about what one does (a GPU), the first start is PARALLEL_STARTS
 # (by device type) starts trained side by side, at the guess and START_SPREAD either way; the
 # one nearest the aim goes on, or the restart's secant has all of them to go by.
@@ -226,7 +229,7 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
     may_restart = True
     start_aim = START_AIM * POINT0_BYTES * budget
     guess = lam = _clamp_lam(REF_LAM * (REF_BPP / bpp) ** (1 / RATE_SLOPE))
-    for attempt in range(2):
+    for attempt in range(TRAININGS):
         parallel = PARALLEL_STARTS.get(run.dev.type, 1) if attempt == 0 else 1
         for restart in range(MAX_STARTS):
             may_restart = restart < MAX_STARTS - 1
@@ -274,10 +277,20 @@ def encode_target_bpp(image: np.ndarray, bpp: float, base: LatentConfig | None =
         # file moved from its first point's bytes.
         drift = trained_bytes / starts[-1][1] if starts else 1.0
         start_aim = START_AIM * budget / drift
-        lam = _secant_lam(starts, start_aim, RATE_SLOPE, START_SLOPE_RANGE, trained.lam, START_REACH)
+        lam = _retrain_lam(starts, start_aim, trained.lam, trained_bytes, budget)
         run.log.append({"stage": "retrain", "lam": lam, "drift": round(drift, 4)})
     raise InputError(f"--target-bpp {bpp:g}: no latent network found within {budget} bytes "
                      f"(smallest tried: {min(e['bytes'] for e in run.log if 'bytes' in e)} bytes)")
+
+
+def _retrain_lam(starts: list[tuple[float, float]], start_aim: float, trained_lam: float, trained_bytes: int,
+                 budget: int) -> float:
+    """The lam of a new training after every file was over the budget: the starts' secant
+    towards ``start_aim``, but at least the lam that the trained file's own bytes call for at
+    the typical rate slope (``bytes ~ lam ** -RATE_SLOPE``, aiming at ``AIM * budget``): the
+    secant over noisy starts can point below the lam that was already too rich."""
+    lam = _secant_lam(starts, start_aim, RATE_SLOPE, START_SLOPE_RANGE, trained_lam, START_REACH)
+    return max(lam, _clamp_lam(trained_lam * (trained_bytes / (AIM * budget)) ** (1 / RATE_SLOPE)))
 
 
 def _secant_lam(tried: list[tuple[float, float]], aim: float, slope: float, slope_range: tuple[float, float],

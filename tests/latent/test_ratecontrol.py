@@ -74,6 +74,47 @@ def test_target_bpp_lands_in_the_band_and_never_above(bpp):
     assert result.report["psnr"] == pytest.approx(psnr(image, decode(result.data)), abs=1e-9)
 
 
+def test_target_bpp_trains_again_at_a_higher_lam_while_every_file_is_over_the_budget(monkeypatch):
+    """When no trained file fits, even coarsened, --target-bpp trains again at a lam above the
+    one that was too rich, three trainings in all, then gives up with an error. Every training
+    here returns one rich network (far above the budget, which is just above an empty file's)."""
+    image = tiny()
+    rich = fit_latent(image, dataclasses.replace(QUICK, steps=60, lam=1e-6))
+
+    def train(img, cfg, device=None, progress=None, control=None):
+        fitted = dataclasses.replace(rich, lam=cfg.lam)
+        if control is not None:
+            control(fitted, cfg.lam, 0)  # the first control point: it may restart the training
+        return fitted
+
+    logs = []
+    run_init = lr._Run.__init__
+
+    def logged(self, *args, **kwargs):
+        run_init(self, *args, **kwargs)
+        logs.append(self.log)
+
+    monkeypatch.setattr(lr, "fit_latent", train)
+    monkeypatch.setattr(lr._Run, "__init__", logged)
+    with pytest.raises(InputError, match="no latent network found within 110 bytes"):
+        lr.encode_target_bpp(image, 1.15, QUICK, "cpu")  # floor(1.15 * 24 * 32 / 8) = 110 bytes
+    stages = [(entry["stage"], entry["lam"]) for entry in logs[0] if entry["stage"] in ("trained", "retrain")]
+    assert [stage for stage, _ in stages] == ["trained", "retrain"] * 3, logs[0]  # the last: none left
+    assert all(stages[k + 1][1] > stages[k][1] for k in (0, 2, 4)), stages  # each retrain richer in lam
+
+
+def test_a_retrain_after_files_over_the_budget_never_lowers_lam():
+    """Starts whose bytes rose with lam (noise at the first control point) point the secant
+    below the lam whose trained file was too large; the retrain takes at least the lam that
+    file's bytes call for at the typical slope, bytes ~ lam ** -RATE_SLOPE, aiming at AIM x budget."""
+    starts = [(1e-3, 300), (2e-3, 320)]
+    secant = lr._secant_lam(starts, 280, lr.RATE_SLOPE, lr.START_SLOPE_RANGE, 2e-3, lr.START_REACH)
+    assert secant < 2e-3  # the case in point
+    wanted = 2e-3 * (700 / (lr.AIM * 600)) ** (1 / lr.RATE_SLOPE)
+    assert lr._retrain_lam(starts, 280, 2e-3, 700, 600) == pytest.approx(wanted, rel=1e-12)
+    assert lr._retrain_lam(starts, 280, 2e-3, 700, 600) > 2e-3
+
+
 @pytest.fixture(scope="module")
 def fitted():
     image = crop(64)
