@@ -79,7 +79,7 @@ ARCHITECTURES = {  # name -> (synthesis hidden widths, ARM context, ARM hidden w
     "syn 16-16": ((16, 16), 8, (8, 8), ()),
     "syn 24-24": ((24, 24), 8, (8, 8), ()),
     "syn 40-16": ((40, 16), 8, (8, 8), ()),
-    "syn 40; ARM 16: 16-16 (--effort max)": ((40,), 16, (16, 16), ()),
+    "syn 40; ARM 16: 16-16": ((40,), 16, (16, 16), ()),
     "syn 16; ARM 8: 8-8, 2 grids at levels 1-6": ((16,), 8, (8, 8), (1, 2, 2, 2, 2, 2, 2)),
     "syn 16; ARM 8: 8-8, 2 grids at levels 2-6": ((16,), 8, (8, 8), (1, 1, 2, 2, 2, 2, 2)),
     "syn 16; ARM 8: 8-8; learned upsampling, 2 grids at levels 2-6":

@@ -96,8 +96,7 @@ def grid_levels(height: int, width: int, cfg: LatentConfig) -> tuple[int, ...]:
     return levels
 
 
-_MAX = LatentConfig(steps=24000, hard_fraction=0.02, context=16, arm_hidden=(16, 16), hidden=(40,),
-                   upsampling="bicubic")
+_MAX = LatentConfig(steps=24000, hard_fraction=0.02)  # the default network, twice the training
 EFFORTS: dict[str, LatentConfig] = {
     "fast": LatentConfig(steps=4000, hard_fraction=0.1, upsampling="bicubic", context=8, hidden=(16,)),
     "default": LatentConfig(),
@@ -107,11 +106,11 @@ EFFORTS: dict[str, LatentConfig] = {
 """srnenc's ``--effort`` levels: the network and training each encodes with. ``fast`` trains
 a narrower network (synthesis 16, ARM of 8 neighbours) a third as long, with Keys' filters and
 a 400-step rounded-latent stage (the level as measured; learned filters in so short a training
-are not); ``max`` trains a
-larger network about twice as long with that stage held to 480 steps (longer ones lose rate)
-and Keys' filters (learned ones add nothing there); ``best`` trains ``max``'s network once
-per variant of ``CHOICES`` and keeps each image's best file (``choice``). Encode time,
-BD-rate and decode cost of each level: docs/results/levers/README.md."""
+are not); ``max`` trains the default network twice as long, its rounded-latent stage held to
+480 steps (longer ones lose rate), so that it decodes as fast as the default; ``best`` trains
+``max``'s network once per variant of ``CHOICES`` and keeps each image's best file
+(``choice``). Encode time, BD-rate and decode cost of each level:
+docs/results/levers/README.md."""
 DEFAULT_EFFORT = "default"
 
 CHOICES: dict[str, tuple[Mapping[str, Any], ...]] = {

@@ -157,6 +157,8 @@ def test_effort_levels_and_their_order():
     # max trains at least as long, a network at least as large, as the default
     assert best.steps >= default.steps and best.context >= default.context
     assert sum(best.arm_hidden) >= sum(default.arm_hidden) and sum(best.hidden) >= sum(default.hidden)
+    # max is the default network trained longer: it decodes as fast as the default
+    assert dataclasses.replace(best, steps=default.steps, hard_fraction=default.hard_fraction) == default
     # ... but no longer on rounded latents: that stage loses rate after a few hundred steps
     for level in (default, best):
         assert 400 <= round(level.steps * level.hard_fraction) <= 500
