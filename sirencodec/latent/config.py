@@ -47,11 +47,13 @@ and 5); ``learned`` (the default network's): by successive x2 steps, each level'
 (version 6; its BD-rate: docs/results/levers/README.md)."""
 
 
-NOISES = ("uniform", "gaussian")
+NOISES = ("uniform", "gaussian", "kumaraswamy")
 """The noise added to the soft-rounded latents in the soft stage of training: ``uniform`` in
 [-1/2, 1/2) (C3, Kim et al. CVPR 2024); ``gaussian`` zero-mean with its standard deviation
-annealed linearly from 0.25 to 0.1 over the soft stage (Cool-chic's ``c3x_intra`` preset; its
-BD-rate: docs/results/levers/README.md). Training only: the file's format is the same."""
+annealed linearly from 0.25 to 0.1 over the soft stage (Cool-chic's ``c3x_intra`` preset);
+``kumaraswamy`` on [-1/2, 1/2) with its mode at 0, its shape annealed linearly from 2 (peaked)
+to 1 (uniform) over the soft stage (C3's noise, Cool-chic's ``c3x`` preset). Their BD-rates:
+docs/results/levers/README.md. Training only: the file's format is the same."""
 
 
 COLOURS = ("rgb", "ycbcr", "ycbcr-split")

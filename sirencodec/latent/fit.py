@@ -13,8 +13,9 @@ Training minimises ``D + lam * bpp``, D the MSE of pixels in [0, 1] (or, with
 1. **soft** (the first ``1 - hard_fraction`` of the steps, lr cosine-decayed from ``lr`` to 5 %):
    latents pass through C3's soft rounding plus noise (Kim et al., CVPR 2024), temperature
    annealed 0.3 -> 0.1; the noise uniform in [-1/2, 1/2), or (``noise="gaussian"``) Gaussian
-   with its standard deviation annealed 0.25 -> 0.1; the rate is the Laplace mass of the noisy
-   values (docs/results/CHANGELOG.md#latent-1);
+   with its standard deviation annealed 0.25 -> 0.1, or (``noise="kumaraswamy"``) Kumaraswamy
+   on [-1/2, 1/2) with its mode at 0, its shape annealed 2 -> 1 (uniform); the rate is the
+   Laplace mass of the noisy values (docs/results/CHANGELOG.md#latent-1);
 2. **hard** (the rest, lr ``hard_lr``): latents are rounded (straight-through gradient); the
    rate is that of the rounded latents.
 
@@ -42,6 +43,7 @@ from .model import LatentModel, soft_round
 
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
 NOISE_STD0, NOISE_STD1 = 0.25, 0.1  # noise="gaussian": its standard deviation, annealed linearly over the soft stage
+KUMARASWAMY_A0, KUMARASWAMY_A1 = 2.0, 1.0  # noise="kumaraswamy": its shape a, annealed linearly over the soft stage
 LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
 COMPILE = True  # on a CPU, compile the soft stage's loss (torch.compile) when it pays ...
 COMPILE_MIN_WORK = 4000 * 256 * 256  # ... from this many soft steps x networks x pixels (CHANGELOG#latent-17)
@@ -78,14 +80,14 @@ def _snapshot(model: LatentModel, b: int, seconds: float, lam: float) -> LatentF
 
 
 class _Noise:
-    """Each network's training noise, uniform in [0, 1) or (``gaussian``) standard normal, from
-    its own generator: on the CPU
-    the stream ``torch.rand_like`` continues after the network's initialisation (its
+    """Each network's training noise, standard normal for ``kind`` "gaussian", else uniform in
+    [0, 1) (which ``kumaraswamy_noise`` reshapes), from its own generator: on the CPU the
+    stream ``torch.rand_like`` continues after the network's initialisation (its
     ``noise_states``), so that a network draws the same noise in any batch; on a GPU, a
     generator on the device seeded with the network's seed. One draw per network and step."""
 
-    def __init__(self, model: LatentModel, seeds: Sequence[int], device: torch.device, gaussian: bool = False):
-        self.gaussian = gaussian
+    def __init__(self, model: LatentModel, seeds: Sequence[int], device: torch.device, kind: str = "uniform"):
+        self.kind = kind
         self.gens = []
         for seed, state in zip(seeds, model.noise_states):
             if device.type == "cpu":
@@ -105,22 +107,33 @@ class _Noise:
 
     def draw(self) -> list[torch.Tensor]:
         """One [B, h, w] tensor per grid."""
-        draw = torch.randn if self.gaussian else torch.rand
+        draw = torch.randn if self.kind == "gaussian" else torch.rand
         flat = torch.stack([draw(sum(self.sizes), generator=g, device=self.device) for g in self.gens])
         return [part.reshape(-1, h, w) for part, (h, w) in zip(flat.split(self.sizes, 1), self.shapes)]
 
 
+def kumaraswamy_noise(u: torch.Tensor, a: float | torch.Tensor) -> torch.Tensor:
+    """Uniform ``u`` in [0, 1) turned into Kumaraswamy(a, b) noise less 1/2, by the inverse of its
+    CDF 1 - (1 - x^a)^b, with b = (2^a (a - 1) + 1) / a so that the mode is at 1/2 (the noise's
+    at 0); a = 1 is uniform noise, a larger a more peaked (C3, Kim et al. CVPR 2024)."""
+    b = (2**a * (a - 1) + 1) / a
+    return (1 - (1 - u) ** (1 / b)) ** (1 / a) - 0.5
+
+
 def _loss(model: LatentModel, target: torch.Tensor, lams: float | torch.Tensor,
-          temp: float | torch.Tensor | None, draws: list[torch.Tensor] | None, gaussian: bool = False,
-          sigma: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+          temp: float | torch.Tensor | None, draws: list[torch.Tensor] | None, kind: str = "uniform",
+          noise_param: float | torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The sum over networks of D + lam * bpp, D the MSE or, with the model's ``mix``
     (``metrics.distortion_mix``), the summed mean squares of the mixed planes: soft rounding at
-    ``temp`` plus the noise ``draws`` (uniform in [0, 1), or standard normal scaled by
-    ``sigma``; ``_Noise.draw``), or rounded latents (straight-through) when ``temp`` is None.
+    ``temp`` plus the noise ``draws`` of ``kind`` (``_Noise.draw``; uniform in [0, 1), less 1/2;
+    standard normal scaled by ``noise_param``; or uniform reshaped by ``kumaraswamy_noise`` of
+    shape ``noise_param``), or rounded latents (straight-through) when ``temp`` is None.
     Returns (loss, each network's D, each network's rate proxy bpp)."""
     if temp is not None:
-        if gaussian:
-            noisy = [soft_round(y, temp) + sigma * n for y, n in zip(model.latents, draws)]
+        if kind == "gaussian":
+            noisy = [soft_round(y, temp) + noise_param * n for y, n in zip(model.latents, draws)]
+        elif kind == "kumaraswamy":
+            noisy = [soft_round(y, temp) + kumaraswamy_noise(u, noise_param) for y, u in zip(model.latents, draws)]
         else:
             noisy = [soft_round(y, temp) + u - 0.5 for y, u in zip(model.latents, draws)]
         image = model.synthesize([soft_round(v, temp) for v in noisy])
@@ -141,13 +154,14 @@ def _loss(model: LatentModel, target: torch.Tensor, lams: float | torch.Tensor,
 
 def _step(model: LatentModel, opt: torch.optim.Optimizer, target: torch.Tensor, lams: float | torch.Tensor,
           lr: float | None, temp: float | torch.Tensor | None, noise: _Noise | None,
-          sigma: float | torch.Tensor | None = None, loss: Callable = _loss) -> tuple[torch.Tensor, torch.Tensor]:
+          noise_param: float | torch.Tensor | None = None, loss: Callable = _loss) -> tuple[torch.Tensor, torch.Tensor]:
     """One Adam step on ``_loss`` (computed by ``loss``: ``_loss`` itself or its compiled
     form), the soft stage's noise drawn from ``noise``; ``lr`` None: the optimizer's own (a
     device tensor, ``_DeviceSteps``). Returns each network's (D, rate proxy bpp), detached [B]
     tensors."""
     draws = noise.draw() if temp is not None else None
-    total, mse, bpp = loss(model, target, lams, temp, draws, noise is not None and noise.gaussian, sigma)
+    total, mse, bpp = loss(model, target, lams, temp, draws, noise.kind if noise is not None else "uniform",
+                           noise_param)
     if lr is not None:
         for g in opt.param_groups:
             g["lr"] = lr
@@ -171,9 +185,9 @@ class _HostSteps:
     def set_lams(self, lams: list[float]) -> None:
         self.lams = lams[0] if len(lams) == 1 else torch.tensor(lams, dtype=torch.float32, device=self.target.device)
 
-    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, lr: float, temp: float | None, noise_param: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, lr, temp, self.noise if temp is not None else None,
-                     sigma)
+                     noise_param)
 
     def narrow(self, keep: Sequence[int], lr: float, **options) -> _HostSteps:
         """These steps for networks ``keep`` of the batch only, each going on from where it is:
@@ -202,7 +216,7 @@ class _CompiledSteps(_HostSteps):
     def __init__(self, model: LatentModel, target: torch.Tensor, noise: _Noise, lr: float):
         super().__init__(model, target, noise, lr)
         self.temp = torch.tensor(1.0)
-        self.sigma = torch.tensor(1.0)
+        self.noise_param = torch.tensor(1.0)
         self.lam_tensor = torch.zeros(model.batch)
         self.loss: Callable | None = torch.compile(_loss, dynamic=False)
         self.compiled = False  # whether a step has run compiled
@@ -211,16 +225,16 @@ class _CompiledSteps(_HostSteps):
         super().set_lams(lams)
         self.lam_tensor = torch.tensor(lams, dtype=torch.float32)
 
-    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, lr: float, temp: float | None, noise_param: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if temp is None or self.loss is None:
-            return super().step(lr, temp, sigma)
+            return super().step(lr, temp, noise_param)
         self.temp.fill_(temp)
-        if sigma is not None:
-            self.sigma.fill_(sigma)
+        if noise_param is not None:
+            self.noise_param.fill_(noise_param)
         states = None if self.compiled else [g.get_state() for g in self.noise.gens]  # (the first step compiles)
         try:
             out = _step(self.model, self.opt, self.target, self.lam_tensor, lr, self.temp, self.noise,
-                        self.sigma if sigma is not None else None, self.loss)
+                        self.noise_param if noise_param is not None else None, self.loss)
         except Exception as exc:  # noqa: BLE001 - a compilation that fails: the same step, eagerly, from here on
             if states is None:
                 raise
@@ -229,7 +243,7 @@ class _CompiledSteps(_HostSteps):
             self.loss = None
             first_line = (str(exc).splitlines() or [""])[0]
             self.engine = f"eager (compilation failed: {type(exc).__name__}: {first_line})"
-            return super().step(lr, temp, sigma)
+            return super().step(lr, temp, noise_param)
         self.compiled = True
         return out
 
@@ -251,7 +265,7 @@ class _DeviceSteps(_HostSteps):
         self.opt = torch.optim.Adam(model.parameters(), lr=self.lr, capturable=capturable,
                                     foreach=None if capturable else False)
         self.temp = torch.tensor(1.0, dtype=torch.float32, device=dev)
-        self.sigma = torch.tensor(1.0, dtype=torch.float32, device=dev)
+        self.noise_param = torch.tensor(1.0, dtype=torch.float32, device=dev)
         self.lams = torch.zeros(model.batch, dtype=torch.float32, device=dev)
         self.graphs = graphs
         self.engine = "cuda-graphs" if graphs else "eager"
@@ -264,15 +278,15 @@ class _DeviceSteps(_HostSteps):
 
     def _run(self, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
         return _step(self.model, self.opt, self.target, self.lams, None, self.temp if soft else None,
-                     self.noise if soft else None, self.sigma)
+                     self.noise if soft else None, self.noise_param)
 
-    def step(self, lr: float, temp: float | None, sigma: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def step(self, lr: float, temp: float | None, noise_param: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         soft = temp is not None
         self.lr.fill_(lr)
         if soft:
             self.temp.fill_(temp)
-            if sigma is not None:
-                self.sigma.fill_(sigma)
+            if noise_param is not None:
+                self.noise_param.fill_(noise_param)
         if not self.graphs:
             return self._run(soft)
         self.calls[soft] += 1
@@ -343,7 +357,7 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
     target = _planes(images, device)
     b, c, h, w = target.shape
     model = LatentModel(h, w, cfg, c, seeds).to(device)
-    noise = _Noise(model, seeds, dev, gaussian=cfg.noise == "gaussian")
+    noise = _Noise(model, seeds, dev, kind=cfg.noise)
     soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
     if dev.type == "cuda":
         options = {"graphs": CUDA_GRAPHS if graphs is None else graphs}
@@ -379,8 +393,9 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            sigma = NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac if noise.gaussian else None
-            mse, _ = steps.step(lr, temp, sigma)
+            noise_param = {"gaussian": NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac,
+                           "kumaraswamy": KUMARASWAMY_A0 + (KUMARASWAMY_A1 - KUMARASWAMY_A0) * frac}.get(noise.kind)
+            mse, _ = steps.step(lr, temp, noise_param)
         else:
             mse, _ = steps.step(cfg.hard_lr, None)
         if progress is not None and ((s + 1) % progress_every == 0 or s + 1 == cfg.steps):
