@@ -44,6 +44,8 @@ from .model import LatentModel, soft_round
 SOFT_T0, SOFT_T1 = 0.3, 0.1  # soft-rounding temperature, annealed geometrically over the soft stage
 NOISE_STD0, NOISE_STD1 = 0.25, 0.1  # noise="gaussian": its standard deviation, annealed linearly over the soft stage
 KUMARASWAMY_A0, KUMARASWAMY_A1 = 2.0, 1.0  # noise="kumaraswamy": its shape a, annealed linearly over the soft stage
+# each noise kind's parameter (start, end) over the soft stage; uniform noise has none
+NOISE_PARAMS = {"gaussian": (NOISE_STD0, NOISE_STD1), "kumaraswamy": (KUMARASWAMY_A0, KUMARASWAMY_A1)}
 LR_FLOOR = 0.05  # the soft stage's cosine ends at lr * LR_FLOOR
 COMPILE = True  # on a CPU, compile the soft stage's loss (torch.compile) when it pays ...
 COMPILE_MIN_WORK = 4000 * 256 * 256  # ... from this many soft steps x networks x pixels (CHANGELOG#latent-17)
@@ -359,6 +361,7 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
     model = LatentModel(h, w, cfg, c, seeds).to(device)
     noise = _Noise(model, seeds, dev, kind=cfg.noise)
     soft_steps = cfg.steps - round(cfg.hard_fraction * cfg.steps)
+    noise_ends = NOISE_PARAMS.get(cfg.noise)
     if dev.type == "cuda":
         options = {"graphs": CUDA_GRAPHS if graphs is None else graphs}
         steps = _DeviceSteps(model, target, noise, cfg.lr, **options)
@@ -393,8 +396,7 @@ def fit_latent_batch(images: Sequence[np.ndarray], configs: Sequence[LatentConfi
             frac = s / max(1, soft_steps - 1)
             temp = SOFT_T0 * (SOFT_T1 / SOFT_T0) ** frac
             lr = cfg.lr * (LR_FLOOR + (1 - LR_FLOOR) * 0.5 * (1 + math.cos(math.pi * s / soft_steps)))
-            noise_param = {"gaussian": NOISE_STD0 + (NOISE_STD1 - NOISE_STD0) * frac,
-                           "kumaraswamy": KUMARASWAMY_A0 + (KUMARASWAMY_A1 - KUMARASWAMY_A0) * frac}.get(noise.kind)
+            noise_param = None if noise_ends is None else noise_ends[0] + (noise_ends[1] - noise_ends[0]) * frac
             mse, _ = steps.step(lr, temp, noise_param)
         else:
             mse, _ = steps.step(cfg.hard_lr, None)
